@@ -1,0 +1,62 @@
+//! The one error type of the library: a variant per stage, each message naming
+//! the file, table, column or query it is about.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Arguments, `revleak.toml`, `--set` values.
+    #[error("{0}")]
+    Config(String),
+
+    /// The snapshot does not meet the contract (missing or unreadable table, wrong column or type).
+    #[error("{}", .0.join("\n"))]
+    Snapshot(Vec<String>),
+
+    /// Check or staging SQL files that fail to parse, plan or return the findings shape,
+    /// one line each as `path:line:col: message`.
+    #[error("{}", .0.join("\n"))]
+    Queries(Vec<String>),
+
+    /// A query failed while running.
+    #[error("{context}: {source}")]
+    Execution {
+        context: String,
+        #[source]
+        source: datafusion::error::DataFusionError,
+    },
+
+    /// Reading or writing files.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Writing Parquet.
+    #[error("{}: {message}", path.display())]
+    Output { path: PathBuf, message: String },
+
+    /// The synthetic snapshot generator.
+    #[error("generate: {0}")]
+    Generate(String),
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn exec(context: impl Into<String>, source: datafusion::error::DataFusionError) -> Self {
+        Error::Execution {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! revleak: finds channel revenue leakage by reconciling one nightly snapshot of
+//! the vendor's channel systems (PRM, CRM, contracts, billing, provisioning, ERP,
+//! commissions) with SQL checks run in Apache DataFusion.
+//!
+//! Stages, in the order data flows: [`snapshot`] (load + validate against
+//! [`contract`]), [`checks`] (staging views, data quality, checks), [`findings`]
+//! (run-level columns), [`publish`] (atomic output), driven by [`run`].
+
+pub mod contract;
+pub mod error;
+pub mod generate;
+
+pub use error::{Error, Result};
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod findings;
+pub mod publish;
+pub mod quality;
+pub mod run;
+pub mod snapshot;

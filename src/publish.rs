@@ -1,0 +1,184 @@
+//! The only writer into the output folder. Everything of a run is written under
+//! `DIR/_tmp-<run_id>/` (BI readers skip `_` folders) and each finished partition is
+//! then moved into place by rename, with a `_SUCCESS` marker; a partition being
+//! replaced is first renamed aside, so a killed run leaves either the old or the new
+//! partition. A lock file keeps two runs from publishing into one folder at once.
+
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use std::path::{Path, PathBuf};
+
+/// Holds `DIR/_revleak.lock` for the life of a run.
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+impl OutputLock {
+    pub fn acquire(out: &Path) -> Result<OutputLock> {
+        std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+        let path = out.join("_revleak.lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    let _ = writeln!(file, "{}", std::process::id());
+                    return Ok(OutputLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = holder.trim().parse::<u32>().ok();
+                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                    if alive {
+                        return Err(Error::Config(format!(
+                            "{}: another revleak run (pid {}) is publishing into this folder",
+                            path.display(),
+                            pid.unwrap_or_default()
+                        )));
+                    }
+                    // The holder died without cleaning up: the lock is stale.
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::Config(format!(
+            "{}: could not take the output lock",
+            path.display()
+        )))
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes what killed runs left behind: temporary folders, and partitions set aside
+/// for replacement (put back when their replacement never arrived).
+pub fn recover(out: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let path = entry.path();
+        if name.starts_with("_tmp-") {
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        } else if let Some(rest) = name.strip_prefix("_old-") {
+            // _old-<run_id>~<kind>~<partition>
+            let parts: Vec<&str> = rest.split('~').collect();
+            if let [_, kind, partition] = parts[..] {
+                let target = out.join(kind).join(partition);
+                if !target.exists() {
+                    std::fs::rename(&path, &target).map_err(|e| Error::io(&path, e))?;
+                    continue;
+                }
+            }
+            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A run's output being assembled under `DIR/_tmp-<run_id>/`.
+pub struct Staged {
+    out: PathBuf,
+    tmp: PathBuf,
+    run_id: String,
+    partition: String,
+    kinds: Vec<String>,
+}
+
+impl Staged {
+    pub fn new(out: &Path, run_id: &str, as_of: NaiveDate) -> Result<Staged> {
+        let tmp = out.join(format!("_tmp-{run_id}"));
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(Staged {
+            out: out.to_path_buf(),
+            tmp,
+            run_id: run_id.to_string(),
+            partition: format!("as_of={as_of}"),
+            kinds: Vec::new(),
+        })
+    }
+
+    fn partition_dir(&mut self, kind: &str) -> Result<PathBuf> {
+        let dir = self.tmp.join(kind).join(&self.partition);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        if !self.kinds.iter().any(|k| k == kind) {
+            self.kinds.push(kind.to_string());
+        }
+        Ok(dir)
+    }
+
+    /// Writes `kind/as_of=.../part-0.parquet` (zstd, fsynced).
+    pub fn write_parquet(
+        &mut self,
+        kind: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<()> {
+        let path = self.partition_dir(kind)?.join("part-0.parquet");
+        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid level"),
+            ))
+            .set_max_row_group_row_count(Some(1 << 20))
+            .build();
+        let fail = |e: datafusion::parquet::errors::ParquetError| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(fail)?;
+        for batch in batches {
+            writer.write(batch).map_err(fail)?;
+        }
+        let file = writer.into_inner().map_err(fail)?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        Ok(())
+    }
+
+    /// Writes `kind/as_of=.../name` with the given bytes.
+    pub fn write_file(&mut self, kind: &str, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.partition_dir(kind)?.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        Ok(())
+    }
+
+    /// Marks every partition complete and moves each into place. Returns the
+    /// published partition folders.
+    pub fn commit(self) -> Result<Vec<PathBuf>> {
+        let mut published = Vec::new();
+        for kind in &self.kinds {
+            let staged = self.tmp.join(kind).join(&self.partition);
+            let marker = staged.join("_SUCCESS");
+            std::fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))?;
+            let parent = self.out.join(kind);
+            std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+            let target = parent.join(&self.partition);
+            let aside = self
+                .out
+                .join(format!("_old-{}~{}~{}", self.run_id, kind, self.partition));
+            if target.exists() {
+                std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
+            }
+            std::fs::rename(&staged, &target).map_err(|e| Error::io(&staged, e))?;
+            if aside.exists() {
+                std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+            }
+            published.push(target);
+        }
+        std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
+        Ok(published)
+    }
+}

@@ -1,0 +1,153 @@
+//! The as-of and data-quality layers between the staging views and the checks.
+//!
+//! For every contract table this module builds, from [`crate::contract`] alone:
+//! - `existing.<table>`: the staging rows that exist for the run (event date on or
+//!   before as_of, or null; lines whose header is not dated after as_of);
+//! - the data-quality rules of checks.md over those rows, gathered in the
+//!   `quality.row_issues` table (one row per bad row key, its problems listed);
+//! - `clean.<table>`: the existing rows that pass every rule, materialized once,
+//!   which is what checks 1–14 read.
+
+use crate::contract::{CurrencyOf, DealOf, Existence, TABLES, Table};
+
+/// The SQL expression of a row's `system/table:key` entity id over alias `r`.
+pub fn row_key_sql(table: &Table, alias: &str) -> String {
+    let mut parts = vec![format!("'{}'", table.qualified())];
+    for col in table.primary_key {
+        parts.push("':'".into());
+        parts.push(format!("coalesce(cast({alias}.{col} as varchar), '')"));
+    }
+    format!("concat({})", parts.join(", "))
+}
+
+/// `existing.<table>`: rows that exist as of `p.as_of`.
+pub fn existing_sql(table: &Table) -> String {
+    let staging = format!("staging.{}", table.name);
+    match table.existence {
+        Existence::Always => format!("select * from {staging}"),
+        Existence::EventDate(col) => format!(
+            "select r.* from {staging} r cross join params p where r.{col} is null or r.{col} <= p.as_of"
+        ),
+        Existence::LineOf(header, key) => {
+            let header_table = crate::contract::table(header).expect("header table in contract");
+            let Existence::EventDate(date) = header_table.existence else {
+                unreachable!("headers are dated")
+            };
+            format!(
+                "select r.* from {staging} r where not exists (\
+                 select 1 from staging.{h} h cross join params p \
+                 where h.{key} = r.{key} and h.{date} > p.as_of)",
+                h = header_table.name
+            )
+        }
+    }
+}
+
+/// The data-quality rules of one table, as one query of (row_key, problem),
+/// except the missing-fx-rate rule when `with_fx` is false (fx_rates itself is
+/// cleaned before the daily rates exist).
+pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
+    let t = format!("existing.{}", table.name);
+    let key = row_key_sql(table, "r");
+    let mut rules = Vec::new();
+    for col in table.columns.iter().filter(|c| !c.nullable) {
+        rules.push(format!(
+            "select {key} as row_key, 'required {c} is null' as problem from {t} r where r.{c} is null",
+            c = col.name
+        ));
+    }
+    let pk_cols: Vec<String> = table.primary_key.iter().map(|c| format!("r.{c}")).collect();
+    rules.push(format!(
+        "select {key} as row_key, concat('primary key appears ', cast(count(*) as varchar), ' times') as problem \
+         from {t} r group by {} having count(*) > 1",
+        pk_cols.join(", ")
+    ));
+    for col in table.non_negative {
+        rules.push(format!(
+            "select {key} as row_key, concat('negative {col} ', cast(r.{col} as varchar)) as problem from {t} r where r.{col} < 0"
+        ));
+    }
+    for reference in table.references {
+        let target =
+            crate::contract::table(reference.target).expect("reference target in contract");
+        rules.push(format!(
+            "select {key} as row_key, concat('{col} ', r.{col}, ' does not exist in {target}') as problem \
+             from {t} r where r.{col} is not null and not exists \
+             (select 1 from existing.{tname} x where x.{tcol} = r.{col})",
+            col = reference.column,
+            target = reference.target,
+            tname = target.name,
+            tcol = reference.target_column
+        ));
+    }
+    if let Some((currency, deal_of)) = table.deal_currency {
+        rules.push(match deal_of {
+            DealOf::Deal(col) => format!(
+                "select {key} as row_key, concat('currency ', r.{currency}, ' differs from deal ', d.deal_id, ' currency ', d.currency) as problem \
+                 from {t} r join existing.deals d on d.deal_id = r.{col} where r.{currency} <> d.currency"
+            ),
+            DealOf::Invoice(col) => format!(
+                "select {key} as row_key, concat('currency ', r.{currency}, ' differs from invoice ', i.invoice_id, \
+                 case when d.deal_id is null then ' currency ' else concat(' deal ', d.deal_id, ' currency ') end, \
+                 coalesce(d.currency, i.currency)) as problem \
+                 from {t} r join existing.invoices i on i.invoice_id = r.{col} \
+                 left join existing.deals d on d.deal_id = i.deal_id \
+                 where r.{currency} <> coalesce(d.currency, i.currency)"
+            ),
+        });
+    }
+    if let (Some(need), true) = (table.fx_need, with_fx) {
+        let (currency_sql, join) = match need.currency {
+            CurrencyOf::Own(col) => (format!("r.{col}"), String::new()),
+            CurrencyOf::Invoice(col) => (
+                "i.currency".to_string(),
+                format!("join existing.invoices i on i.invoice_id = r.{col}"),
+            ),
+        };
+        let date_sql = need.date_sql.replace("end_date", "r.end_date");
+        let date_sql = if date_sql.contains("r.") {
+            date_sql
+        } else {
+            format!("r.{date_sql}")
+        };
+        rules.push(format!(
+            "select row_key, concat('no fx rate from ', need_currency, ' to ', reporting_currency, ' on or before ', cast(need_date as varchar)) as problem \
+             from (select {key} as row_key, {currency_sql} as need_currency, {date_sql} as need_date, p.reporting_currency \
+                   from {t} r {join} cross join params p) n \
+             where n.need_currency is not null and n.need_date is not null \
+             and not exists (select 1 from shared.fx_daily f where f.currency = n.need_currency and f.rate_date = n.need_date)"
+        ));
+    }
+    Some(format!(
+        "select '{q}' as table_name, row_key, array_to_string(array_sort(array_agg(distinct problem)), '; ') as problems \
+         from ({rules}) issues group by row_key",
+        q = table.qualified(),
+        rules = rules.join("\nunion all\n")
+    ))
+}
+
+/// `clean.<table>`: the existing rows whose key has no issue.
+pub fn clean_sql(table: &Table) -> String {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("k.{}", c.name))
+        .collect();
+    format!(
+        "select {columns} from (select r.*, {key} as row_key from existing.{name} r) k \
+         where not exists (select 1 from quality.row_issues q where q.table_name = '{q}' and q.row_key = k.row_key)",
+        columns = columns.join(", "),
+        name = table.name,
+        q = table.qualified(),
+        key = row_key_sql(table, "r")
+    )
+}
+
+/// Tables cleaned in the first pass, before `shared.fx_daily` can be built.
+pub fn first_pass() -> impl Iterator<Item = &'static Table> {
+    TABLES.iter().filter(|t| t.name == "fx_rates")
+}
+
+pub fn second_pass() -> impl Iterator<Item = &'static Table> {
+    TABLES.iter().filter(|t| t.name != "fx_rates")
+}

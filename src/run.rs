@@ -1,0 +1,609 @@
+//! `revleak run`: snapshot → staging views → as-of and data-quality layers → checks
+//! → findings with run-level columns → summary and manifest → atomic publish.
+
+use crate::checks::{self, CheckFile};
+use crate::config::{ConfigFile, Params};
+use crate::contract::TABLES;
+use crate::error::{Error, Result};
+use crate::findings;
+use crate::publish::{self, OutputLock, Staged};
+use crate::quality;
+use crate::snapshot::Snapshot;
+use chrono::{NaiveDate, Utc};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub snapshot: PathBuf,
+    pub out: PathBuf,
+    pub as_of: Option<NaiveDate>,
+    pub config: ConfigFile,
+    pub sets: Vec<String>,
+    pub only: Vec<String>,
+    pub queries: PathBuf,
+    pub strict: bool,
+}
+
+/// Per input table: where it came from and what became of its rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStats {
+    pub table: String,
+    pub path: Option<String>,
+    pub files: usize,
+    pub bytes: u64,
+    pub rows_read: u64,
+    /// Dated after as_of: not part of this run.
+    pub rows_after_as_of: u64,
+    pub rows_passed: u64,
+    pub rows_flagged: u64,
+    pub missing: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub check_id: String,
+    pub path: String,
+    pub title: String,
+    pub sha256: String,
+    pub rows: usize,
+    pub leakage: Decimal,
+    pub millis: u128,
+    /// Set when the check did not run (a table it reads is missing).
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub tool: String,
+    pub version: String,
+    pub as_of: NaiveDate,
+    pub started: String,
+    pub finished: String,
+    pub snapshot: String,
+    pub reporting_currency: String,
+    pub parameters: std::collections::BTreeMap<String, String>,
+    pub inputs: Vec<TableStats>,
+    pub queries: Vec<QueryFile>,
+    pub checks: Vec<CheckOutcome>,
+    pub warnings: Vec<String>,
+    pub findings: usize,
+    pub total_leakage: Decimal,
+    pub previous_as_of: Option<NaiveDate>,
+}
+
+/// What a finished run reports back to the caller.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub manifest: Manifest,
+    pub published: Vec<PathBuf>,
+}
+
+/// Schemas holding the layers, in the order data flows through them.
+const LAYERS: &[&str] = &["staging", "existing", "quality", "clean", "shared"];
+
+pub fn session() -> SessionContext {
+    let mut config = SessionConfig::new().with_information_schema(false);
+    // Spans let planning errors point at a line and column of the check file.
+    config.options_mut().sql_parser.collect_spans = true;
+    SessionContext::new_with_config(config)
+}
+
+/// Builds a session with the snapshot, parameters, staging views and the as-of,
+/// data-quality and shared layers registered; returns the per-table stats.
+pub async fn prepare(
+    ctx: &SessionContext,
+    snapshot: &Snapshot,
+    params: &Params,
+    queries: &Path,
+) -> Result<Vec<TableStats>> {
+    let catalog = ctx.catalog("datafusion").expect("default catalog");
+    for layer in LAYERS {
+        catalog
+            .register_schema(layer, Arc::new(MemorySchemaProvider::new()))
+            .map_err(|e| Error::exec("registering schemas", e))?;
+    }
+    ctx.register_batch("params", params.to_record_batch()?)
+        .map_err(|e| Error::exec("registering params", e))?;
+    snapshot.register(ctx).await?;
+    register_staging(ctx, &queries.join("staging")).await?;
+
+    let mut problems = Vec::new();
+    for table in TABLES {
+        let sql = quality::existing_sql(table);
+        match ctx.sql(&sql).await {
+            Ok(df) => {
+                ctx.register_table(format!("existing.{}", table.name), df.into_view())
+                    .map_err(|e| Error::exec(table.qualified(), e))?;
+            }
+            Err(e) => problems.push(format!("existing.{}: {}", table.name, e.strip_backtrace())),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+
+    // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
+    let mut issues: Vec<RecordBatch> = Vec::new();
+    for table in quality::first_pass() {
+        issues.extend(
+            collect_sql(
+                ctx,
+                &quality::issues_sql(table, false).expect("rules"),
+                &table.qualified(),
+            )
+            .await?,
+        );
+    }
+    register_issues(ctx, &issues)?;
+    for table in quality::first_pass() {
+        materialize_sql(
+            ctx,
+            &format!("clean.{}", table.name),
+            &quality::clean_sql(table),
+        )
+        .await?;
+    }
+    let shared_dir = queries.join("shared");
+    let fx_path = shared_dir.join("fx_daily.sql");
+    materialize_file(ctx, "shared.fx_daily", &fx_path).await?;
+
+    // Pass 2: every other table.
+    for table in quality::second_pass() {
+        issues.extend(
+            collect_sql(
+                ctx,
+                &quality::issues_sql(table, true).expect("rules"),
+                &table.qualified(),
+            )
+            .await?,
+        );
+    }
+    register_issues(ctx, &issues)?;
+    for table in quality::second_pass() {
+        materialize_sql(
+            ctx,
+            &format!("clean.{}", table.name),
+            &quality::clean_sql(table),
+        )
+        .await?;
+    }
+    for path in sql_files(&shared_dir)? {
+        if path != fx_path {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            materialize_file(ctx, &format!("shared.{stem}"), &path).await?;
+        }
+    }
+
+    let mut stats = Vec::new();
+    for table in TABLES {
+        let found = snapshot
+            .tables
+            .iter()
+            .find(|f| std::ptr::eq(f.table, table));
+        let existing = count(ctx, &format!("existing.{}", table.name)).await?;
+        let passed = count(ctx, &format!("clean.{}", table.name)).await?;
+        let rows_read = found.map(|f| f.rows).unwrap_or(0);
+        stats.push(TableStats {
+            table: table.qualified(),
+            path: found.map(|f| f.location.display().to_string()),
+            files: found.map(|f| f.files.len()).unwrap_or(0),
+            bytes: found.map(|f| f.bytes).unwrap_or(0),
+            rows_read,
+            rows_after_as_of: rows_read.saturating_sub(existing),
+            rows_passed: passed,
+            rows_flagged: existing - passed,
+            missing: found.is_none(),
+        });
+    }
+    Ok(stats)
+}
+
+async fn register_staging(ctx: &SessionContext, dir: &Path) -> Result<()> {
+    let mut problems = Vec::new();
+    for table in TABLES {
+        let path = dir.join(format!("{}.sql", table.name));
+        let sql = if path.exists() {
+            std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?
+        } else {
+            format!("select * from {}", table.raw_name())
+        };
+        match ctx.sql(&sql).await {
+            Ok(df) => {
+                if let Err(missing) = staging_shape(table, &df) {
+                    problems.push(format!("{}:1:1: {missing}", path.display()));
+                    continue;
+                }
+                ctx.register_table(format!("staging.{}", table.name), df.into_view())
+                    .map_err(|e| Error::exec(path.display().to_string(), e))?;
+            }
+            Err(e) => problems.push(checks::located(&path, &e)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Queries(problems))
+    }
+}
+
+/// A staging view must return every contract column.
+fn staging_shape(
+    table: &crate::contract::Table,
+    df: &datafusion::dataframe::DataFrame,
+) -> std::result::Result<(), String> {
+    let schema = df.schema();
+    let missing: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|c| !schema.fields().iter().any(|f| f.name() == c.name))
+        .map(|c| c.name)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "staging view for {} does not return column(s) {}",
+            table.qualified(),
+            missing.join(", ")
+        ))
+    }
+}
+
+fn register_issues(ctx: &SessionContext, issues: &[RecordBatch]) -> Result<()> {
+    let _ = ctx.deregister_table("quality.row_issues");
+    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+        datafusion::arrow::datatypes::Field::new(
+            "table_name",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        datafusion::arrow::datatypes::Field::new(
+            "row_key",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        datafusion::arrow::datatypes::Field::new(
+            "problems",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            true,
+        ),
+    ]));
+    let batches = issues
+        .iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .map(|c| {
+                    datafusion::arrow::compute::cast(
+                        c,
+                        &datafusion::arrow::datatypes::DataType::Utf8,
+                    )
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), cols)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::exec("quality.row_issues", e.into()))?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
+        .map_err(|e| Error::exec("quality.row_issues", e))?;
+    ctx.register_table("quality.row_issues", Arc::new(table))
+        .map_err(|e| Error::exec("quality.row_issues", e))?;
+    Ok(())
+}
+
+async fn collect_sql(ctx: &SessionContext, sql: &str, context: &str) -> Result<Vec<RecordBatch>> {
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::exec(format!("data quality rules of {context}"), e))?;
+    df.collect()
+        .await
+        .map_err(|e| Error::exec(format!("data quality rules of {context}"), e))
+}
+
+async fn materialize_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
+    let df = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::exec(name.to_string(), e))?;
+    checks::materialize(ctx, name, df, name).await
+}
+
+async fn materialize_file(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+    let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let df = ctx
+        .sql(&sql)
+        .await
+        .map_err(|e| Error::Queries(vec![checks::located(path, &e)]))?;
+    checks::materialize(ctx, name, df, &path.display().to_string()).await
+}
+
+async fn count(ctx: &SessionContext, table: &str) -> Result<u64> {
+    let batches = ctx
+        .sql(&format!("select count(*) from {table}"))
+        .await
+        .map_err(|e| Error::exec(table.to_string(), e))?
+        .collect()
+        .await
+        .map_err(|e| Error::exec(table.to_string(), e))?;
+    use datafusion::arrow::array::AsArray;
+    Ok(batches
+        .first()
+        .map(|b| {
+            b.column(0)
+                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                .value(0) as u64
+        })
+        .unwrap_or(0))
+}
+
+/// `*.sql` files of a folder, sorted; none when the folder does not exist.
+pub fn sql_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("sql"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Maps a scanned table name to the contract table it stands for, if any.
+fn contract_table_of(scanned: &str) -> Option<String> {
+    let (schema, name) = scanned.split_once('.')?;
+    let layer_or_system = LAYERS.contains(&schema) || TABLES.iter().any(|t| t.system == schema);
+    if !layer_or_system {
+        return None;
+    }
+    TABLES
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| t.qualified())
+}
+
+pub async fn run(opts: &RunOptions) -> Result<RunReport> {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let snapshot = Snapshot::open(&opts.snapshot)?;
+    let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
+    let as_of = params.as_of();
+    let run_id = format!(
+        "{}-{:08x}",
+        started.format("%Y%m%dT%H%M%SZ"),
+        std::process::id() ^ started.timestamp_subsec_nanos()
+    );
+
+    let mut warnings = Vec::new();
+    let missing: BTreeSet<String> = snapshot.missing.iter().map(|t| t.qualified()).collect();
+    for table in &missing {
+        warnings.push(format!(
+            "{}: table {table} is missing from the snapshot; checks that read it are skipped",
+            opts.snapshot.display()
+        ));
+    }
+    if opts.strict && !missing.is_empty() {
+        return Err(Error::Snapshot(warnings));
+    }
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+
+    let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
+    if !opts.only.is_empty() {
+        for id in &opts.only {
+            if !all_checks.iter().any(|c| &c.id == id) {
+                return Err(Error::Config(format!(
+                    "--only {id}: no check file {}",
+                    opts.queries
+                        .join("checks")
+                        .join(format!("{id}.sql"))
+                        .display()
+                )));
+            }
+        }
+        all_checks.retain(|c| opts.only.contains(&c.id));
+    }
+
+    let ctx = session();
+    tracing::info!(
+        tables = snapshot.tables.len(),
+        "loading snapshot {}",
+        opts.snapshot.display()
+    );
+    let inputs = prepare(&ctx, &snapshot, &params, &opts.queries).await?;
+
+    // Plan every check first: all broken files are reported together.
+    let mut planned = Vec::new();
+    let mut problems = Vec::new();
+    for check in &all_checks {
+        match checks::plan(&ctx, check).await {
+            Ok(df) => planned.push((check, df)),
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+
+    let mut outcomes = Vec::new();
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    for (check, df) in planned {
+        let needs: BTreeSet<String> = checks::scanned_tables(df.logical_plan())
+            .iter()
+            .filter_map(|t| contract_table_of(t))
+            .collect();
+        let absent: Vec<&String> = needs.intersection(&missing).collect();
+        if !absent.is_empty() && check.id != checks::DATA_QUALITY {
+            let reason = format!(
+                "missing input table(s): {}",
+                absent
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            tracing::warn!(check_id = %check.id, "skipped: {reason}");
+            warnings.push(format!("check {} skipped: {reason}", check.id));
+            outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
+            continue;
+        }
+        let t = Instant::now();
+        let found = checks::execute(&ctx, check, df).await?;
+        let millis = t.elapsed().as_millis();
+        let rows = findings::row_count(&found);
+        let leakage = findings::decimal_sum(&found, "leakage_amount");
+        tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");
+        outcomes.push(outcome(check, rows, leakage, millis, None));
+        batches.extend(found);
+    }
+
+    // Publishing: lock, lifecycle against the previous run, write under _tmp, move into place.
+    let _lock = OutputLock::acquire(&opts.out)?;
+    publish::recover(&opts.out)?;
+    let previous = findings::previous_run(&opts.out, as_of)?;
+    let published_findings =
+        findings::add_run_columns(&batches, &run_id, as_of, previous.as_ref().map(|(_, p)| p))?;
+    let summary = summarize(&ctx, &published_findings).await?;
+
+    let mut query_files: Vec<QueryFile> = Vec::new();
+    for dir in ["staging", "shared", "checks"] {
+        for path in sql_files(&opts.queries.join(dir))? {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            query_files.push(QueryFile {
+                path: path.display().to_string(),
+                sha256: checks::sha256_hex(&bytes),
+            });
+        }
+    }
+    let manifest = Manifest {
+        run_id: run_id.clone(),
+        tool: "revleak".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        as_of,
+        started: started.to_rfc3339(),
+        finished: String::new(),
+        snapshot: opts.snapshot.display().to_string(),
+        reporting_currency: params.reporting_currency(),
+        parameters: params
+            .values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        inputs,
+        queries: query_files,
+        findings: findings::row_count(&published_findings),
+        total_leakage: outcomes.iter().map(|o| o.leakage).sum(),
+        checks: outcomes,
+        warnings,
+        previous_as_of: previous.map(|(d, _)| d),
+    };
+
+    let mut staged = Staged::new(&opts.out, &run_id, as_of)?;
+    staged.write_parquet("findings", findings::findings_schema(), &published_findings)?;
+    staged.write_parquet("summary", summary_schema(), &summary)?;
+    let mut manifest = manifest;
+    manifest.finished = Utc::now().to_rfc3339();
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    staged.write_file("runs", "manifest.json", &json)?;
+    let published = staged.commit()?;
+    tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
+    Ok(RunReport {
+        manifest,
+        published,
+    })
+}
+
+fn outcome(
+    check: &CheckFile,
+    rows: usize,
+    leakage: Decimal,
+    millis: u128,
+    skipped: Option<String>,
+) -> CheckOutcome {
+    CheckOutcome {
+        check_id: check.id.clone(),
+        path: check.path.display().to_string(),
+        title: check.title.clone(),
+        sha256: check.sha256.clone(),
+        rows,
+        leakage,
+        millis,
+        skipped,
+    }
+}
+
+fn summary_schema() -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("check_id", DataType::Utf8, false),
+        Field::new("partner_id", DataType::Utf8, true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("findings", DataType::Int64, false),
+        Field::new("leakage_amount", DataType::Decimal128(18, 2), false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("run_id", DataType::Utf8, false),
+    ]))
+}
+
+/// Per check, partner and severity: count and leakage sum.
+async fn summarize(ctx: &SessionContext, findings: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
+    let table = datafusion::datasource::MemTable::try_new(
+        findings::findings_schema(),
+        vec![findings.to_vec()],
+    )
+    .map_err(|e| Error::exec("summary", e))?;
+    ctx.register_table("published_findings", Arc::new(table))
+        .map_err(|e| Error::exec("summary", e))?;
+    let sql = "select check_id, partner_id, severity, count(*) as findings,
+                      cast(sum(leakage_amount) as decimal(18, 2)) as leakage_amount,
+                      min(currency) as currency, min(as_of) as as_of, min(run_id) as run_id
+               from published_findings
+               group by check_id, partner_id, severity
+               order by check_id, partner_id nulls first, severity";
+    let batches = ctx
+        .sql(sql)
+        .await
+        .and_then(|df| Ok(df))
+        .map_err(|e| Error::exec("summary", e))?
+        .collect()
+        .await
+        .map_err(|e| Error::exec("summary", e))?;
+    let schema = summary_schema();
+    batches
+        .into_iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), cols)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::exec("summary", e.into()))
+}
