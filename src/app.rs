@@ -44,24 +44,7 @@ async fn run_command(args: RunArgs) -> Result<String> {
 
 /// Thousands separators, two decimals: 1234567.5 → 1,234,567.50.
 pub fn format_amount(amount: Decimal) -> String {
-    let rounded = amount.round_dp(2);
-    let text = format!("{:.2}", rounded.abs());
-    let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!(
-        "{}{grouped}.{frac}",
-        if rounded.is_sign_negative() && !rounded.is_zero() {
-            "-"
-        } else {
-            ""
-        }
-    )
+    crate::udf::format_money(amount)
 }
 
 pub fn render_summary(report: &RunReport) -> String {

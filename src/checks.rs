@@ -272,25 +272,25 @@ pub async fn execute(
         .map_err(|e| Error::exec(check.path.display().to_string(), e))?;
     let sql = format!(
         "select
-            left(encode(sha256(concat('{id}', '|', c.entity_type, '|', c.entity_id)), 'hex'), 16) as finding_id,
-            '{id}' as check_id,
-            coalesce(cast(c.severity as varchar),
+            arrow_cast(left(encode(sha256(concat('{id}', '|', c.entity_type, '|', c.entity_id)), 'hex'), 16), 'Utf8') as finding_id,
+            arrow_cast('{id}', 'Utf8') as check_id,
+            arrow_cast(coalesce(cast(c.severity as varchar),
                 case
                     when cast(c.leakage_amount as decimal(18, 2)) >= p.severity_critical then 'critical'
                     when cast(c.leakage_amount as decimal(18, 2)) >= p.severity_high then 'high'
                     when cast(c.leakage_amount as decimal(18, 2)) >= p.severity_medium then 'medium'
                     when cast(c.leakage_amount as decimal(18, 2)) > 0 then 'low'
                     else 'info'
-                end) as severity,
-            cast(c.partner_id as varchar) as partner_id,
-            cast(c.entity_type as varchar) as entity_type,
-            cast(c.entity_id as varchar) as entity_id,
+                end), 'Utf8') as severity,
+            arrow_cast(c.partner_id, 'Utf8') as partner_id,
+            arrow_cast(c.entity_type, 'Utf8') as entity_type,
+            arrow_cast(c.entity_id, 'Utf8') as entity_id,
             cast(c.period as date) as period,
             cast(c.expected_amount as decimal(18, 2)) as expected_amount,
             cast(c.actual_amount as decimal(18, 2)) as actual_amount,
             cast(c.leakage_amount as decimal(18, 2)) as leakage_amount,
-            p.reporting_currency as currency,
-            cast(c.detail as varchar) as detail
+            arrow_cast(p.reporting_currency, 'Utf8') as currency,
+            arrow_cast(c.detail, 'Utf8') as detail
         from {view} c cross join params p
         order by entity_type, entity_id",
         id = check.id

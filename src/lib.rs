@@ -20,3 +20,4 @@ pub mod publish;
 pub mod quality;
 pub mod run;
 pub mod snapshot;
+pub mod udf;

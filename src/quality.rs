@@ -6,7 +6,8 @@
 //! - the data-quality rules of checks.md over those rows, gathered in the
 //!   `quality.row_issues` table (one row per bad row key, its problems listed);
 //! - `clean.<table>`: the existing rows that pass every rule, materialized once,
-//!   which is what checks 1–14 read.
+//!   which is what checks 1–14 read; `flagged.<table>`: the rows that do not, so
+//!   a check can stay silent on an entity a bad row touches.
 
 use crate::contract::{CurrencyOf, DealOf, Existence, TABLES, Table};
 
@@ -128,6 +129,17 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
 
 /// `clean.<table>`: the existing rows whose key has no issue.
 pub fn clean_sql(table: &Table) -> String {
+    partition_sql(table, "not exists")
+}
+
+/// `flagged.<table>`: the existing rows whose key has an issue. Checks use it to
+/// stay silent on entities a bad row touches (a deal whose only invoice is a
+/// duplicate is not a missing invoice), so one bad row never cascades.
+pub fn flagged_sql(table: &Table) -> String {
+    partition_sql(table, "exists")
+}
+
+fn partition_sql(table: &Table, exists: &str) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
@@ -135,7 +147,7 @@ pub fn clean_sql(table: &Table) -> String {
         .collect();
     format!(
         "select {columns} from (select r.*, {key} as row_key from existing.{name} r) k \
-         where not exists (select 1 from quality.row_issues q where q.table_name = '{q}' and q.row_key = k.row_key)",
+         where {exists} (select 1 from quality.row_issues q where q.table_name = '{q}' and q.row_key = k.row_key)",
         columns = columns.join(", "),
         name = table.name,
         q = table.qualified(),

@@ -94,13 +94,19 @@ pub struct RunReport {
 }
 
 /// Schemas holding the layers, in the order data flows through them.
-const LAYERS: &[&str] = &["staging", "existing", "quality", "clean", "shared"];
+const LAYERS: &[&str] = &[
+    "staging", "existing", "quality", "clean", "flagged", "shared",
+];
 
 pub fn session() -> SessionContext {
     let mut config = SessionConfig::new().with_information_schema(false);
     // Spans let planning errors point at a line and column of the check file.
     config.options_mut().sql_parser.collect_spans = true;
-    SessionContext::new_with_config(config)
+    // `0.01` in a check must stay exact: money never passes through a float.
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
+    let ctx = SessionContext::new_with_config(config);
+    crate::udf::register(&ctx);
+    ctx
 }
 
 /// Builds a session with the snapshot, parameters, staging views and the as-of,
@@ -182,15 +188,43 @@ pub async fn prepare(
         )
         .await?;
     }
-    for path in sql_files(&shared_dir)? {
-        if path != fx_path {
+    for table in TABLES {
+        materialize_sql(
+            ctx,
+            &format!("flagged.{}", table.name),
+            &quality::flagged_sql(table),
+        )
+        .await?;
+    }
+    // Shared views may read one another: build them in passes, each time those
+    // whose inputs exist, until none is left or no pass makes progress.
+    let mut pending: Vec<PathBuf> = sql_files(&shared_dir)?
+        .into_iter()
+        .filter(|p| *p != fx_path)
+        .collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut waiting = Vec::new();
+        let mut errors = Vec::new();
+        for path in pending {
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            materialize_file(ctx, &format!("shared.{stem}"), &path).await?;
+            match materialize_file(ctx, &format!("shared.{stem}"), &path).await {
+                Ok(()) => {}
+                Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
+                    errors.extend(msgs);
+                    waiting.push(path);
+                }
+                Err(e) => return Err(e),
+            }
         }
+        if waiting.len() == before {
+            return Err(Error::Queries(errors));
+        }
+        pending = waiting;
     }
 
     let mut stats = Vec::new();

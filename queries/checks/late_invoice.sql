@@ -1,0 +1,41 @@
+-- title: Deal invoiced late
+-- description: Closed-won deals whose first issued invoice came more than invoice_grace_days after close. A cash-flow signal, not a loss: medium when over twice the grace, else low.
+-- severity: low
+-- owner: billing operations
+with first_invoices as (
+    select deal_id, min(invoice_date) as first_invoice_date
+    from shared.invoice_balances
+    where status = 'issued'
+    group by deal_id
+),
+
+late_deals as (
+    select
+        d.*,
+        f.first_invoice_date,
+        f.first_invoice_date - d.close_date as days_to_invoice,
+        p.invoice_grace_days
+    from shared.deal_values d
+    join first_invoices f on f.deal_id = d.deal_id
+    cross join params p
+    where d.stage = 'closed_won'
+      and not d.touched_by_flagged_rows
+      and f.first_invoice_date - d.close_date > p.invoice_grace_days
+)
+
+select
+    case when l.days_to_invoice > 2 * l.invoice_grace_days then 'medium' else 'low' end as severity,
+    l.partner_id,
+    'deal' as entity_type,
+    l.deal_id as entity_id,
+    cast(date_trunc('month', l.close_date) as date) as period,
+    cast(l.deal_value * fx.rate as decimal(18, 2)) as expected_amount,
+    cast(null as decimal(18, 2)) as actual_amount,
+    cast(0 as decimal(18, 2)) as leakage_amount,
+    concat(
+        'Deal ', l.deal_id, ' (', l.partner_label, ', ', l.currency, ') closed ', cast(l.close_date as varchar),
+        ' for ', fmt_money(l.deal_value), ' ', l.currency, ' was first invoiced ', cast(l.first_invoice_date as varchar),
+        ', ', cast(l.days_to_invoice as varchar), ' days after close (grace ', cast(l.invoice_grace_days as varchar), ' days).'
+    ) as detail
+from late_deals l
+join shared.fx_daily fx on fx.currency = l.currency and fx.rate_date = l.close_date

@@ -1,0 +1,50 @@
+-- title: Deal quoted below the current price list
+-- description: Lines of closed-won deals whose unit list_price is below the price_list price in force at close for the sku and the deal's currency by more than amount_tolerance per unit. Leakage = quantity x (price_list - list_price) x (1 - discount_pct/100).
+-- owner: pricing
+with won_lines as (
+    select d.deal_id, d.partner_id, d.partner_label, d.close_date, d.currency,
+           l.line_no, l.sku, l.quantity, l.list_price, l.discount_pct
+    from shared.deal_values d
+    join clean.deal_lines l on l.deal_id = d.deal_id
+    where d.stage = 'closed_won' and not d.touched_by_flagged_rows
+),
+
+price_in_force as (
+    -- the latest valid_from in force at close, should validity periods overlap
+    select w.deal_id, w.line_no, pl.list_price as current_price,
+           row_number() over (partition by w.deal_id, w.line_no order by pl.valid_from desc) as newest_first
+    from won_lines w
+    join clean.price_list pl
+      on pl.sku = w.sku
+     and pl.currency = w.currency
+     and pl.valid_from <= w.close_date
+     and (pl.valid_to is null or pl.valid_to >= w.close_date)
+),
+
+stale_lines as (
+    select w.*, pf.current_price
+    from won_lines w
+    join price_in_force pf on pf.deal_id = w.deal_id and pf.line_no = w.line_no and pf.newest_first = 1
+    cross join params p
+    where pf.current_price - w.list_price > p.amount_tolerance
+)
+
+select
+    cast(null as varchar) as severity,
+    s.partner_id,
+    'deal_line' as entity_type,
+    concat(s.deal_id, ':', cast(s.line_no as varchar)) as entity_id,
+    cast(date_trunc('month', s.close_date) as date) as period,
+    cast(s.quantity * s.current_price * (100 - s.discount_pct) * 0.01 * fx.rate as decimal(18, 2)) as expected_amount,
+    cast(s.quantity * s.list_price * (100 - s.discount_pct) * 0.01 * fx.rate as decimal(18, 2)) as actual_amount,
+    cast(s.quantity * (s.current_price - s.list_price) * (100 - s.discount_pct) * 0.01 * fx.rate as decimal(18, 2)) as leakage_amount,
+    concat(
+        'Line ', cast(s.line_no as varchar), ' of deal ', s.deal_id, ' (', s.partner_label, ', ', s.currency, ') closed ',
+        cast(s.close_date as varchar), ' quoted ', s.sku, ' at ', fmt_money(s.list_price), ' a unit while the price list said ',
+        fmt_money(s.current_price), ': ', cast(s.quantity as varchar), ' units, ',
+        fmt_money(cast(s.quantity * (s.current_price - s.list_price) * (100 - s.discount_pct) * 0.01 * fx.rate as decimal(18, 2))),
+        ' ', p.reporting_currency, ' after the line''s ', cast(s.discount_pct as varchar), '% discount.'
+    ) as detail
+from stale_lines s
+join shared.fx_daily fx on fx.currency = s.currency and fx.rate_date = s.close_date
+cross join params p

@@ -1,0 +1,62 @@
+-- title: Partner-reported sale never invoiced
+-- description: Partner sales report lines with no issued invoice behind them: matched by deal when the line names one, else by the same partner, customer and sku invoiced within sale_match_window_days of the sale. Leakage = quantity x unit_price.
+-- owner: channel operations
+with issued as (
+    select * from shared.invoice_balances where status = 'issued'
+),
+
+matched_by_deal as (
+    select r.report_line_id
+    from clean.partner_sales_reports r
+    where r.deal_id is not null
+      and exists (select 1 from issued i where i.deal_id = r.deal_id)
+),
+
+matched_by_sale as (
+    select distinct r.report_line_id
+    from clean.partner_sales_reports r
+    join issued i on i.partner_id = r.partner_id and i.customer_id = r.customer_id
+    join clean.invoice_lines l on l.invoice_id = i.invoice_id and l.sku = r.sku
+    cross join params p
+    where r.deal_id is null
+      and abs(i.invoice_date - r.sale_date) <= p.sale_match_window_days
+),
+
+touched_by_flagged_rows as (
+    -- a matching invoice that failed data quality: the line is not judged
+    select r.report_line_id
+    from clean.partner_sales_reports r
+    join existing.invoices i
+      on (r.deal_id is not null and i.deal_id = r.deal_id)
+      or (r.deal_id is null and i.partner_id = r.partner_id and i.customer_id = r.customer_id)
+    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+),
+
+unbilled as (
+    select r.*
+    from clean.partner_sales_reports r
+    where r.report_line_id not in (select report_line_id from matched_by_deal)
+      and r.report_line_id not in (select report_line_id from matched_by_sale)
+      and r.report_line_id not in (select report_line_id from touched_by_flagged_rows)
+)
+
+select
+    cast(null as varchar) as severity,
+    u.partner_id,
+    'report_line' as entity_type,
+    u.report_line_id as entity_id,
+    cast(date_trunc('month', u.sale_date) as date) as period,
+    cast(u.quantity * u.unit_price * fx.rate as decimal(18, 2)) as expected_amount,
+    cast(0 as decimal(18, 2)) as actual_amount,
+    cast(u.quantity * u.unit_price * fx.rate as decimal(18, 2)) as leakage_amount,
+    concat(
+        'Partner ', u.partner_id, ' (', coalesce(pt.name, 'unknown'), ') reported selling ', cast(u.quantity as varchar), ' x ', u.sku,
+        ' at ', fmt_money(u.unit_price), ' ', u.currency, ' to customer ', u.customer_id, ' on ', cast(u.sale_date as varchar),
+        case when u.deal_id is null then '' else concat(' under deal ', u.deal_id) end,
+        ' and no issued invoice matches: ', fmt_money(u.quantity * u.unit_price), ' ', u.currency, ', ',
+        fmt_money(cast(u.quantity * u.unit_price * fx.rate as decimal(18, 2))), ' ', p.reporting_currency, ' unbilled.'
+    ) as detail
+from unbilled u
+join shared.fx_daily fx on fx.currency = u.currency and fx.rate_date = u.sale_date
+left join clean.partners pt on pt.partner_id = u.partner_id
+cross join params p

@@ -1,0 +1,74 @@
+-- title: Seats in use beyond what was invoiced
+-- description: Per customer and sku, seats activated up to as_of above the seats on issued invoice lines. Leakage = excess seats x the reporting-currency price_list price in force at as_of. How sales that partners never reported show up.
+-- owner: revenue assurance
+with activated as (
+    select customer_id, sku, sum(quantity) as activated_seats
+    from clean.activations
+    group by customer_id, sku
+),
+
+latest_activation as (
+    select customer_id, sku, partner_id,
+           row_number() over (partition by customer_id, sku order by activated_date desc, activation_id desc) as newest_first
+    from clean.activations
+),
+
+entitled as (
+    select i.customer_id, l.sku, sum(l.quantity) as entitled_seats
+    from shared.invoice_balances i
+    join clean.invoice_lines l on l.invoice_id = i.invoice_id
+    where i.status = 'issued'
+    group by i.customer_id, l.sku
+),
+
+touched_by_flagged_rows as (
+    -- an invoice line that failed data quality may hold the missing seats
+    select distinct i.customer_id, l.sku
+    from existing.invoices i
+    join existing.invoice_lines l on l.invoice_id = i.invoice_id
+    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+),
+
+over_used as (
+    select a.customer_id, a.sku, a.activated_seats, coalesce(e.entitled_seats, 0) as entitled_seats,
+           a.activated_seats - coalesce(e.entitled_seats, 0) as excess_seats
+    from activated a
+    left join entitled e on e.customer_id = a.customer_id and e.sku = a.sku
+    where a.activated_seats > coalesce(e.entitled_seats, 0)
+      and not exists (
+          select 1 from touched_by_flagged_rows t where t.customer_id = a.customer_id and t.sku = a.sku
+      )
+),
+
+price_at_as_of as (
+    select pl.sku, pl.list_price,
+           row_number() over (partition by pl.sku order by pl.valid_from desc) as newest_first
+    from clean.price_list pl
+    cross join params p
+    where pl.currency = p.reporting_currency
+      and pl.valid_from <= p.as_of
+      and (pl.valid_to is null or pl.valid_to >= p.as_of)
+)
+
+select
+    cast(null as varchar) as severity,
+    la.partner_id,
+    'customer_sku' as entity_type,
+    concat(o.customer_id, ':', o.sku) as entity_id,
+    cast(date_trunc('month', p.as_of) as date) as period,
+    o.activated_seats * pr.list_price as expected_amount,
+    o.entitled_seats * pr.list_price as actual_amount,
+    coalesce(o.excess_seats * pr.list_price, cast(0 as decimal(18, 2))) as leakage_amount,
+    concat(
+        'Customer ', o.customer_id, ' has ', cast(o.activated_seats as varchar), ' seat(s) of ', o.sku, ' activated',
+        case when la.partner_id is null then '' else concat(' (latest by partner ', la.partner_id, ')') end,
+        ' but ', cast(o.entitled_seats as varchar), ' invoiced: ', cast(o.excess_seats as varchar), ' unbilled seat(s)',
+        case
+            when pr.list_price is null then concat(', no ', p.reporting_currency, ' list price in force on ', cast(p.as_of as varchar), ' to value them.')
+            else concat(' at ', fmt_money(pr.list_price), ' = ', fmt_money(o.excess_seats * pr.list_price), ' ', p.reporting_currency, '.')
+        end
+    ) as detail
+from over_used o
+join latest_activation la on la.customer_id = o.customer_id and la.sku = o.sku and la.newest_first = 1
+left join price_at_as_of pr on pr.sku = o.sku and pr.newest_first = 1
+cross join params p

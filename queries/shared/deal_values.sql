@@ -1,0 +1,23 @@
+-- shared.deal_values: each clean deal with its value (the sum of its lines'
+-- net_amount, in the deal's currency), the selling partner's name for the detail
+-- sentences, and whether a flagged row touches it.
+select
+    d.deal_id,
+    d.partner_id,
+    coalesce(pt.name, 'direct') as partner_label,
+    d.customer_id,
+    d.stage,
+    d.close_date,
+    d.currency,
+    d.deal_type,
+    d.renewal_of_subscription_id,
+    coalesce(v.deal_value, cast(0 as decimal(18, 2))) as deal_value,
+    t.deal_id is not null as touched_by_flagged_rows
+from clean.deals d
+left join (
+    select deal_id, sum(net_amount) as deal_value
+    from clean.deal_lines
+    group by deal_id
+) v on v.deal_id = d.deal_id
+left join clean.partners pt on pt.partner_id = d.partner_id
+left join shared.deals_touched_by_flagged_rows t on t.deal_id = d.deal_id
