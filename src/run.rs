@@ -127,6 +127,7 @@ pub async fn prepare(
         .map_err(|e| Error::exec("registering params", e))?;
     snapshot.register(ctx).await?;
     register_staging(ctx, &queries.join("staging")).await?;
+    let started = Instant::now();
 
     let mut problems = Vec::new();
     for table in TABLES {
@@ -166,7 +167,9 @@ pub async fn prepare(
     }
     let shared_dir = queries.join("shared");
     let fx_path = shared_dir.join("fx_daily.sql");
+    tracing::debug!(ms = started.elapsed().as_millis(), "fx_rates cleaned");
     materialize_file(ctx, "shared.fx_daily", &fx_path).await?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "daily rates built");
 
     // Pass 2: every other table.
     for table in quality::second_pass() {
@@ -180,6 +183,7 @@ pub async fn prepare(
         );
     }
     register_issues(ctx, &issues)?;
+    tracing::debug!(ms = started.elapsed().as_millis(), "data-quality rules run");
     for table in quality::second_pass() {
         materialize_sql(
             ctx,
@@ -196,6 +200,10 @@ pub async fn prepare(
         )
         .await?;
     }
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        "clean and flagged layers built"
+    );
     // Shared views may read one another: build them in passes, each time those
     // whose inputs exist, until none is left or no pass makes progress.
     let mut pending: Vec<PathBuf> = sql_files(&shared_dir)?
@@ -227,6 +235,7 @@ pub async fn prepare(
         pending = waiting;
     }
 
+    tracing::debug!(ms = started.elapsed().as_millis(), "shared views built");
     let mut stats = Vec::new();
     for table in TABLES {
         let found = snapshot

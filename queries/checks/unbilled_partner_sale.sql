@@ -26,10 +26,14 @@ touched_by_flagged_rows as (
     -- a matching invoice that failed data quality: the line is not judged
     select r.report_line_id
     from clean.partner_sales_reports r
-    join existing.invoices i
-      on (r.deal_id is not null and i.deal_id = r.deal_id)
-      or (r.deal_id is null and i.partner_id = r.partner_id and i.customer_id = r.customer_id)
+    join existing.invoices i on i.deal_id = r.deal_id
     join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    union all
+    select r.report_line_id
+    from clean.partner_sales_reports r
+    join existing.invoices i on i.partner_id = r.partner_id and i.customer_id = r.customer_id
+    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    where r.deal_id is null
 ),
 
 unbilled as (
