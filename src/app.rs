@@ -2,33 +2,73 @@
 //! binary stays thin and tests can call them directly.
 
 use crate::checks;
-use crate::cli::{ChecksArgs, Command, GenerateArgs, RunArgs};
-use crate::config::ConfigFile;
+use crate::cli::{
+    ChecksArgs, Cli, Command, ConfigArgs, GenerateArgs, OutputFormat, ReportArgs, RunArgs,
+};
+use crate::config::{ConfigFile, parse_severity};
 use crate::error::Result;
 use crate::run::{self, RunOptions, RunReport};
 use rust_decimal::Decimal;
 use std::fmt::Write;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-pub async fn execute(command: Command) -> Result<String> {
-    match command {
-        Command::Run(args) => run_command(args).await,
-        Command::Generate(args) => generate_command(args),
-        Command::Checks(args) => checks_command(args),
+/// What a command leaves for the binary: text for stdout and the exit code.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub stdout: String,
+    pub exit_code: u8,
+}
+
+impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome {
+            stdout,
+            exit_code: 0,
+        }
+    }
+}
+
+pub async fn execute(cli: Cli) -> Result<Outcome> {
+    let output = cli.output;
+    let progress = !cli.quiet && std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Run(args) => run_command(args, output, progress).await,
+        Command::Generate(args) => generate_command(args).map(Outcome::ok),
+        Command::Checks(args) => checks_command(args).map(Outcome::ok),
+        Command::Config(args) => config_command(args).map(Outcome::ok),
+        Command::Report(args) => report_command(args).map(Outcome::ok),
     }
 }
 
 pub fn run_options(args: RunArgs) -> Result<RunOptions> {
-    let config = ConfigFile::load(args.config.as_deref())?;
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries = args
         .queries
         .or_else(|| config.queries.clone())
         .unwrap_or_else(|| PathBuf::from("queries"));
+    let alert_min_severity = match &args.alert_min_severity {
+        Some(s) => parse_severity("--alert-min-severity", s)?,
+        None => config
+            .alert_min_severity
+            .clone()
+            .unwrap_or_else(|| "high".into()),
+    };
+    let fail_on = match &args.fail_on {
+        Some(s) => Some(parse_severity("--fail-on", s)?),
+        None => config.fail_on.clone(),
+    };
     Ok(RunOptions {
         snapshot: args.snapshot,
         out: args.out,
         as_of: args.as_of,
         strict: args.strict || config.strict,
+        partner_reports: args.partner_reports || config.partner_reports,
+        dispositions: args.dispositions.or_else(|| config.dispositions.clone()),
+        alert_min_severity,
+        fail_on,
+        fail_on_new: args.fail_on_new || config.fail_on_new,
+        progress: false,
         config,
         sets: args.sets,
         only: args.only,
@@ -36,13 +76,97 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
     })
 }
 
-async fn run_command(args: RunArgs) -> Result<String> {
-    let opts = run_options(args)?;
+async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<Outcome> {
+    let mut opts = run_options(args)?;
+    opts.progress = progress;
     let report = run::run(&opts).await?;
-    Ok(render_summary(&report))
+    let exit_code = if report.threshold_met() { 1 } else { 0 };
+    let stdout = match output {
+        OutputFormat::Text => render_summary(&report),
+        OutputFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&serde_json::json!({
+                "exit_code": exit_code,
+                "published": report.published,
+                "manifest": report.manifest,
+            }))
+            .expect("summary serializes");
+            json.push('\n');
+            json
+        }
+    };
+    Ok(Outcome { stdout, exit_code })
 }
 
-/// Thousands separators, two decimals: 1234567.5 → 1,234,567.50.
+/// `revleak config`: the effective configuration as revleak.toml text.
+fn config_command(args: ConfigArgs) -> Result<String> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let params = crate::config::Params::resolve(&config, &args.sets, None, None)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# effective configuration: {} < REVLEAK_* environment < --set",
+        config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "defaults (no revleak.toml)".into())
+    );
+    let quoted = |v: &str| format!("{v:?}");
+    let _ = writeln!(
+        out,
+        "queries = {}",
+        quoted(
+            &config
+                .queries
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "queries".into())
+        )
+    );
+    let _ = writeln!(out, "strict = {}", config.strict);
+    let _ = writeln!(out, "partner_reports = {}", config.partner_reports);
+    match &config.dispositions {
+        Some(p) => {
+            let _ = writeln!(out, "dispositions = {}", quoted(&p.display().to_string()));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# dispositions = \"<out>/dispositions.csv\" (when present)"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "alert_min_severity = {}",
+        quoted(config.alert_min_severity.as_deref().unwrap_or("high"))
+    );
+    match &config.fail_on {
+        Some(s) => {
+            let _ = writeln!(out, "fail_on = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# fail_on = (unset: exit 1 is never used)");
+        }
+    }
+    let _ = writeln!(out, "fail_on_new = {}", config.fail_on_new);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "[parameters]");
+    let explicit_as_of = config.parameters.contains_key("as_of")
+        || args
+            .sets
+            .iter()
+            .any(|s| s.trim_start().starts_with("as_of="));
+    for spec in crate::config::PARAMS {
+        if spec.name == "as_of" && !explicit_as_of {
+            let _ = writeln!(out, "# as_of = (snapshot.json's as_of, else today)");
+            continue;
+        }
+        let _ = writeln!(out, "{} = {}", spec.name, quoted(&params.text(spec.name)));
+    }
+    Ok(out)
+}
+
 pub fn format_amount(amount: Decimal) -> String {
     crate::udf::format_money(amount)
 }
@@ -90,6 +214,50 @@ pub fn render_summary(report: &RunReport) -> String {
         m.findings,
         format_amount(m.total_leakage)
     );
+    if m.dispositions.applied > 0 {
+        let _ = writeln!(
+            out,
+            "{:<26} {:>9} {:>18}  (dispositions, not in the total below)",
+            "with a disposition",
+            m.dispositions.applied,
+            format_amount(m.dispositions.excluded_leakage)
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>9} {:>18}",
+            "open",
+            m.findings - m.dispositions.applied,
+            format_amount(m.open_leakage)
+        );
+    }
+    let l = &m.lifecycle;
+    let _ = writeln!(out);
+    match l.previous_as_of {
+        Some(previous) => {
+            let _ = writeln!(
+                out,
+                "against {previous}: {} new ({}), {} recurring ({}), {} resolved ({}); recovered to date {}",
+                l.new,
+                format_amount(l.new_leakage),
+                l.recurring,
+                format_amount(l.recurring_leakage),
+                l.resolved,
+                format_amount(l.resolved_leakage),
+                format_amount(l.recovered_to_date)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "first run in this output folder: {} new", l.new);
+        }
+    }
+    let _ = writeln!(out, "alerts: {}", m.alerts);
+    if let Some(threshold) = &m.fail_on {
+        let _ = writeln!(
+            out,
+            "--fail-on {threshold}: {} finding(s) at or above it",
+            m.failing_findings
+        );
+    }
     for w in &m.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -131,4 +299,58 @@ fn checks_command(args: ChecksArgs) -> Result<String> {
         }
     }
     Ok(out)
+}
+
+/// `revleak report DIR`: renders the report of a published run (the latest
+/// unless --as-of) from the Parquet under DIR alone and publishes it as the
+/// `report/as_of=.../` partition, atomically and under the output lock.
+pub fn report_command(args: ReportArgs) -> Result<String> {
+    let out = &args.dir;
+    let as_of = match args.as_of {
+        Some(d) => d,
+        None => crate::findings::partitions(&out.join("findings"))
+            .last()
+            .map(|(d, _)| *d)
+            .ok_or_else(|| {
+                crate::error::Error::Config(format!(
+                    "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
+                    out.display()
+                ))
+            })?,
+    };
+    let _lock = crate::publish::OutputLock::acquire(out)?;
+    crate::publish::recover(out)?;
+    let options = crate::report::ReportOptions {
+        partner_pages: args.partner_reports,
+    };
+    let files = crate::report::build(out, None, as_of, &options)?;
+    let now = chrono::Utc::now();
+    let staging_id = format!(
+        "report-{}-{:08x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id() ^ now.timestamp_subsec_nanos()
+    );
+    let mut staged = crate::publish::Staged::new(out, &staging_id, as_of)?;
+    for file in &files {
+        staged.write_file("report", &file.name, &file.bytes)?;
+    }
+    let published = staged.commit()?;
+    let mut text = String::new();
+    let partner_pages = files.len().saturating_sub(1);
+    for dir in &published {
+        let _ = writeln!(
+            text,
+            "report as of {as_of}: {}{}",
+            dir.join("index.html").display(),
+            if partner_pages > 0 {
+                format!(
+                    " and {partner_pages} partner page(s) in {}",
+                    dir.join("partners").display()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(text)
 }

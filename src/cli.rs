@@ -1,17 +1,44 @@
-//! Command-line interface: `run`, `generate`, `checks`.
+//! Command-line interface: `run`, `generate`, `checks`, `config`, and the flags
+//! every command shares (logging, output format).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "Exit codes:
   0  the run completed and its outputs are published
-  2  the run failed (bad input, bad SQL, I/O): nothing was published";
+  1  the run completed and published, and findings at or above --fail-on exist
+     (new findings only with --fail-on-new; findings with a live disposition never count)
+  2  the run failed (bad input, bad SQL, bad config, I/O): nothing was published";
 
 #[derive(Debug, Parser)]
 #[command(name = "revleak", version, about = "Finds channel revenue leakage by reconciling a nightly snapshot of partner, CRM, billing, ERP and commission systems", after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines on stderr as text for people or JSON for schedulers (one object per line)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Only errors on stderr (no progress, no info lines)
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log detail (-v debug, -vv trace)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The final summary on stdout as text or as JSON
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -22,6 +49,20 @@ pub enum Command {
     Generate(GenerateArgs),
     /// List the checks of the queries folder with their metadata
     Checks(ChecksArgs),
+    /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
+    Config(ConfigArgs),
+    /// Re-render the HTML report of a run from the published Parquet in an output folder
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Config file (default: ./revleak.toml when it exists)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a parameter, e.g. --set amount_tolerance=5.00 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -50,6 +91,21 @@ pub struct RunArgs {
     /// A missing input table is an error instead of skipping the checks that read it
     #[arg(long)]
     pub strict: bool,
+    /// Also write one report page per partner (report/as_of=.../partners/<partner_id>.html)
+    #[arg(long)]
+    pub partner_reports: bool,
+    /// Analysts' dispositions CSV (default: dispositions.csv in --out when present)
+    #[arg(long, value_name = "FILE")]
+    pub dispositions: Option<PathBuf>,
+    /// New findings at or above this severity go to alerts/as_of=.../alerts.jsonl [default: high]
+    #[arg(long, value_name = "SEVERITY")]
+    pub alert_min_severity: Option<String>,
+    /// Exit 1 when open findings at or above this severity exist (critical, high, medium, low, info)
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// With --fail-on: count new findings only
+    #[arg(long)]
+    pub fail_on_new: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,4 +127,16 @@ pub struct ChecksArgs {
     /// Folder holding checks/
     #[arg(long, default_value = "queries")]
     pub queries: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output folder of earlier runs (holding findings/, summary/ and runs/)
+    pub dir: PathBuf,
+    /// The run to render (default: the latest as_of published under DIR)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Also write one page per partner (report/as_of=.../partners/<partner_id>.html)
+    #[arg(long)]
+    pub partner_reports: bool,
 }

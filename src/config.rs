@@ -363,6 +363,56 @@ pub struct ConfigFile {
     /// A missing input table is an error, not a skipped check.
     #[serde(default)]
     pub strict: bool,
+    /// Also write one report page per partner.
+    #[serde(default)]
+    pub partner_reports: bool,
+    /// Analysts' decisions on findings (default: `dispositions.csv` in the output folder).
+    pub dispositions: Option<PathBuf>,
+    /// New findings at or above this severity go to alerts.jsonl (default `high`).
+    pub alert_min_severity: Option<String>,
+    /// Exit 1 when open findings at or above this severity exist.
+    pub fail_on: Option<String>,
+    /// With `fail_on`: count new findings only.
+    #[serde(default)]
+    pub fail_on_new: bool,
+}
+
+/// Every key of `revleak.toml` besides `[parameters]`, for `revleak config` and
+/// the `REVLEAK_<KEY>` environment variables.
+pub const CONFIG_KEYS: &[&str] = &[
+    "queries",
+    "strict",
+    "partner_reports",
+    "dispositions",
+    "alert_min_severity",
+    "fail_on",
+    "fail_on_new",
+];
+
+/// Environment variables revleak reads that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["REVLEAK_LOG"];
+
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::Config(format!(
+            "{name}={value}: expected true or false"
+        ))),
+    }
+}
+
+/// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
+pub fn parse_severity(source: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    if crate::contract::SEVERITIES.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(Error::Config(format!(
+            "{source}: severity `{value}` is not one of {}",
+            crate::contract::SEVERITIES.join(", ")
+        )))
+    }
 }
 
 fn params_as_strings<'de, D: serde::Deserializer<'de>>(
@@ -407,5 +457,50 @@ impl ConfigFile {
         })?;
         config.path = Some(path);
         Ok(config)
+    }
+
+    /// Reads the file (see [`ConfigFile::load`]), then applies the environment:
+    /// `REVLEAK_<KEY>` for a config key, `REVLEAK_<PARAMETER>` for a parameter.
+    /// An unknown `REVLEAK_` variable is an error naming it.
+    pub fn load_with_env(path: Option<&Path>) -> Result<ConfigFile> {
+        let mut config = Self::load(path)?;
+        let vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("REVLEAK_") && !ENV_NOT_CONFIG.contains(&k.as_str()))
+            .collect();
+        config.apply_env(&vars)?;
+        Ok(config)
+    }
+
+    pub fn apply_env(&mut self, vars: &[(String, String)]) -> Result<()> {
+        for (name, value) in vars {
+            let key = name.trim_start_matches("REVLEAK_").to_ascii_lowercase();
+            match key.as_str() {
+                "queries" => self.queries = Some(PathBuf::from(value)),
+                "strict" => self.strict = parse_bool(name, value)?,
+                "partner_reports" => self.partner_reports = parse_bool(name, value)?,
+                "dispositions" => self.dispositions = Some(PathBuf::from(value)),
+                "alert_min_severity" => {
+                    self.alert_min_severity = Some(parse_severity(name, value)?)
+                }
+                "fail_on" => self.fail_on = Some(parse_severity(name, value)?),
+                "fail_on_new" => self.fail_on_new = parse_bool(name, value)?,
+                _ if param_spec(&key).is_some() => {
+                    parse_param(&key, value, name)?;
+                    self.parameters.insert(key, value.clone());
+                }
+                _ => {
+                    return Err(Error::Config(format!(
+                        "environment variable {name}: unknown configuration key or parameter `{key}`"
+                    )));
+                }
+            }
+        }
+        if let Some(s) = &self.alert_min_severity {
+            self.alert_min_severity = Some(parse_severity("alert_min_severity", s)?);
+        }
+        if let Some(s) = &self.fail_on {
+            self.fail_on = Some(parse_severity("fail_on", s)?);
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,13 @@
-//! Run-level columns of the findings: run_id, as_of, and the lifecycle against the
-//! latest earlier run in the same output folder (status `new`/`recurring`, first_seen).
+//! Run-level columns of the findings: run_id, as_of, the lifecycle against the
+//! latest earlier run in the same output folder (status `new`/`recurring`,
+//! first_seen; findings gone since then are `resolved`) and analysts' dispositions.
 
 use crate::config::{date32, from_date32};
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashMap;
@@ -21,7 +24,32 @@ pub fn findings_schema() -> SchemaRef {
     fields.push(Field::new("as_of", DataType::Date32, false));
     fields.push(Field::new("status", DataType::Utf8, false));
     fields.push(Field::new("first_seen", DataType::Date32, false));
+    fields.push(Field::new("disposition", DataType::Utf8, true));
+    fields.push(Field::new("disposition_note", DataType::Utf8, true));
+    fields.push(Field::new("disposition_owner", DataType::Utf8, true));
+    fields.push(Field::new("disposition_until", DataType::Date32, true));
     Arc::new(Schema::new(fields))
+}
+
+/// `resolved/`: the previous run's rows of findings gone in this run, with
+/// as_of = this run's, status `resolved` and the as_of they were last seen.
+pub fn resolved_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = findings_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("last_seen", DataType::Date32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The latest published run before this one.
+pub struct PreviousRun {
+    pub as_of: NaiveDate,
+    /// Its findings, in the current findings schema.
+    pub batches: Vec<RecordBatch>,
+    /// finding_id → first_seen.
+    pub first_seen: HashMap<String, NaiveDate>,
 }
 
 /// The partition folders `as_of=YYYY-MM-DD` under `dir`, oldest first.
@@ -44,48 +72,147 @@ pub fn partitions(dir: &Path) -> Vec<(NaiveDate, PathBuf)> {
     found
 }
 
-/// finding_id → first_seen of the latest published run before `as_of`.
-pub fn previous_run(
-    out: &Path,
-    as_of: NaiveDate,
-) -> Result<Option<(NaiveDate, HashMap<String, NaiveDate>)>> {
+/// The latest published run before `as_of` (re-running an as_of, or running an
+/// older one after a newer one, compares with the right run).
+pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>> {
     let Some((date, dir)) = partitions(&out.join("findings"))
         .into_iter()
-        .filter(|(d, _)| *d < as_of)
-        .last()
+        .rfind(|(d, _)| *d < as_of)
     else {
         return Ok(None);
     };
     let path = dir.join("part-0.parquet");
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| Error::Output {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-    let mut seen = HashMap::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::Output {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let (Some(ids), Some(first)) = (
-            batch.column_by_name("finding_id"),
-            batch.column_by_name("first_seen"),
-        ) else {
-            return Err(Error::Output {
-                path,
-                message: "not a revleak findings file (no finding_id/first_seen)".into(),
-            });
-        };
-        let ids = ids.as_string::<i32>();
-        let first = first.as_primitive::<Date32Type>();
+    let batches = read_parquet(&path)?
+        .iter()
+        .map(|b| conform(b, &findings_schema(), &path))
+        .collect::<Result<Vec<_>>>()?;
+    let schema = findings_schema();
+    let mut first_seen = HashMap::new();
+    for batch in &batches {
+        let ids = batch
+            .column(index(&schema, "finding_id"))
+            .as_string::<i32>();
+        let first = batch
+            .column(index(&schema, "first_seen"))
+            .as_primitive::<Date32Type>();
         for i in 0..batch.num_rows() {
-            seen.insert(ids.value(i).to_string(), from_date32(first.value(i)));
+            if first.is_null(i) {
+                return Err(Error::Output {
+                    path: path.clone(),
+                    message: "not a revleak findings file (first_seen is null)".into(),
+                });
+            }
+            first_seen.insert(ids.value(i).to_string(), from_date32(first.value(i)));
         }
     }
-    Ok(Some((date, seen)))
+    Ok(Some(PreviousRun {
+        as_of: date,
+        batches,
+        first_seen,
+    }))
+}
+
+fn index(schema: &SchemaRef, name: &str) -> usize {
+    schema
+        .index_of(name)
+        .expect("column of the findings schema")
+}
+
+/// Reads every batch of a Parquet file.
+pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let fail = |message: String| Error::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| fail(e.to_string()))?;
+    reader.map(|b| b.map_err(|e| fail(e.to_string()))).collect()
+}
+
+/// A batch of an earlier findings file in `schema`: columns by name, a column
+/// the older file lacks as nulls (when nullable), types cast where they differ.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, path: &Path) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+            Some(c) => {
+                datafusion::arrow::compute::cast(c, field.data_type()).map_err(|e| Error::Output {
+                    path: path.to_path_buf(),
+                    message: format!("column {}: {e}", field.name()),
+                })
+            }
+            None if field.is_nullable() => Ok(datafusion::arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
+            None => Err(Error::Output {
+                path: path.to_path_buf(),
+                message: format!("not a revleak findings file (no column {})", field.name()),
+            }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The previous run's findings that this run no longer reports.
+pub fn resolved(
+    previous: &PreviousRun,
+    current: &std::collections::HashSet<String>,
+    as_of: NaiveDate,
+) -> Result<Vec<RecordBatch>> {
+    let schema = resolved_schema();
+    let findings = findings_schema();
+    let mut out = Vec::new();
+    for batch in &previous.batches {
+        let ids = batch
+            .column(index(&findings, "finding_id"))
+            .as_string::<i32>();
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|i| Some(!current.contains(ids.value(i))))
+            .collect();
+        let gone = datafusion::arrow::compute::filter_record_batch(batch, &keep).map_err(|e| {
+            Error::Output {
+                path: PathBuf::from("resolved"),
+                message: e.to_string(),
+            }
+        })?;
+        let n = gone.num_rows();
+        if n == 0 {
+            continue;
+        }
+        let mut columns: Vec<ArrayRef> = gone.columns().to_vec();
+        columns[index(&findings, "as_of")] = Arc::new(Date32Array::from(vec![date32(as_of); n]));
+        columns[index(&findings, "status")] = Arc::new(StringArray::from(vec!["resolved"; n]));
+        columns.push(Arc::new(Date32Array::from(vec![date32(previous.as_of); n])));
+        out.push(
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
+                path: PathBuf::from("resolved"),
+                message: e.to_string(),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Sum of leakage_amount over the published `resolved/` partitions before `as_of`.
+pub fn recovered_before(out: &Path, as_of: NaiveDate) -> Result<rust_decimal::Decimal> {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for (date, dir) in partitions(&out.join("resolved")) {
+        if date < as_of {
+            total += decimal_sum(
+                &read_parquet(&dir.join("part-0.parquet"))?,
+                "leakage_amount",
+            );
+        }
+    }
+    Ok(total)
 }
 
 /// Appends run_id, as_of, status and first_seen to check output batches.
@@ -94,6 +221,7 @@ pub fn add_run_columns(
     run_id: &str,
     as_of: NaiveDate,
     previous: Option<&HashMap<String, NaiveDate>>,
+    dispositions: &HashMap<String, crate::dispositions::Disposition>,
 ) -> Result<Vec<RecordBatch>> {
     let schema = findings_schema();
     batches
@@ -131,6 +259,29 @@ pub fn add_run_columns(
             columns.push(Arc::new(Date32Array::from(vec![date32(as_of); n])));
             columns.push(Arc::new(StringArray::from(status)));
             columns.push(Arc::new(Date32Array::from(first_seen)));
+            let live: Vec<Option<&crate::dispositions::Disposition>> = (0..n)
+                .map(|i| dispositions.get(ids.value(i)).filter(|d| d.is_live(as_of)))
+                .collect();
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.map(|d| d.disposition.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.note.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.owner.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(Date32Array::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.until).map(date32))
+                    .collect::<Vec<_>>(),
+            )));
             RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
                 path: PathBuf::from("findings"),
                 message: e.to_string(),
@@ -158,4 +309,92 @@ pub fn decimal_sum(batches: &[RecordBatch], column: &str) -> rust_decimal::Decim
         }
     }
     total
+}
+
+/// The fields of a published finding the run's bookkeeping needs.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub finding_id: String,
+    pub check_id: String,
+    pub severity: String,
+    pub partner_id: Option<String>,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub leakage: rust_decimal::Decimal,
+    pub currency: String,
+    pub detail: String,
+    pub status: String,
+    pub disposition: Option<String>,
+}
+
+/// The rows of batches in the findings schema.
+pub fn rows(batches: &[RecordBatch]) -> Vec<FindingRow> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .expect("findings column")
+                .as_string::<i32>()
+                .clone()
+        };
+        let (
+            ids,
+            checks,
+            severities,
+            partners,
+            types,
+            entities,
+            currencies,
+            details,
+            statuses,
+            dispositions,
+        ) = (
+            text("finding_id"),
+            text("check_id"),
+            text("severity"),
+            text("partner_id"),
+            text("entity_type"),
+            text("entity_id"),
+            text("currency"),
+            text("detail"),
+            text("status"),
+            text("disposition"),
+        );
+        let leakage = batch
+            .column_by_name("leakage_amount")
+            .expect("findings column")
+            .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+            .clone();
+        let opt = |a: &datafusion::arrow::array::StringArray, i: usize| {
+            a.is_valid(i).then(|| a.value(i).to_string())
+        };
+        for i in 0..batch.num_rows() {
+            out.push(FindingRow {
+                finding_id: ids.value(i).to_string(),
+                check_id: checks.value(i).to_string(),
+                severity: severities.value(i).to_string(),
+                partner_id: opt(&partners, i),
+                entity_type: types.value(i).to_string(),
+                entity_id: entities.value(i).to_string(),
+                leakage: rust_decimal::Decimal::from_i128_with_scale(leakage.value(i), 2),
+                currency: currencies.value(i).to_string(),
+                detail: details.value(i).to_string(),
+                status: statuses.value(i).to_string(),
+                disposition: opt(&dispositions, i),
+            });
+        }
+    }
+    out
+}
+
+/// Severity rank: critical 4 … info 0.
+pub fn severity_rank(severity: &str) -> usize {
+    let order = crate::contract::SEVERITIES;
+    // SEVERITIES lists critical first
+    order
+        .iter()
+        .position(|s| *s == severity)
+        .map(|p| order.len() - 1 - p)
+        .unwrap_or(0)
 }

@@ -7,6 +7,7 @@
 //! (run-level columns), [`publish`] (atomic output), driven by [`run`].
 
 pub mod contract;
+pub mod dispositions;
 pub mod error;
 pub mod generate;
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod findings;
 pub mod publish;
 pub mod quality;
+pub mod report;
 pub mod run;
 pub mod snapshot;
 pub mod udf;

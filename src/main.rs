@@ -1,19 +1,15 @@
-//! The `revleak` binary: parses arguments, calls the library, maps the outcome to an exit code.
+//! The `revleak` binary: parses arguments, sets up logging, calls the library and
+//! maps the outcome to an exit code (0 done, 1 --fail-on met, 2 failed).
 
 use clap::Parser;
-use revleak::cli::Cli;
+use revleak::cli::{Cli, LogFormat};
 use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REVLEAK_LOG")
-                .unwrap_or_else(|_| "revleak=info".into()),
-        )
-        .without_time()
-        .init();
+    init_logging(&cli);
+    let json_logs = cli.log_format == LogFormat::Json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -24,14 +20,40 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(revleak::app::execute(cli.command)) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+    match runtime.block_on(revleak::app::execute(cli)) {
+        Ok(outcome) => {
+            print!("{}", outcome.stdout);
+            ExitCode::from(outcome.exit_code)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            if json_logs {
+                tracing::error!(exit_code = 2, "{e}");
+            } else {
+                eprintln!("error: {e}");
+            }
             ExitCode::from(2)
         }
+    }
+}
+
+/// Text or JSON lines on stderr; REVLEAK_LOG (an env-filter) overrides the level
+/// that --quiet / -v choose.
+fn init_logging(cli: &Cli) {
+    let level = if cli.quiet {
+        "off"
+    } else {
+        match cli.verbose {
+            0 => "revleak=info",
+            1 => "revleak=debug",
+            _ => "revleak=trace,datafusion=debug",
+        }
+    };
+    let filter = EnvFilter::try_from_env("REVLEAK_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.without_time().init(),
     }
 }

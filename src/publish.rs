@@ -148,11 +148,22 @@ impl Staged {
         Ok(())
     }
 
-    /// Writes `kind/as_of=.../name` with the given bytes.
+    /// Writes `kind/as_of=.../name` with the given bytes (`name` may hold a
+    /// subfolder, e.g. `partners/P001.html`).
     pub fn write_file(&mut self, kind: &str, name: &str, bytes: &[u8]) -> Result<()> {
         let path = self.partition_dir(kind)?.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
         Ok(())
+    }
+
+    /// The temporary root the run is assembled in: it mirrors the output
+    /// folder's layout, so a reader can take this run's partitions from here
+    /// and earlier ones from the output folder.
+    pub fn root(&self) -> &Path {
+        &self.tmp
     }
 
     /// Marks every partition complete and moves each into place. Returns the

@@ -30,6 +30,68 @@ pub struct RunOptions {
     pub only: Vec<String>,
     pub queries: PathBuf,
     pub strict: bool,
+    /// Also render one report page per partner.
+    pub partner_reports: bool,
+    /// The dispositions file (default: `dispositions.csv` in `out` when present).
+    pub dispositions: Option<PathBuf>,
+    /// New findings at or above this severity are written to alerts.jsonl.
+    pub alert_min_severity: String,
+    /// Exit 1 when open findings at or above this severity exist.
+    pub fail_on: Option<String>,
+    /// With `fail_on`: count new findings only.
+    pub fail_on_new: bool,
+    /// Show a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl RunOptions {
+    /// Options for `revleak run SNAPSHOT --out OUT` with every default.
+    pub fn new(snapshot: impl Into<PathBuf>, out: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            snapshot: snapshot.into(),
+            out: out.into(),
+            as_of: None,
+            config: ConfigFile::default(),
+            sets: Vec::new(),
+            only: Vec::new(),
+            queries: PathBuf::from("queries"),
+            strict: false,
+            partner_reports: false,
+            dispositions: None,
+            alert_min_severity: "high".into(),
+            fail_on: None,
+            fail_on_new: false,
+            progress: false,
+        }
+    }
+}
+
+/// New, recurring and resolved findings against the previous run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Lifecycle {
+    pub previous_as_of: Option<NaiveDate>,
+    pub new: usize,
+    pub new_leakage: Decimal,
+    pub recurring: usize,
+    pub recurring_leakage: Decimal,
+    pub resolved: usize,
+    /// Leakage of the resolved findings as last reported: revenue recovered or explained.
+    pub resolved_leakage: Decimal,
+    /// Resolved leakage of every run up to and including this one.
+    pub recovered_to_date: Decimal,
+}
+
+/// What the dispositions file did to this run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DispositionStats {
+    pub file: Option<String>,
+    /// Findings carrying a live disposition (excluded from totals, alerts, --fail-on).
+    pub applied: usize,
+    pub excluded_leakage: Decimal,
+    /// Decisions whose `until` has passed: their findings count again.
+    pub expired: usize,
+    /// Decisions for finding_ids this run did not report.
+    pub unmatched: Vec<String>,
 }
 
 /// Per input table: where it came from and what became of its rows.
@@ -84,6 +146,15 @@ pub struct Manifest {
     pub findings: usize,
     pub total_leakage: Decimal,
     pub previous_as_of: Option<NaiveDate>,
+    /// Leakage of the findings without a live disposition: the headline figure.
+    pub open_leakage: Decimal,
+    pub lifecycle: Lifecycle,
+    pub dispositions: DispositionStats,
+    /// New findings written to alerts.jsonl.
+    pub alerts: usize,
+    /// `--fail-on` threshold and the number of findings that met it.
+    pub fail_on: Option<String>,
+    pub failing_findings: usize,
 }
 
 /// What a finished run reports back to the caller.
@@ -91,6 +162,13 @@ pub struct Manifest {
 pub struct RunReport {
     pub manifest: Manifest,
     pub published: Vec<PathBuf>,
+}
+
+impl RunReport {
+    /// Whether `--fail-on` findings exist: the scheduler's exit code 1.
+    pub fn threshold_met(&self) -> bool {
+        self.manifest.fail_on.is_some() && self.manifest.failing_findings > 0
+    }
 }
 
 /// Schemas holding the layers, in the order data flows through them.
@@ -129,20 +207,20 @@ pub async fn prepare(
     register_staging(ctx, &queries.join("staging")).await?;
     let started = Instant::now();
 
-    let mut problems = Vec::new();
+    // Every rule and check reads the rows that exist as of as_of many times:
+    // read the snapshot once and keep them.
     for table in TABLES {
-        let sql = quality::existing_sql(table);
-        match ctx.sql(&sql).await {
-            Ok(df) => {
-                ctx.register_table(format!("existing.{}", table.name), df.into_view())
-                    .map_err(|e| Error::exec(table.qualified(), e))?;
-            }
-            Err(e) => problems.push(format!("existing.{}: {}", table.name, e.strip_backtrace())),
-        }
+        materialize_sql(
+            ctx,
+            &format!("existing.{}", table.name),
+            &quality::existing_sql(table),
+        )
+        .await?;
     }
-    if !problems.is_empty() {
-        return Err(Error::Queries(problems));
-    }
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        "snapshot read as of as_of"
+    );
 
     // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
     let mut issues: Vec<RecordBatch> = Vec::new();
@@ -241,7 +319,7 @@ pub async fn prepare(
         let found = snapshot
             .tables
             .iter()
-            .find(|f| std::ptr::eq(f.table, table));
+            .find(|f| f.table.qualified() == table.qualified());
         let existing = count(ctx, &format!("existing.{}", table.name)).await?;
         let passed = count(ctx, &format!("clean.{}", table.name)).await?;
         let rows_read = found.map(|f| f.rows).unwrap_or(0);
@@ -476,7 +554,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         "loading snapshot {}",
         opts.snapshot.display()
     );
+    let loading = progress_bar(opts.progress, None, "loading and checking inputs");
     let inputs = prepare(&ctx, &snapshot, &params, &opts.queries).await?;
+    loading.finish_and_clear();
 
     // Plan every check first: all broken files are reported together.
     let mut planned = Vec::new();
@@ -493,7 +573,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let mut outcomes = Vec::new();
     let mut batches: Vec<RecordBatch> = Vec::new();
+    let bar = progress_bar(opts.progress, Some(planned.len() as u64), "checks");
     for (check, df) in planned {
+        bar.set_message(check.id.clone());
+        bar.inc(1);
         let needs: BTreeSet<String> = checks::scanned_tables(df.logical_plan())
             .iter()
             .filter_map(|t| contract_table_of(t))
@@ -523,13 +606,86 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         batches.extend(found);
     }
 
+    bar.finish_and_clear();
+
     // Publishing: lock, lifecycle against the previous run, write under _tmp, move into place.
     let _lock = OutputLock::acquire(&opts.out)?;
     publish::recover(&opts.out)?;
+    let disposition_file = crate::dispositions::locate(opts.dispositions.as_deref(), &opts.out);
+    let decisions = match &disposition_file {
+        Some(path) => crate::dispositions::load(path)?,
+        None => Default::default(),
+    };
     let previous = findings::previous_run(&opts.out, as_of)?;
-    let published_findings =
-        findings::add_run_columns(&batches, &run_id, as_of, previous.as_ref().map(|(_, p)| p))?;
+    let published_findings = findings::add_run_columns(
+        &batches,
+        &run_id,
+        as_of,
+        previous.as_ref().map(|p| &p.first_seen),
+        &decisions,
+    )?;
     let summary = summarize(&ctx, &published_findings).await?;
+    let rows = findings::rows(&published_findings);
+    let current: std::collections::HashSet<String> =
+        rows.iter().map(|r| r.finding_id.clone()).collect();
+    let resolved = match &previous {
+        Some(p) => findings::resolved(p, &current, as_of)?,
+        None => Vec::new(),
+    };
+    let mut lifecycle = Lifecycle {
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        resolved: findings::row_count(&resolved),
+        resolved_leakage: findings::decimal_sum(&resolved, "leakage_amount"),
+        ..Default::default()
+    };
+    lifecycle.recovered_to_date =
+        findings::recovered_before(&opts.out, as_of)? + lifecycle.resolved_leakage;
+    let mut disposition_stats = DispositionStats {
+        file: disposition_file.map(|p| p.display().to_string()),
+        ..Default::default()
+    };
+    let alert_rank = findings::severity_rank(&opts.alert_min_severity);
+    let fail_rank = opts.fail_on.as_deref().map(findings::severity_rank);
+    let mut alerts = Vec::new();
+    let mut failing = 0;
+    for row in &rows {
+        if row.status == "new" {
+            lifecycle.new += 1;
+            lifecycle.new_leakage += row.leakage;
+        } else {
+            lifecycle.recurring += 1;
+            lifecycle.recurring_leakage += row.leakage;
+        }
+        if row.disposition.is_some() {
+            disposition_stats.applied += 1;
+            disposition_stats.excluded_leakage += row.leakage;
+            continue;
+        }
+        let rank = findings::severity_rank(&row.severity);
+        if row.status == "new" && rank >= alert_rank {
+            alerts.push(alert_json(row, as_of));
+        }
+        if fail_rank.is_some_and(|f| rank >= f) && (!opts.fail_on_new || row.status == "new") {
+            failing += 1;
+        }
+    }
+    for (id, decision) in &decisions {
+        if !current.contains(id) {
+            disposition_stats.unmatched.push(id.clone());
+        } else if !decision.is_live(as_of) {
+            disposition_stats.expired += 1;
+        }
+    }
+    disposition_stats.unmatched.sort();
+    if !disposition_stats.unmatched.is_empty() {
+        let note = format!(
+            "{} disposition(s) name findings this run did not report: {}",
+            disposition_stats.unmatched.len(),
+            disposition_stats.unmatched.join(", ")
+        );
+        tracing::warn!("{note}");
+        warnings.push(note);
+    }
 
     let mut query_files: Vec<QueryFile> = Vec::new();
     for dir in ["staging", "shared", "checks"] {
@@ -561,16 +717,38 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         total_leakage: outcomes.iter().map(|o| o.leakage).sum(),
         checks: outcomes,
         warnings,
-        previous_as_of: previous.map(|(d, _)| d),
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        open_leakage: findings::decimal_sum(&published_findings, "leakage_amount")
+            - disposition_stats.excluded_leakage,
+        lifecycle,
+        dispositions: disposition_stats,
+        alerts: alerts.len(),
+        fail_on: opts.fail_on.clone(),
+        failing_findings: failing,
     };
 
     let mut staged = Staged::new(&opts.out, &run_id, as_of)?;
     staged.write_parquet("findings", findings::findings_schema(), &published_findings)?;
     staged.write_parquet("summary", summary_schema(), &summary)?;
+    if previous.is_some() {
+        staged.write_parquet("resolved", findings::resolved_schema(), &resolved)?;
+    }
+    let mut alert_lines = String::new();
+    for alert in &alerts {
+        alert_lines.push_str(&alert.to_string());
+        alert_lines.push('\n');
+    }
+    staged.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
     let mut manifest = manifest;
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     staged.write_file("runs", "manifest.json", &json)?;
+    let report_options = crate::report::ReportOptions {
+        partner_pages: opts.partner_reports,
+    };
+    for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {
+        staged.write_file("report", &file.name, &file.bytes)?;
+    }
     let published = staged.commit()?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
     Ok(RunReport {
@@ -649,4 +827,40 @@ async fn summarize(ctx: &SessionContext, findings: &[RecordBatch]) -> Result<Vec
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::exec("summary", e.into()))
+}
+
+/// One line of alerts.jsonl: what a chat or ticket system needs.
+fn alert_json(row: &findings::FindingRow, as_of: NaiveDate) -> serde_json::Value {
+    serde_json::json!({
+        "finding_id": row.finding_id,
+        "as_of": as_of.to_string(),
+        "check_id": row.check_id,
+        "severity": row.severity,
+        "partner_id": row.partner_id,
+        "entity_type": row.entity_type,
+        "entity_id": row.entity_id,
+        "leakage_amount": row.leakage.to_string(),
+        "currency": row.currency,
+        "detail": row.detail,
+    })
+}
+
+/// A progress bar on stderr, or a hidden one (when stderr is not a terminal, or
+/// with --quiet): log lines then stay clean for schedulers.
+fn progress_bar(shown: bool, len: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n).with_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        ),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_prefix(what.to_string());
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }

@@ -43,7 +43,24 @@ fn check_against_truth(scale: f64, seed: u64) {
     .unwrap();
     let expected = truth(&truth_path_for(&snapshot));
     let out = tmp.path().join("out");
-    run_pipeline(&snapshot, &out, &common::queries_dir(), &[]).unwrap();
+    let report = run_pipeline(&snapshot, &out, &common::queries_dir(), &[]).unwrap();
+    for input in &report.manifest.inputs {
+        assert!(!input.missing && input.rows_read > 0, "{input:?}");
+        assert_eq!(
+            input.rows_read,
+            input.rows_after_as_of + input.rows_passed + input.rows_flagged,
+            "every row of {} is accounted for",
+            input.table
+        );
+    }
+    let flagged: u64 = report.manifest.inputs.iter().map(|i| i.rows_flagged).sum();
+    assert!(
+        flagged
+            >= expected
+                .keys()
+                .filter(|(c, _, _)| c == "data_quality")
+                .count() as u64
+    );
     let found: BTreeMap<Key, Decimal> = read_findings(&out)
         .into_iter()
         .map(|f| ((f.check_id, f.entity_type, f.entity_id), f.leakage))

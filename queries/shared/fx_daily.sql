@@ -52,7 +52,10 @@ select
     cast(b.rate_date as date) as rate_date,
     case
         when r.rate_to_base = 1 then b.rate_to_base
-        else cast(b.rate_to_base / r.rate_to_base as decimal(28, 18))
+        -- divide a 16-decimal numerator by the 8-decimal fx_rates value: the quotient
+        -- has 20 decimals and is rounded to 18 here (dividing two decimal(28, 18)
+        -- overflows the decimal division kernel)
+        else cast(cast(b.rate_to_base as decimal(26, 16)) / cast(r.rate_to_base as decimal(18, 8)) as decimal(28, 18))
     end as rate
 from base_daily b
 cross join params p

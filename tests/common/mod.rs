@@ -9,7 +9,6 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{Date32Type, Decimal128Type};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use revleak::config::ConfigFile;
 use revleak::contract::{ColumnType, TABLES, Table};
 use revleak::run::{RunOptions, RunReport};
 use rust_decimal::Decimal;
@@ -239,22 +238,20 @@ pub fn run_pipeline(
     queries: &Path,
     sets: &[&str],
 ) -> revleak::error::Result<RunReport> {
-    let opts = RunOptions {
-        snapshot: snapshot.to_path_buf(),
-        out: out.to_path_buf(),
-        as_of: None,
-        config: ConfigFile::default(),
-        sets: sets.iter().map(|s| s.to_string()).collect(),
-        only: Vec::new(),
-        queries: queries.to_path_buf(),
-        strict: false,
-    };
+    let mut opts = RunOptions::new(snapshot, out);
+    opts.queries = queries.to_path_buf();
+    opts.sets = sets.iter().map(|s| s.to_string()).collect();
+    run_with_options(&opts)
+}
+
+/// Runs the real pipeline with the given options.
+pub fn run_with_options(opts: &RunOptions) -> revleak::error::Result<RunReport> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap()
-        .block_on(revleak::run::run(&opts))
+        .block_on(revleak::run::run(opts))
 }
 
 /// One published finding, as a reader of the Parquet output sees it.
@@ -273,17 +270,28 @@ pub struct Finding {
     pub currency: String,
     pub detail: String,
     pub status: String,
+    pub first_seen: i32,
+    pub disposition: Option<String>,
 }
 
 /// Every finding of every published as_of partition under `out/findings/`.
 pub fn read_findings(out: &Path) -> Vec<Finding> {
-    let mut findings = Vec::new();
     let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join("findings"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     parts.sort();
+    read_partitions(&parts)
+}
+
+/// The rows of one published partition, e.g. `("resolved", "2026-11-27")`.
+pub fn read_partition(out: &Path, kind: &str, as_of: &str) -> Vec<Finding> {
+    read_partitions(&[out.join(kind).join(format!("as_of={as_of}"))])
+}
+
+fn read_partitions(parts: &[PathBuf]) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for part in parts {
         let file = std::fs::File::open(part.join("part-0.parquet")).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -320,6 +328,14 @@ pub fn read_findings(out: &Path) -> Vec<Finding> {
                     currency: text("currency", i).unwrap(),
                     detail: text("detail", i).unwrap(),
                     status: text("status", i).unwrap(),
+                    first_seen: batch
+                        .column_by_name("first_seen")
+                        .unwrap()
+                        .as_primitive::<Date32Type>()
+                        .value(i),
+                    disposition: batch
+                        .column_by_name("disposition")
+                        .and_then(|_| text("disposition", i)),
                 });
             }
         }

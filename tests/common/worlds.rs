@@ -122,3 +122,82 @@ pub fn about<'a>(findings: &'a [Finding], check_id: &str, entity_id: &str) -> &'
 pub fn period(iso: &str) -> Option<i32> {
     Some(date32(iso))
 }
+
+/// Runs `snap` like [`Snap::run`], but first turns every string cell equal to
+/// `marker` into a null, in files whose schema then allows nulls everywhere: the
+/// builder cannot write a null into a column the contract requires, and a source
+/// system can.
+pub fn run_with_nulls_for(snap: &Snap, marker: &str) -> Vec<Finding> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    snap.write(&snapshot);
+    for system in std::fs::read_dir(&snapshot).unwrap() {
+        let system = system.unwrap().path();
+        if !system.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&system).unwrap() {
+            let path = file.unwrap().path();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+            let has_marker = batches.iter().any(|b| {
+                b.columns().iter().any(|c| {
+                    c.data_type() == &DataType::Utf8
+                        && c.as_string::<i32>().iter().any(|v| v == Some(marker))
+                })
+            });
+            if !has_marker {
+                continue;
+            }
+            let schema = batches[0].schema();
+            let nullable = Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+                    .collect::<Vec<_>>(),
+            ));
+            let mut writer = ArrowWriter::try_new(
+                std::fs::File::create(&path).unwrap(),
+                nullable.clone(),
+                None,
+            )
+            .unwrap();
+            for batch in &batches {
+                let columns: Vec<ArrayRef> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        if c.data_type() != &DataType::Utf8 {
+                            return c.clone();
+                        }
+                        let values: StringArray = c
+                            .as_string::<i32>()
+                            .iter()
+                            .map(|v| v.filter(|v| *v != marker))
+                            .collect();
+                        Arc::new(values) as ArrayRef
+                    })
+                    .collect();
+                writer
+                    .write(&RecordBatch::try_new(nullable.clone(), columns).unwrap())
+                    .unwrap();
+            }
+            writer.close().unwrap();
+        }
+    }
+    let out = tmp.path().join("out");
+    crate::common::run_pipeline(&snapshot, &out, &crate::common::queries_dir(), &[])
+        .expect("run succeeds");
+    crate::common::read_findings(&out)
+}

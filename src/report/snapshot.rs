@@ -1,0 +1,488 @@
+//! What the scorecard needs beyond the findings, read with polars from the
+//! snapshot the run reconciled (the manifest's `snapshot` and input paths) when
+//! it is still readable: partners' tier and region, billed, forecast attainment,
+//! days sales outstanding, and each input table's newest row.
+//!
+//! These figures are read from the tables as exported (before the run's
+//! data-quality layer) and converted to the reporting currency at the latest
+//! `contracts/fx_rates` rate on or before each document's date.
+
+use super::data::{self, Manifest, date, days, failed, money, text};
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+/// Days of sales the DSO is measured over.
+pub const DSO_DAYS: i64 = 90;
+
+#[derive(Debug, Clone, Default)]
+pub struct PartnerInfo {
+    pub name: String,
+    pub tier: String,
+    pub region: String,
+    pub status: String,
+}
+
+/// A partner's figures in the reporting currency.
+#[derive(Debug, Clone, Default)]
+pub struct PartnerFigures {
+    /// Net billed (issued invoices dated on or before as_of, less their
+    /// credit notes), invoices billed to the partner.
+    pub billed: Decimal,
+    pub billed_lookback: Decimal,
+    pub forecast_lookback: Decimal,
+    /// billed_lookback / forecast_lookback, in percent.
+    pub attainment: Option<Decimal>,
+    /// Still owed on those invoices at as_of.
+    pub outstanding: Decimal,
+    /// Billed over the last [`DSO_DAYS`] days.
+    pub recent_sales: Decimal,
+    /// outstanding / recent_sales × DSO_DAYS.
+    pub dso: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotData {
+    /// The snapshot folder as the manifest names it.
+    pub location: String,
+    /// Partners could be read: tier, region and names are known.
+    pub partners_read: bool,
+    /// Invoices, credit notes, payments, forecasts and rates could be read:
+    /// billed, attainment and DSO are known.
+    pub figures_read: bool,
+    /// Why something could not be read, one sentence each.
+    pub notes: Vec<String>,
+    pub partners: BTreeMap<String, PartnerInfo>,
+    pub figures: BTreeMap<String, PartnerFigures>,
+    /// Per input table with an event date: the newest one on or before
+    /// as_of, and the column it is read from.
+    pub freshness: BTreeMap<String, (NaiveDate, &'static str)>,
+    /// First and last day of the forecast lookback.
+    pub lookback: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl SnapshotData {
+    pub fn load(manifest: &Manifest, as_of: NaiveDate) -> SnapshotData {
+        let mut s = SnapshotData {
+            location: manifest.snapshot.clone(),
+            ..Default::default()
+        };
+        let root = PathBuf::from(&manifest.snapshot);
+        if manifest.snapshot.is_empty() || !root.is_dir() {
+            s.notes.push(format!(
+                "The snapshot `{}` is no longer readable from here, so tier, region, billed, forecast attainment and DSO are not shown; every other figure comes from the findings.",
+                manifest.snapshot
+            ));
+            return s;
+        }
+        let locate = |table: &str| -> Vec<PathBuf> {
+            let recorded = manifest
+                .inputs
+                .iter()
+                .find(|i| i.table == table)
+                .and_then(|i| i.path.clone())
+                .map(PathBuf::from)
+                .filter(|p| p.exists());
+            let location = recorded.unwrap_or_else(|| {
+                let (system, name) = table.split_once('/').unwrap_or(("", table));
+                let file = root.join(system).join(format!("{name}.parquet"));
+                if file.exists() {
+                    file
+                } else {
+                    root.join(system).join(name)
+                }
+            });
+            data::parquet_files(&location)
+        };
+
+        // Freshness: the newest event date of each table, as of as_of.
+        for input in &manifest.inputs {
+            let Some(table) = crate::contract::table(&input.table) else {
+                continue;
+            };
+            let crate::contract::Existence::EventDate(column) = table.existence else {
+                continue;
+            };
+            let files = locate(&input.table);
+            if files.is_empty() {
+                continue;
+            }
+            let newest = data::scan(&files).and_then(|lf| {
+                lf.select([col(column)])
+                    .filter(col(column).cast(DataType::Int32).lt_eq(lit(days(as_of))))
+                    .select([col(column).cast(DataType::Date).max().alias("newest")])
+                    .collect()
+            });
+            if let Ok(df) = newest {
+                if let Some(d) = date(&df, "newest", 0) {
+                    s.freshness.insert(input.table.clone(), (d, column));
+                }
+            }
+        }
+
+        match read_partners(&locate("prm/partners")) {
+            Ok(partners) => {
+                s.partners = partners;
+                s.partners_read = true;
+            }
+            Err(e) => s.notes.push(format!(
+                "prm/partners could not be read ({e}): tier, region and partner names are not shown."
+            )),
+        }
+        match figures(manifest, as_of, &locate) {
+            Ok((figures, lookback, missing_rates)) => {
+                s.figures = figures;
+                s.lookback = Some(lookback);
+                s.figures_read = true;
+                if missing_rates > 0 {
+                    s.notes.push(format!(
+                        "{missing_rates} invoice or forecast group(s) had no fx rate on or before their date and are left out of billed, attainment and DSO."
+                    ));
+                }
+            }
+            Err(e) => s.notes.push(format!(
+                "The billing tables could not be read ({e}): billed, forecast attainment and DSO are not shown."
+            )),
+        }
+        s
+    }
+}
+
+fn read_partners(files: &[PathBuf]) -> std::result::Result<BTreeMap<String, PartnerInfo>, String> {
+    if files.is_empty() {
+        return Err("no Parquet file".into());
+    }
+    let df = data::scan(files)
+        .and_then(|lf| {
+            lf.select([
+                col("partner_id").cast(DataType::String),
+                col("name").cast(DataType::String),
+                col("tier").cast(DataType::String),
+                col("region").cast(DataType::String),
+                col("status").cast(DataType::String),
+            ])
+            .filter(col("partner_id").is_not_null())
+            .sort(["partner_id"], SortMultipleOptions::default())
+            .collect()
+        })
+        .map_err(|e| e.to_string())?;
+    let mut partners = BTreeMap::new();
+    for i in 0..df.height() {
+        let Some(id) = text(&df, "partner_id", i) else {
+            continue;
+        };
+        // A duplicated key keeps its first row.
+        partners.entry(id).or_insert_with(|| PartnerInfo {
+            name: text(&df, "name", i).unwrap_or_default(),
+            tier: text(&df, "tier", i).unwrap_or_default(),
+            region: text(&df, "region", i).unwrap_or_default(),
+            status: text(&df, "status", i).unwrap_or_default(),
+        });
+    }
+    Ok(partners)
+}
+
+/// Rates to the fx base currency, per currency, by date.
+struct Rates {
+    by_currency: HashMap<String, Vec<(i32, Decimal)>>,
+    base: String,
+    reporting: String,
+}
+
+impl Rates {
+    fn to_base(&self, currency: &str, day: i32) -> Option<Decimal> {
+        if currency == self.base {
+            return Some(Decimal::ONE);
+        }
+        let rates = self.by_currency.get(currency)?;
+        let k = rates.partition_point(|(d, _)| *d <= day);
+        (k > 0).then(|| rates[k - 1].1)
+    }
+
+    /// One unit of `currency` in the reporting currency on `day`.
+    fn rate(&self, currency: &str, day: i32) -> Option<Decimal> {
+        if currency == self.reporting {
+            return Some(Decimal::ONE);
+        }
+        let from = self.to_base(currency, day)?;
+        let to = self.to_base(&self.reporting, day)?;
+        if to.is_zero() {
+            return None;
+        }
+        from.checked_div(to)
+    }
+}
+
+fn read_rates(files: &[PathBuf], base: String, reporting: String) -> PolarsResult<Rates> {
+    let df = data::scan(files)?
+        .select([
+            col("currency").cast(DataType::String),
+            col("rate_date").cast(DataType::Date),
+            col("rate_to_reporting").cast(DataType::Decimal(18, 8)),
+        ])
+        .filter(
+            col("currency")
+                .is_not_null()
+                .and(col("rate_date").is_not_null()),
+        )
+        .sort(["currency", "rate_date"], SortMultipleOptions::default())
+        .collect()?;
+    let mut by_currency: HashMap<String, Vec<(i32, Decimal)>> = HashMap::new();
+    for i in 0..df.height() {
+        let (Some(c), Some(d), Some(r)) = (
+            text(&df, "currency", i),
+            date(&df, "rate_date", i),
+            money(&df, "rate_to_reporting", i),
+        ) else {
+            continue;
+        };
+        let list = by_currency.entry(c).or_default();
+        match list.last_mut() {
+            // Duplicated dates: the last row read wins.
+            Some(last) if last.0 == days(d) => last.1 = r,
+            _ => list.push((days(d), r)),
+        }
+    }
+    Ok(Rates {
+        by_currency,
+        base,
+        reporting,
+    })
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).expect("day 1")
+}
+
+fn add_months(d: NaiveDate, months: i32) -> NaiveDate {
+    let total = d.year() * 12 + d.month0() as i32 + months;
+    NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
+        .expect("valid month")
+}
+
+fn cents(d: Decimal) -> Decimal {
+    let mut r = d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(2);
+    r
+}
+
+type Figures = (
+    BTreeMap<String, PartnerFigures>,
+    (NaiveDate, NaiveDate),
+    u64,
+);
+
+fn figures(
+    manifest: &Manifest,
+    as_of: NaiveDate,
+    locate: &dyn Fn(&str) -> Vec<PathBuf>,
+) -> std::result::Result<Figures, String> {
+    let files = |table: &str| -> std::result::Result<Vec<PathBuf>, String> {
+        let f = locate(table);
+        if f.is_empty() {
+            Err(format!("{table}: no Parquet file"))
+        } else {
+            Ok(f)
+        }
+    };
+    let lookback_months: i32 = manifest
+        .parameter("forecast_lookback_months")
+        .parse()
+        .unwrap_or(12);
+    let this_month = first_of_month(as_of);
+    let lookback_from = add_months(this_month, -lookback_months);
+    let lookback_to = this_month - chrono::Duration::days(1);
+    let recent_from = as_of - chrono::Duration::days(DSO_DAYS - 1);
+
+    let base = match manifest.parameter("fx_base_currency") {
+        b if b.is_empty() => "USD".to_string(),
+        b => b,
+    };
+    let rates_files = files("contracts/fx_rates")?;
+    let rates = read_rates(&rates_files, base, manifest.currency())
+        .map_err(|e| format!("contracts/fx_rates: {e}"))?;
+
+    let as_of_days = lit(days(as_of));
+    let money_of = |c: &str| col(c).cast(DataType::Decimal(18, 2));
+    let zero = || lit(0).cast(DataType::Decimal(18, 2));
+    let invoices_files = files("billing/invoices")?;
+    let credits_files = files("billing/credit_notes")?;
+    let payments_files = files("billing/payments")?;
+    let path = invoices_files[0].clone();
+    let invoices = data::scan(&invoices_files)
+        .map_err(|e| e.to_string())?
+        .select([
+            col("invoice_id").cast(DataType::String),
+            col("partner_id").cast(DataType::String),
+            col("currency").cast(DataType::String),
+            col("status").cast(DataType::String),
+            col("invoice_date").cast(DataType::Date),
+            money_of("total_amount"),
+        ])
+        .filter(
+            col("status")
+                .eq(lit("issued"))
+                .and(col("partner_id").is_not_null())
+                .and(
+                    col("invoice_date")
+                        .cast(DataType::Int32)
+                        .lt_eq(as_of_days.clone()),
+                ),
+        );
+    let credits = data::scan(&credits_files)
+        .map_err(|e| e.to_string())?
+        .select([
+            col("invoice_id").cast(DataType::String),
+            col("issued_date").cast(DataType::Date),
+            money_of("amount"),
+        ])
+        .filter(
+            col("issued_date")
+                .cast(DataType::Int32)
+                .lt_eq(as_of_days.clone()),
+        )
+        .group_by([col("invoice_id")])
+        .agg([col("amount").sum().alias("credited")]);
+    let payments = data::scan(&payments_files)
+        .map_err(|e| e.to_string())?
+        .select([
+            col("invoice_id").cast(DataType::String),
+            col("payment_date").cast(DataType::Date),
+            money_of("amount"),
+        ])
+        .filter(
+            col("payment_date")
+                .cast(DataType::Int32)
+                .lt_eq(as_of_days.clone()),
+        )
+        .group_by([col("invoice_id")])
+        .agg([col("amount").sum().alias("paid")]);
+    let billed = invoices
+        .left_join(credits, col("invoice_id"), col("invoice_id"))
+        .left_join(payments, col("invoice_id"), col("invoice_id"))
+        .with_column(
+            (col("total_amount") - col("credited").fill_null(zero()))
+                .cast(DataType::Decimal(18, 2))
+                .alias("billed"),
+        )
+        .with_column(
+            (col("billed") - col("paid").fill_null(zero()))
+                .cast(DataType::Decimal(18, 2))
+                .alias("owed"),
+        )
+        .with_column(
+            when(col("owed").gt(zero()))
+                .then(col("owed"))
+                .otherwise(zero())
+                .alias("owed"),
+        )
+        .group_by([col("partner_id"), col("currency"), col("invoice_date")])
+        .agg([
+            col("billed").sum().alias("billed"),
+            col("owed").sum().alias("owed"),
+        ])
+        .sort(
+            ["partner_id", "currency", "invoice_date"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .map_err(|e| failed(&path)(e).to_string())?;
+
+    let forecasts_files = files("crm/forecasts")?;
+    let forecasts = data::scan(&forecasts_files)
+        .map_err(|e| e.to_string())?
+        .select([
+            col("partner_id").cast(DataType::String),
+            col("currency").cast(DataType::String),
+            col("period").cast(DataType::Date),
+            money_of("forecast_amount"),
+        ])
+        .filter(
+            col("partner_id").is_not_null().and(
+                col("period")
+                    .cast(DataType::Int32)
+                    .gt_eq(lit(days(lookback_from)))
+                    .and(
+                        col("period")
+                            .cast(DataType::Int32)
+                            .lt_eq(lit(days(lookback_to))),
+                    ),
+            ),
+        )
+        .group_by([col("partner_id"), col("currency"), col("period")])
+        .agg([col("forecast_amount").sum().alias("forecast")])
+        .sort(
+            ["partner_id", "currency", "period"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+        .map_err(|e| format!("crm/forecasts: {e}"))?;
+
+    let mut exact: BTreeMap<String, PartnerFigures> = BTreeMap::new();
+    let mut missing_rates = 0u64;
+    for i in 0..billed.height() {
+        let (Some(partner), Some(currency), Some(day)) = (
+            text(&billed, "partner_id", i),
+            text(&billed, "currency", i),
+            date(&billed, "invoice_date", i),
+        ) else {
+            continue;
+        };
+        let Some(rate) = rates.rate(&currency, days(day)) else {
+            missing_rates += 1;
+            continue;
+        };
+        let amount = money(&billed, "billed", i).unwrap_or_default() * rate;
+        let owed = money(&billed, "owed", i).unwrap_or_default() * rate;
+        let f = exact.entry(partner).or_default();
+        f.billed += amount;
+        f.outstanding += owed;
+        if day >= lookback_from && day <= lookback_to {
+            f.billed_lookback += amount;
+        }
+        if day >= recent_from {
+            f.recent_sales += amount;
+        }
+    }
+    for i in 0..forecasts.height() {
+        let (Some(partner), Some(currency), Some(period)) = (
+            text(&forecasts, "partner_id", i),
+            text(&forecasts, "currency", i),
+            date(&forecasts, "period", i),
+        ) else {
+            continue;
+        };
+        let Some(rate) = rates.rate(&currency, days(period)) else {
+            missing_rates += 1;
+            continue;
+        };
+        exact.entry(partner).or_default().forecast_lookback +=
+            money(&forecasts, "forecast", i).unwrap_or_default() * rate;
+    }
+    let figures = exact
+        .into_iter()
+        .map(|(partner, f)| {
+            let billed_lookback = cents(f.billed_lookback);
+            let forecast_lookback = cents(f.forecast_lookback);
+            let outstanding = cents(f.outstanding);
+            let recent_sales = cents(f.recent_sales);
+            let attainment = (!forecast_lookback.is_zero())
+                .then(|| (billed_lookback * Decimal::from(100) / forecast_lookback).round_dp(1));
+            let dso = (recent_sales > Decimal::ZERO)
+                .then(|| (outstanding * Decimal::from(DSO_DAYS) / recent_sales).round_dp(0));
+            let figures = PartnerFigures {
+                billed: cents(f.billed),
+                billed_lookback,
+                forecast_lookback,
+                attainment,
+                outstanding,
+                recent_sales,
+                dso,
+            };
+            (partner, figures)
+        })
+        .collect();
+    Ok((figures, (lookback_from, lookback_to), missing_rates))
+}

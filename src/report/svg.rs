@@ -1,0 +1,245 @@
+//! Hand-written inline SVG charts: horizontal bars and lines. Geometry uses
+//! floats; every label is formatted by the caller from exact amounts and
+//! escaped here.
+
+use super::html::esc;
+use std::fmt::Write;
+
+/// One bar: its label, its length, the text written after it and a tooltip.
+pub struct Bar {
+    pub label: String,
+    pub value: f64,
+    pub value_label: String,
+    pub tooltip: String,
+}
+
+const LABEL_CHARS: usize = 30;
+
+fn shorten(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_string()
+    } else {
+        let cut: String = label.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Horizontal bar chart, one row per bar, longest value = full width.
+pub fn bar_chart(title: &str, bars: &[Bar]) -> String {
+    let row = 24.0;
+    let label_w = 240.0;
+    let value_w = 150.0;
+    let bar_w = 290.0;
+    let width = label_w + bar_w + value_w;
+    let height = row * bars.len().max(1) as f64 + 8.0;
+    let max = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart bars" role="img" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" preserveAspectRatio="xMinYMin meet" aria-label="{}"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    );
+    if bars.is_empty() {
+        let _ = write!(s, r#"<text x="4" y="18" class="muted">No findings.</text>"#);
+    }
+    for (i, b) in bars.iter().enumerate() {
+        let y = 4.0 + row * i as f64;
+        let w = if max > 0.0 {
+            (b.value.max(0.0) / max * bar_w).max(if b.value > 0.0 { 1.5 } else { 0.0 })
+        } else {
+            0.0
+        };
+        let _ = write!(
+            s,
+            r#"<g><title>{}</title><text x="{:.1}" y="{:.1}" class="label" text-anchor="end">{}</text><rect x="{label_w:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" rx="2" class="bar"/><text x="{:.1}" y="{:.1}" class="value">{}</text></g>"#,
+            esc(&b.tooltip),
+            label_w - 8.0,
+            y + row * 0.62,
+            esc(&shorten(&b.label, LABEL_CHARS)),
+            y + 3.0,
+            row - 6.0,
+            label_w + w + 6.0,
+            y + row * 0.62,
+            esc(&b.value_label),
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One line of a line chart.
+pub struct Series {
+    pub name: String,
+    /// CSS class giving the colour (`s1`, `s2`, `s3`).
+    pub class: &'static str,
+    pub values: Vec<f64>,
+}
+
+/// A line chart over shared x labels (dates), y from 0 to a round maximum.
+pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String {
+    let width = 860.0;
+    let height = 260.0;
+    let (left, right, top, bottom) = (78.0, 16.0, 26.0, 40.0);
+    let plot_w = width - left - right;
+    let plot_h = height - top - bottom;
+    let max = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0_f64, f64::max);
+    let (top_value, step) = nice_scale(max);
+    let n = x_labels.len();
+    let x_of = |i: usize| {
+        if n <= 1 {
+            left + plot_w / 2.0
+        } else {
+            left + plot_w * i as f64 / (n - 1) as f64
+        }
+    };
+    let y_of = |v: f64| top + plot_h - plot_h * (v / top_value).clamp(0.0, 1.0);
+
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart lines" role="img" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" preserveAspectRatio="xMinYMin meet" aria-label="{}"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    );
+    // Grid and y axis.
+    let mut v = 0.0;
+    while v <= top_value + step / 2.0 {
+        let y = y_of(v);
+        let _ = write!(
+            s,
+            r#"<line x1="{left:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
+            width - right,
+            left - 6.0,
+            y + 4.0,
+            esc(&compact(v))
+        );
+        v += step;
+    }
+    // X labels: at most ~10, always the first and the last.
+    let every = n.div_ceil(10).max(1);
+    for (i, label) in x_labels.iter().enumerate() {
+        if i % every == 0 || i + 1 == n {
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle">{}</text>"#,
+                x_of(i),
+                height - bottom + 18.0,
+                esc(label)
+            );
+        }
+    }
+    for line in series {
+        let points: Vec<String> = line
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline class="line {}" points="{}"/>"#,
+            line.class,
+            points.join(" ")
+        );
+        for (i, v) in line.values.iter().enumerate() {
+            let _ = write!(
+                s,
+                r#"<circle class="dot {}" cx="{:.1}" cy="{:.1}" r="3"><title>{}: {} on {}</title></circle>"#,
+                line.class,
+                x_of(i),
+                y_of(*v),
+                esc(&line.name),
+                esc(&compact(*v)),
+                esc(x_labels.get(i).map(String::as_str).unwrap_or(""))
+            );
+        }
+    }
+    // Legend.
+    let mut x = left;
+    for line in series {
+        let _ = write!(
+            s,
+            r#"<rect x="{x:.1}" y="6" width="12" height="12" class="swatch {}"/><text x="{:.1}" y="16" class="legend">{}</text>"#,
+            line.class,
+            x + 16.0,
+            esc(&line.name)
+        );
+        x += 26.0 + 7.0 * line.name.chars().count() as f64;
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A round top for the y axis and its step (four or five gridlines).
+fn nice_scale(max: f64) -> (f64, f64) {
+    if max <= 0.0 || !max.is_finite() {
+        return (1.0, 0.25);
+    }
+    let raw = max / 4.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    ((max / step).ceil() * step, step)
+}
+
+/// 1234567 → 1.23M, 12500 → 12.5k, 12 → 12.
+pub fn compact(v: f64) -> String {
+    let a = v.abs();
+    let (value, suffix) = if a >= 1e9 {
+        (v / 1e9, "B")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let text = if suffix.is_empty() && value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        let t = format!("{value:.2}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    format!("{text}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_numbers_read_like_a_dashboard() {
+        assert_eq!(compact(0.0), "0");
+        assert_eq!(compact(12.0), "12");
+        assert_eq!(compact(12_500.0), "12.5k");
+        assert_eq!(compact(1_234_567.0), "1.23M");
+    }
+
+    #[test]
+    fn scales_are_round() {
+        assert_eq!(nice_scale(702_537.0), (800_000.0, 200_000.0));
+        assert_eq!(nice_scale(45.0), (60.0, 20.0));
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let svg = bar_chart(
+            "t",
+            &[Bar {
+                label: "<script>alert(1)</script>".into(),
+                value: 1.0,
+                value_label: "1".into(),
+                tooltip: "<b>".into(),
+            }],
+        );
+        assert!(!svg.contains("<script>"));
+        assert!(svg.contains("&lt;script&gt;"));
+    }
+}

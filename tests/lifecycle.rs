@@ -1,0 +1,221 @@
+//! Nightly operations over three runs into one output folder: findings are new,
+//! then recurring or resolved (revenue recovered), dispositions apply and expire,
+//! alerts list new findings at or above a severity, and the exit codes tell a
+//! scheduler what happened.
+
+mod common;
+
+use common::{Finding, Snap, dec, read_partition, run_with_options};
+use revleak::run::RunOptions;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A world of three direct USD deals; `invoiced` deals have an issued, paid invoice.
+fn night(closed: &[(&str, &str, &str)], invoiced: &[&str]) -> Snap {
+    let mut snap = Snap::new();
+    snap.row("contracts/products", "sku=SKU1");
+    for (deal, close, value) in closed {
+        snap.row("crm/deals", &format!("deal_id={deal} close_date={close}"))
+            .row(
+                "crm/deal_lines",
+                &format!("deal_id={deal} list_price={value} net_amount={value}"),
+            );
+        if invoiced.contains(deal) {
+            snap.row(
+                "billing/invoices",
+                &format!(
+                    "invoice_id=I{deal} deal_id={deal} invoice_date=2026-11-27 due_date=2026-12-27 total_amount={value}"
+                ),
+            )
+            .row(
+                "billing/invoice_lines",
+                &format!("invoice_id=I{deal} unit_price={value} line_amount={value}"),
+            );
+        }
+    }
+    snap
+}
+
+fn run_night(
+    snap: &Snap,
+    out: &Path,
+    as_of: &str,
+    adjust: impl FnOnce(&mut RunOptions),
+) -> revleak::run::RunReport {
+    let snapshot = out.parent().unwrap().join(format!("snapshot-{as_of}"));
+    snap.write(&snapshot);
+    let mut opts = RunOptions::new(&snapshot, out);
+    opts.queries = common::queries_dir();
+    opts.sets = vec![format!("as_of={as_of}")];
+    adjust(&mut opts);
+    run_with_options(&opts).expect("the night's run succeeds")
+}
+
+fn missing_invoices(out: &Path, kind: &str, as_of: &str) -> BTreeMap<String, Finding> {
+    read_partition(out, kind, as_of)
+        .into_iter()
+        .filter(|f| f.check_id == "missing_invoice")
+        .map(|f| (f.entity_id.clone(), f))
+        .collect()
+}
+
+fn day(iso: &str) -> i32 {
+    common::date32(iso)
+}
+
+const D1: (&str, &str, &str) = ("D1", "2026-09-01", "1000.00");
+const D2: (&str, &str, &str) = ("D2", "2026-09-02", "2000.00");
+const D3: (&str, &str, &str) = ("D3", "2026-09-03", "3000.00");
+
+#[test]
+fn three_nights_track_new_recurring_and_resolved_findings_and_recovered_revenue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+
+    // Night 1: D1 and D2 were never invoiced.
+    let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", |_| {});
+    let n1 = missing_invoices(&out, "findings", "2026-11-26");
+    assert_eq!(n1.keys().collect::<Vec<_>>(), ["D1", "D2"]);
+    assert!(
+        n1.values()
+            .all(|f| f.status == "new" && f.first_seen == day("2026-11-26"))
+    );
+    assert_eq!(first.manifest.lifecycle.previous_as_of, None);
+    assert!(
+        !out.join("resolved").exists(),
+        "nothing can be resolved on the first night"
+    );
+
+    // Night 2: D1 is invoiced (recovered), D2 still is not.
+    let second = run_night(&night(&[D1, D2], &["D1"]), &out, "2026-11-27", |_| {});
+    let n2 = missing_invoices(&out, "findings", "2026-11-27");
+    assert_eq!(n2.keys().collect::<Vec<_>>(), ["D2"]);
+    assert_eq!(n2["D2"].status, "recurring");
+    assert_eq!(
+        n2["D2"].first_seen,
+        day("2026-11-26"),
+        "first_seen carries over"
+    );
+    assert_eq!(
+        n2["D2"].finding_id, n1["D2"].finding_id,
+        "finding_id is stable"
+    );
+    let resolved2 = missing_invoices(&out, "resolved", "2026-11-27");
+    assert_eq!(resolved2.keys().collect::<Vec<_>>(), ["D1"]);
+    assert_eq!(resolved2["D1"].leakage, dec("1000.00"));
+    assert_eq!(resolved2["D1"].status, "resolved");
+    let l2 = &second.manifest.lifecycle;
+    assert_eq!(
+        l2.previous_as_of,
+        Some(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap())
+    );
+    assert_eq!(l2.resolved, 1);
+    assert_eq!(l2.resolved_leakage, dec("1000.00"));
+    assert_eq!(l2.recovered_to_date, dec("1000.00"));
+    // D1 was invoiced 87 days after close: a new late_invoice signal.
+    assert_eq!(l2.new, 1);
+    assert_eq!(l2.recurring, 1);
+
+    // Night 3: D3 appears, D2 still open; D1's late_invoice signal recurs.
+    let third = run_night(&night(&[D1, D2, D3], &["D1"]), &out, "2026-11-28", |_| {});
+    let n3 = missing_invoices(&out, "findings", "2026-11-28");
+    assert_eq!(n3.keys().collect::<Vec<_>>(), ["D2", "D3"]);
+    assert_eq!(n3["D2"].status, "recurring");
+    assert_eq!(n3["D3"].status, "new");
+    assert_eq!(n3["D3"].first_seen, day("2026-11-28"));
+    let l3 = &third.manifest.lifecycle;
+    assert_eq!((l3.new, l3.recurring, l3.resolved), (1, 2, 0));
+    assert_eq!(l3.new_leakage, dec("3000.00"));
+    assert_eq!(
+        l3.recovered_to_date,
+        dec("1000.00"),
+        "recovered revenue accumulates"
+    );
+
+    // Re-running night 2 compares with night 1 again, and history stays intact.
+    let rerun = run_night(&night(&[D1, D2], &["D1"]), &out, "2026-11-27", |_| {});
+    assert_eq!(rerun.manifest.lifecycle.resolved_leakage, dec("1000.00"));
+    assert_eq!(missing_invoices(&out, "findings", "2026-11-28").len(), 2);
+    assert_eq!(missing_invoices(&out, "findings", "2026-11-26").len(), 2);
+}
+
+#[test]
+fn a_live_disposition_leaves_totals_and_alerts_and_an_expired_one_stops_applying() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", |o| {
+        o.alert_min_severity = "medium".into()
+    });
+    assert_eq!(first.manifest.alerts, 2, "both 1,000+ findings are medium");
+    let n1 = missing_invoices(&out, "findings", "2026-11-26");
+    let d2 = &n1["D2"].finding_id;
+    std::fs::write(
+        out.join("dispositions.csv"),
+        format!(
+            "finding_id,disposition,note,owner,until\n\
+             {d2},accepted,\"rebilled on INV-9, see ticket 12\",ana,2026-11-27\n\
+             0000000000000000,false_positive,gone,bo,\n"
+        ),
+    )
+    .unwrap();
+
+    let second = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-27", |o| {
+        o.alert_min_severity = "medium".into();
+        o.fail_on = Some("medium".into());
+    });
+    let n2 = missing_invoices(&out, "findings", "2026-11-27");
+    assert_eq!(n2["D2"].disposition.as_deref(), Some("accepted"));
+    assert_eq!(n2["D1"].disposition, None);
+    let m = &second.manifest;
+    assert_eq!(m.dispositions.applied, 1);
+    assert_eq!(m.dispositions.excluded_leakage, dec("2000.00"));
+    assert_eq!(m.dispositions.unmatched, ["0000000000000000"]);
+    assert_eq!(
+        m.open_leakage,
+        dec("4000.00"),
+        "D1 + D3, not the accepted D2"
+    );
+    assert_eq!(m.alerts, 1, "only D3 is new");
+    assert_eq!(
+        m.failing_findings, 2,
+        "D1 and D3; D2 has a live disposition"
+    );
+    let alerts = std::fs::read_to_string(out.join("alerts/as_of=2026-11-27/alerts.jsonl")).unwrap();
+    let alert: serde_json::Value = serde_json::from_str(alerts.lines().next().unwrap()).unwrap();
+    assert_eq!(alert["check_id"], "missing_invoice");
+    assert_eq!(alert["entity_id"], "D3");
+    assert_eq!(alert["leakage_amount"], "3000.00");
+    assert_eq!(alert["severity"], "medium");
+    assert!(alert["detail"].as_str().unwrap().contains("D3"));
+    assert_eq!(alert["finding_id"], n2["D3"].finding_id.as_str());
+
+    // The decision's `until` was 2026-11-27: on the 28th it no longer applies.
+    let third = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-28", |o| {
+        o.fail_on = Some("medium".into());
+    });
+    let n3 = missing_invoices(&out, "findings", "2026-11-28");
+    assert_eq!(n3["D2"].disposition, None);
+    assert_eq!(third.manifest.dispositions.expired, 1);
+    assert_eq!(third.manifest.failing_findings, 3);
+    assert_eq!(third.manifest.open_leakage, dec("6000.00"));
+}
+
+#[test]
+fn a_malformed_dispositions_file_fails_the_run_naming_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let file = tmp.path().join("decisions.csv");
+    std::fs::write(&file, "finding_id,disposition\nabc,accepted\ndef,maybe\n").unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    night(&[D1], &[]).write(&snapshot);
+    let mut opts = RunOptions::new(&snapshot, &out);
+    opts.queries = common::queries_dir();
+    opts.dispositions = Some(file.clone());
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("{}:3: disposition `maybe`", file.display())),
+        "{err}"
+    );
+    assert!(!out.join("findings").exists(), "nothing is published");
+}
