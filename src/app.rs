@@ -69,6 +69,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
         fail_on,
         fail_on_new: args.fail_on_new || config.fail_on_new,
         progress: false,
+        keep_going: args.keep_going,
         config,
         sets: args.sets,
         only: args.only,
@@ -80,7 +81,11 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
     let mut opts = run_options(args)?;
     opts.progress = progress;
     let report = run::run(&opts).await?;
-    let exit_code = if report.threshold_met() { 1 } else { 0 };
+    let exit_code = if report.threshold_met() || !report.failed_checks().is_empty() {
+        1
+    } else {
+        0
+    };
     let stdout = match output {
         OutputFormat::Text => render_summary(&report),
         OutputFormat::Json => {
@@ -188,6 +193,14 @@ pub fn render_summary(report: &RunReport) -> String {
         format!("leakage {}", m.reporting_currency)
     );
     for c in &m.checks {
+        if let Some(reason) = &c.failed {
+            let _ = writeln!(
+                out,
+                "{:<26} {:>9} {:>18}  FAILED: {reason}",
+                c.check_id, "-", "-"
+            );
+            continue;
+        }
         match &c.skipped {
             Some(reason) => {
                 let _ = writeln!(

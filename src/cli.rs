@@ -7,7 +7,8 @@ use std::path::PathBuf;
 const EXIT_CODES: &str = "Exit codes:
   0  the run completed and its outputs are published
   1  the run completed and published, and findings at or above --fail-on exist
-     (new findings only with --fail-on-new; findings with a live disposition never count)
+     (new findings only with --fail-on-new; findings with a live disposition never count),
+     or --keep-going published the run without the checks that failed
   2  the run failed (bad input, bad SQL, bad config, I/O): nothing was published";
 
 #[derive(Debug, Parser)]
@@ -106,6 +107,9 @@ pub struct RunArgs {
     /// With --fail-on: count new findings only
     #[arg(long)]
     pub fail_on_new: bool,
+    /// A broken or failing check is reported and the others are published (exit 1)
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]

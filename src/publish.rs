@@ -62,31 +62,91 @@ impl Drop for OutputLock {
     }
 }
 
-/// Removes what killed runs left behind: temporary folders, and partitions set aside
-/// for replacement (put back when their replacement never arrived).
+/// Name of the journal written into `_tmp-<run>/` once every partition of a run
+/// is staged: from then on the run is committed and a crash rolls it forward.
+const JOURNAL: &str = "_COMMITTING";
+
+/// Repairs what a killed run left behind, so the folder holds either the previous
+/// outputs or the killed run's complete outputs, never a mix: a run killed while
+/// staging is discarded; a run killed while moving its partitions into place
+/// (its journal exists) is finished. Partitions set aside for replacement are
+/// put back when their replacement never arrived, else removed.
 pub fn recover(out: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let path = entry.path();
-        if name.starts_with("_tmp-") {
-            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-        } else if let Some(rest) = name.strip_prefix("_old-") {
-            // _old-<run_id>~<kind>~<partition>
-            let parts: Vec<&str> = rest.split('~').collect();
-            if let [_, kind, partition] = parts[..] {
-                let target = out.join(kind).join(partition);
-                if !target.exists() {
-                    std::fs::rename(&path, &target).map_err(|e| Error::io(&path, e))?;
-                    continue;
-                }
-            }
-            std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    for name in names.iter().filter(|n| n.starts_with("_tmp-")) {
+        let tmp = out.join(name);
+        let run_id = name.trim_start_matches("_tmp-");
+        let journal = tmp.join(JOURNAL);
+        if journal.exists() {
+            let text = std::fs::read_to_string(&journal).map_err(|e| Error::io(&journal, e))?;
+            let mut lines = text.lines();
+            let partition = lines.next().unwrap_or_default().to_string();
+            let kinds: Vec<String> = lines.map(str::to_string).collect();
+            tracing::warn!(run_id, "finishing the publication of a run that was killed");
+            move_into_place(out, &tmp, run_id, &partition, &kinds)?;
         }
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    for name in names.iter().filter(|n| n.starts_with("_old-")) {
+        let path = out.join(name);
+        if !path.exists() {
+            continue;
+        }
+        // _old-<run_id>~<kind>~<partition>
+        let parts: Vec<&str> = name.trim_start_matches("_old-").split('~').collect();
+        if let [_, kind, partition] = parts[..] {
+            let target = out.join(kind).join(partition);
+            if !target.exists() {
+                std::fs::rename(&path, &target).map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+        }
+        std::fs::remove_dir_all(&path).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
+}
+
+/// Moves each staged `kind/partition` of `tmp` into `out`, setting an existing
+/// partition aside first; idempotent, so recovery can repeat it after a crash.
+fn move_into_place(
+    out: &Path,
+    tmp: &Path,
+    run_id: &str,
+    partition: &str,
+    kinds: &[String],
+) -> Result<Vec<PathBuf>> {
+    let mut published = Vec::new();
+    for kind in kinds {
+        let staged = tmp.join(kind).join(partition);
+        let parent = out.join(kind);
+        let target = parent.join(partition);
+        if staged.exists() {
+            std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+            let aside = out.join(format!("_old-{run_id}~{kind}~{partition}"));
+            if target.exists() {
+                if aside.exists() {
+                    std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+                }
+                std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
+            }
+            std::fs::rename(&staged, &target).map_err(|e| Error::io(&staged, e))?;
+        }
+        published.push(target);
+    }
+    for kind in kinds {
+        let aside = out.join(format!("_old-{run_id}~{kind}~{partition}"));
+        if aside.exists() {
+            std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
+        }
+    }
+    Ok(published)
 }
 
 /// A run's output being assembled under `DIR/_tmp-<run_id>/`.
@@ -166,30 +226,33 @@ impl Staged {
         &self.tmp
     }
 
-    /// Marks every partition complete and moves each into place. Returns the
-    /// published partition folders.
+    /// Marks every partition complete, writes the journal that commits the run,
+    /// and moves each partition into place. Returns the published partition folders.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
-        let mut published = Vec::new();
         for kind in &self.kinds {
-            let staged = self.tmp.join(kind).join(&self.partition);
-            let marker = staged.join("_SUCCESS");
+            let marker = self.tmp.join(kind).join(&self.partition).join("_SUCCESS");
             std::fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))?;
-            let parent = self.out.join(kind);
-            std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-            let target = parent.join(&self.partition);
-            let aside = self
-                .out
-                .join(format!("_old-{}~{}~{}", self.run_id, kind, self.partition));
-            if target.exists() {
-                std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
-            }
-            std::fs::rename(&staged, &target).map_err(|e| Error::io(&staged, e))?;
-            if aside.exists() {
-                std::fs::remove_dir_all(&aside).map_err(|e| Error::io(&aside, e))?;
-            }
-            published.push(target);
         }
+        // The manifest goes last: a reader that finds it finds everything else.
+        let mut kinds = self.kinds.clone();
+        kinds.sort_by_key(|k| k == "runs");
+        let journal = self.tmp.join(JOURNAL);
+        let text = std::iter::once(self.partition.clone())
+            .chain(kinds.iter().cloned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        write_synced(&journal, text.as_bytes())?;
+        let published =
+            move_into_place(&self.out, &self.tmp, &self.run_id, &self.partition, &kinds)?;
         std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
         Ok(published)
     }
+}
+
+/// Writes a file and flushes it to disk before returning.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
 }

@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub fail_on_new: bool,
     /// Show a progress bar (only when stderr is a terminal).
     pub progress: bool,
+    /// A broken or failing check is recorded and the run publishes the others.
+    pub keep_going: bool,
 }
 
 impl RunOptions {
@@ -62,6 +64,7 @@ impl RunOptions {
             fail_on: None,
             fail_on_new: false,
             progress: false,
+            keep_going: false,
         }
     }
 }
@@ -120,6 +123,8 @@ pub struct CheckOutcome {
     pub millis: u128,
     /// Set when the check did not run (a table it reads is missing).
     pub skipped: Option<String>,
+    /// Set when the check's SQL failed and `--keep-going` let the run go on.
+    pub failed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,6 +174,15 @@ impl RunReport {
     pub fn threshold_met(&self) -> bool {
         self.manifest.fail_on.is_some() && self.manifest.failing_findings > 0
     }
+
+    /// Checks that failed under `--keep-going`.
+    pub fn failed_checks(&self) -> Vec<&CheckOutcome> {
+        self.manifest
+            .checks
+            .iter()
+            .filter(|c| c.failed.is_some())
+            .collect()
+    }
 }
 
 /// Schemas holding the layers, in the order data flows through them.
@@ -194,7 +208,7 @@ pub async fn prepare(
     snapshot: &Snapshot,
     params: &Params,
     queries: &Path,
-) -> Result<Vec<TableStats>> {
+) -> Result<(Vec<TableStats>, SharedDeps)> {
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     for layer in LAYERS {
         catalog
@@ -246,7 +260,8 @@ pub async fn prepare(
     let shared_dir = queries.join("shared");
     let fx_path = shared_dir.join("fx_daily.sql");
     tracing::debug!(ms = started.elapsed().as_millis(), "fx_rates cleaned");
-    materialize_file(ctx, "shared.fx_daily", &fx_path).await?;
+    let mut shared_deps = SharedDeps::new();
+    materialize_file(ctx, "shared.fx_daily", &fx_path, &mut shared_deps).await?;
     tracing::debug!(ms = started.elapsed().as_millis(), "daily rates built");
 
     // Pass 2: every other table.
@@ -298,7 +313,7 @@ pub async fn prepare(
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            match materialize_file(ctx, &format!("shared.{stem}"), &path).await {
+            match materialize_file(ctx, &format!("shared.{stem}"), &path, &mut shared_deps).await {
                 Ok(()) => {}
                 Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
                     errors.extend(msgs);
@@ -335,7 +350,7 @@ pub async fn prepare(
             missing: found.is_none(),
         });
     }
-    Ok(stats)
+    Ok((stats, shared_deps))
 }
 
 async fn register_staging(ctx: &SessionContext, dir: &Path) -> Result<()> {
@@ -450,13 +465,38 @@ async fn materialize_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<
     checks::materialize(ctx, name, df, name).await
 }
 
-async fn materialize_file(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+async fn materialize_file(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    deps: &mut SharedDeps,
+) -> Result<()> {
     let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let df = ctx
         .sql(&sql)
         .await
         .map_err(|e| Error::Queries(vec![checks::located(path, &e)]))?;
+    let needs = input_tables(&checks::scanned_tables(df.logical_plan()), deps);
+    deps.insert(name.to_string(), needs);
     checks::materialize(ctx, name, df, &path.display().to_string()).await
+}
+
+/// For each materialized shared view, the contract tables it was built from:
+/// a check reading `shared.invoice_balances` needs billing/credit_notes too.
+pub type SharedDeps = std::collections::HashMap<String, BTreeSet<String>>;
+
+/// The contract tables behind the tables a query scans, through shared views.
+fn input_tables(scanned: &BTreeSet<String>, deps: &SharedDeps) -> BTreeSet<String> {
+    let mut needs = BTreeSet::new();
+    // flagged.* only keeps a check silent where a bad row touches an entity:
+    // an absent table flags nothing, so it is not a need.
+    for table in scanned.iter().filter(|t| !t.starts_with("flagged.")) {
+        match deps.get(table) {
+            Some(inner) => needs.extend(inner.iter().cloned()),
+            None => needs.extend(contract_table_of(table)),
+        }
+    }
+    needs
 }
 
 async fn count(ctx: &SessionContext, table: &str) -> Result<u64> {
@@ -555,32 +595,39 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         opts.snapshot.display()
     );
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
-    let inputs = prepare(&ctx, &snapshot, &params, &opts.queries).await?;
+    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries).await?;
     loading.finish_and_clear();
 
     // Plan every check first: all broken files are reported together.
     let mut planned = Vec::new();
     let mut problems = Vec::new();
+    let mut outcomes = Vec::new();
     for check in &all_checks {
         match checks::plan(&ctx, check).await {
             Ok(df) => planned.push((check, df)),
-            Err(mut p) => problems.append(&mut p),
+            Err(mut p) => {
+                if opts.keep_going {
+                    let message = p.join("; ");
+                    tracing::error!(check_id = %check.id, "check failed: {message}");
+                    warnings.push(format!("check {} failed: {message}", check.id));
+                    let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
+                    failed.failed = Some(message);
+                    outcomes.push(failed);
+                }
+                problems.append(&mut p);
+            }
         }
     }
-    if !problems.is_empty() {
+    if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Queries(problems));
     }
 
-    let mut outcomes = Vec::new();
     let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(planned.len() as u64), "checks");
     for (check, df) in planned {
         bar.set_message(check.id.clone());
         bar.inc(1);
-        let needs: BTreeSet<String> = checks::scanned_tables(df.logical_plan())
-            .iter()
-            .filter_map(|t| contract_table_of(t))
-            .collect();
+        let needs = input_tables(&checks::scanned_tables(df.logical_plan()), &shared_deps);
         let absent: Vec<&String> = needs.intersection(&missing).collect();
         if !absent.is_empty() && check.id != checks::DATA_QUALITY {
             let reason = format!(
@@ -597,7 +644,19 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             continue;
         }
         let t = Instant::now();
-        let found = checks::execute(&ctx, check, df).await?;
+        let found = match checks::execute(&ctx, check, df).await {
+            Ok(found) => found,
+            Err(e) if opts.keep_going => {
+                let message = e.to_string();
+                tracing::error!(check_id = %check.id, "check failed: {message}");
+                warnings.push(format!("check {} failed: {message}", check.id));
+                let mut failed = outcome(check, 0, Decimal::ZERO, t.elapsed().as_millis(), None);
+                failed.failed = Some(message);
+                outcomes.push(failed);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let millis = t.elapsed().as_millis();
         let rows = findings::row_count(&found);
         let leakage = findings::decimal_sum(&found, "leakage_amount");
@@ -773,6 +832,7 @@ fn outcome(
         leakage,
         millis,
         skipped,
+        failed: None,
     }
 }
 

@@ -68,8 +68,22 @@ impl Snapshot {
                         continue;
                     }
                 }
-            } else if file.exists() || folder.exists() {
-                problems.push(format!("{}: not a regular file or folder", file.display()));
+            } else if file.symlink_metadata().is_ok() || folder.symlink_metadata().is_ok() {
+                // something is there (a dangling link, a socket, ...) but cannot be read
+                let which = if file.symlink_metadata().is_ok() {
+                    &file
+                } else {
+                    &folder
+                };
+                let reason = match std::fs::File::open(which) {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "not a regular file or folder".to_string(),
+                };
+                problems.push(format!(
+                    "{}: cannot read {}: {reason}",
+                    which.display(),
+                    table.qualified()
+                ));
                 continue;
             } else {
                 missing.push(table);

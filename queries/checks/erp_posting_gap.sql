@@ -1,9 +1,21 @@
 -- title: Invoice not posted to the ledger as billed
 -- description: Issued invoices dated at least posting_grace_days before as_of whose ERP revenue postings differ from billed (total minus credit notes) by more than amount_tolerance. Under-posting leaks; over-posting is reported with leakage 0.
 -- owner: finance / general ledger
-with mismatched as (
-    select i.*, i.billed - i.posted as unposted
+with posted_by_invoice as (
+    select invoice_id, sum(amount) as posted
+    from clean.revenue_postings
+    group by invoice_id
+),
+
+posted as (
+    select i.*, coalesce(g.posted, 0) as posted
     from shared.invoice_balances i
+    left join posted_by_invoice g on g.invoice_id = i.invoice_id
+),
+
+mismatched as (
+    select i.*, i.billed - i.posted as unposted
+    from posted i
     cross join params p
     where i.status = 'issued'
       and not i.touched_by_flagged_rows

@@ -1,7 +1,8 @@
 -- shared.invoice_balances: each clean invoice with what it bills and what came
 -- back against it, all in the invoice's currency (checks.md: "billed" = total
 -- minus credit notes; "collected" = sum of payments), and whether a flagged row
--- touches it.
+-- touches it. (What the ledger posted is erp_posting_gap's alone: it reads
+-- clean.revenue_postings itself, so the other checks do not need erp/.)
 with credited as (
     select invoice_id, sum(amount) as credited
     from clean.credit_notes
@@ -11,12 +12,6 @@ with credited as (
 collected as (
     select invoice_id, sum(amount) as collected
     from clean.payments
-    group by invoice_id
-),
-
-posted as (
-    select invoice_id, sum(amount) as posted
-    from clean.revenue_postings
     group by invoice_id
 )
 
@@ -33,10 +28,8 @@ select
     coalesce(c.credited, 0) as credited,
     i.total_amount - coalesce(c.credited, 0) as billed,
     coalesce(p.collected, 0) as collected,
-    coalesce(g.posted, 0) as posted,
     t.invoice_id is not null as touched_by_flagged_rows
 from clean.invoices i
 left join credited c on c.invoice_id = i.invoice_id
 left join collected p on p.invoice_id = i.invoice_id
-left join posted g on g.invoice_id = i.invoice_id
 left join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id

@@ -11,7 +11,7 @@ use crate::udf::format_money;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 const CSS: &str = include_str!("report.css");
@@ -50,51 +50,104 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// Replaces other partners' ids and names in text meant for one partner.
+/// Every partner's id and name, indexed by their first word, to find them in
+/// text quickly.
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
-    /// Longest first, so a name is replaced before an id or name it contains.
-    needles: Vec<String>,
+pub struct PartnerIndex {
+    /// First word (or first character when it is not a letter or digit) →
+    /// (text, whose), longest first.
+    by_key: HashMap<String, Vec<(String, String)>>,
 }
 
-impl Redactor {
-    pub fn new(others: impl IntoIterator<Item = String>) -> Redactor {
-        let mut needles: Vec<String> = others
-            .into_iter()
-            .filter(|n| !n.trim().is_empty())
-            .collect();
-        needles.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        needles.dedup();
-        Redactor { needles }
+/// The first word of `text` at byte `at`: its letters and digits, or its
+/// first character when that is neither.
+fn key_at(text: &str, at: usize) -> &str {
+    let rest = &text[at..];
+    let Some(first) = rest.chars().next() else {
+        return rest;
+    };
+    if !first.is_alphanumeric() {
+        return &rest[..first.len_utf8()];
+    }
+    let end = rest
+        .char_indices()
+        .find(|(_, c)| !c.is_alphanumeric())
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+impl PartnerIndex {
+    /// `entries`: (partner id, an id or name of that partner).
+    pub fn new(entries: impl IntoIterator<Item = (String, String)>) -> PartnerIndex {
+        let mut by_key: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (owner, needle) in entries {
+            if needle.trim().is_empty() || needle.trim() != needle {
+                continue;
+            }
+            by_key
+                .entry(key_at(&needle, 0).to_string())
+                .or_default()
+                .push((needle, owner));
+        }
+        for list in by_key.values_mut() {
+            list.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.cmp(b)));
+            list.dedup();
+        }
+        PartnerIndex { by_key }
     }
 
+    /// What redacts text for `partner`'s page.
+    pub fn for_partner<'a>(&'a self, partner: &'a str) -> Redactor<'a> {
+        Redactor {
+            index: self,
+            own: partner,
+        }
+    }
+}
+
+/// Replaces other partners' ids and names in text meant for one partner.
+#[derive(Debug, Clone, Copy)]
+pub struct Redactor<'a> {
+    index: &'a PartnerIndex,
+    own: &'a str,
+}
+
+impl Redactor<'_> {
     /// Every whole occurrence (not inside a longer word or number) of another
     /// partner's id or name becomes "another partner".
     pub fn apply(&self, text: &str) -> String {
-        let mut text = text.to_string();
-        for needle in &self.needles {
-            if !text.contains(needle.as_str()) {
-                continue;
-            }
-            let mut out = String::with_capacity(text.len());
-            let mut rest = text.as_str();
-            while let Some(at) = rest.find(needle.as_str()) {
-                let before = rest[..at].chars().next_back().or(out.chars().next_back());
-                let after = rest[at + needle.len()..].chars().next();
-                let whole = !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric);
-                out.push_str(&rest[..at]);
-                if whole {
-                    out.push_str("another partner");
-                } else {
-                    out.push_str(needle);
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        let mut previous: Option<char> = None;
+        while i < text.len() {
+            let ch = text[i..].chars().next().expect("char boundary");
+            if !previous.is_some_and(char::is_alphanumeric) {
+                if let Some(candidates) = self.index.by_key.get(key_at(text, i)) {
+                    // The longest whole match, whoever it belongs to.
+                    let hit = candidates.iter().find(|(needle, _)| {
+                        text[i..].starts_with(needle.as_str())
+                            && !text[i + needle.len()..]
+                                .chars()
+                                .next()
+                                .is_some_and(char::is_alphanumeric)
+                    });
+                    if let Some((needle, _)) = hit {
+                        // The partner's own id or name (even when another
+                        // partner has the same name) stays.
+                        let own = candidates.iter().any(|(n, o)| o == self.own && n == needle);
+                        out.push_str(if own { needle } else { "another partner" });
+                        previous = needle.chars().next_back();
+                        i += needle.len();
+                        continue;
+                    }
                 }
-                rest = &rest[at + needle.len()..];
             }
-            out.push_str(rest);
-            text = out;
+            out.push(ch);
+            previous = Some(ch);
+            i += ch.len_utf8();
         }
-        text
+        out
     }
 }
 
@@ -120,7 +173,7 @@ pub enum Scope<'a> {
     Partner {
         id: &'a str,
         info: Option<&'a PartnerInfo>,
-        redactor: &'a Redactor,
+        redactor: &'a Redactor<'a>,
     },
 }
 
@@ -1313,10 +1366,25 @@ mod tests {
 
     #[test]
     fn redacts_whole_ids_and_names_only() {
-        let r = Redactor::new(["P00002".to_string(), "Apex IT Inc 1".to_string()]);
+        let index = PartnerIndex::new(
+            [
+                ("P00002", "P00002"),
+                ("P00002", "Apex IT Inc 1"),
+                ("P00012", "P00012"),
+                ("P00012", "Apex IT Inc 12"),
+                ("P00003", "<b>x</b>"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string())),
+        );
+        let r = index.for_partner("P00012");
         assert_eq!(
-            r.apply("paid to P00002 (Apex IT Inc 1), sold by P000021 (Apex IT Inc 12)"),
-            "paid to another partner (another partner), sold by P000021 (Apex IT Inc 12)"
+            r.apply("paid to P00002 (Apex IT Inc 1), sold by P000021 (Apex IT Inc 12) <b>x</b>"),
+            "paid to another partner (another partner), sold by P000021 (Apex IT Inc 12) another partner"
+        );
+        let r = index.for_partner("P00002");
+        assert_eq!(
+            r.apply("Apex IT Inc 12 and Apex IT Inc 1: P00012"),
+            "another partner and Apex IT Inc 1: another partner"
         );
     }
 

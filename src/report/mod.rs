@@ -21,7 +21,7 @@ pub mod svg;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS, Tally};
-use html::{CheckMeta, Page, Redactor, Scope};
+use html::{CheckMeta, Page, PartnerIndex, Scope};
 use snapshot::SnapshotData;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -166,6 +166,11 @@ pub fn build(
 
     if options.partner_pages {
         let empty = BTreeMap::new();
+        let index = PartnerIndex::new(
+            names
+                .iter()
+                .flat_map(|(id, name)| [(id.clone(), id.clone()), (id.clone(), name.clone())]),
+        );
         for (partner, own) in &partners {
             let analysis: Analysis = own.analyse(TOP_FINDINGS)?;
             let points = history.partners.get(partner).unwrap_or(&empty);
@@ -183,15 +188,7 @@ pub fn build(
                     p
                 })
                 .collect();
-            let others = names
-                .iter()
-                .filter(|(id, _)| *id != partner)
-                .flat_map(|(id, name)| [id.clone(), name.clone()])
-                .filter(|n| {
-                    // Never redact the partner's own name or id.
-                    n != partner && Some(n) != names.get(partner)
-                });
-            let redactor = Redactor::new(others);
+            let redactor = index.for_partner(partner);
             let own_names: BTreeMap<String, String> = names
                 .get_key_value(partner)
                 .map(|(k, v)| (k.clone(), v.clone()))

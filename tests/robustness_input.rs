@@ -1,0 +1,262 @@
+//! Input faults: each one ends in exit status 2 (an error from `run`), a message
+//! naming the file, table and column, and nothing published.
+
+mod common;
+
+use common::{copy_tree, drop_column, queries_dir, run_pipeline, sample_dir};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+struct Case {
+    _tmp: tempfile::TempDir,
+    snapshot: PathBuf,
+    out: PathBuf,
+}
+
+fn sample_copy() -> Case {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    copy_tree(&sample_dir(), &snapshot);
+    let out = tmp.path().join("out");
+    Case {
+        snapshot,
+        out,
+        _tmp: tmp,
+    }
+}
+
+/// Runs and expects failure; returns the message. Asserts nothing was published.
+fn fails(case: &Case, sets: &[&str]) -> String {
+    let err = run_pipeline(&case.snapshot, &case.out, &queries_dir(), sets)
+        .expect_err("the run must fail")
+        .to_string();
+    for kind in ["findings", "summary", "runs", "report"] {
+        assert!(!case.out.join(kind).exists(), "{kind} was published: {err}");
+    }
+    err
+}
+
+fn write_batch(path: &Path, batch: &RecordBatch) {
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// crm/forecasts rewritten with `forecast_amount` of another type.
+fn forecasts_with_amount(case: &Case, amount: ArrayRef) {
+    let rows = amount.len();
+    let schema = Schema::new(vec![
+        Field::new("partner_id", DataType::Utf8, false),
+        Field::new("period", DataType::Date32, false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("forecast_amount", amount.data_type().clone(), true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(vec!["P00001"; rows])),
+            Arc::new(datafusion::arrow::array::Date32Array::from(vec![
+                20000;
+                rows
+            ])),
+            Arc::new(StringArray::from(vec!["USD"; rows])),
+            amount,
+        ],
+    )
+    .unwrap();
+    write_batch(&case.snapshot.join("crm/forecasts.parquet"), &batch);
+}
+
+#[test]
+fn a_snapshot_path_that_does_not_exist() {
+    let case = sample_copy();
+    std::fs::remove_dir_all(&case.snapshot).unwrap();
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains(&case.snapshot.display().to_string()) && err.contains("does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_system_folder_is_an_error_with_strict() {
+    let case = sample_copy();
+    std::fs::remove_dir_all(case.snapshot.join("erp")).unwrap();
+    let mut opts = revleak::run::RunOptions::new(&case.snapshot, &case.out);
+    opts.queries = queries_dir();
+    opts.strict = true;
+    let err = common::run_with_options(&opts).unwrap_err().to_string();
+    assert!(err.contains("erp/revenue_postings"), "{err}");
+    assert!(!case.out.join("findings").exists());
+}
+
+#[test]
+fn a_missing_system_folder_without_strict_skips_the_checks_that_need_it() {
+    let case = sample_copy();
+    std::fs::remove_dir_all(case.snapshot.join("erp")).unwrap();
+    let report = run_pipeline(&case.snapshot, &case.out, &queries_dir(), &[]).unwrap();
+    let skipped: Vec<&str> = report
+        .manifest
+        .checks
+        .iter()
+        .filter(|c| c.skipped.is_some())
+        .map(|c| c.check_id.as_str())
+        .collect();
+    assert_eq!(skipped, ["erp_posting_gap"]);
+    assert!(
+        report
+            .manifest
+            .warnings
+            .iter()
+            .any(|w| w.contains("erp/revenue_postings"))
+    );
+    let input = report
+        .manifest
+        .inputs
+        .iter()
+        .find(|i| i.table == "erp/revenue_postings")
+        .unwrap();
+    assert!(input.missing);
+}
+
+#[test]
+fn an_empty_file() {
+    let case = sample_copy();
+    std::fs::write(case.snapshot.join("billing/payments.parquet"), b"").unwrap();
+    let err = fails(&case, &[]);
+    assert!(err.contains("billing/payments.parquet"), "{err}");
+}
+
+#[test]
+fn a_truncated_parquet_file() {
+    let case = sample_copy();
+    let path = case.snapshot.join("billing/invoices.parquet");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = fails(&case, &[]);
+    assert!(err.contains("billing/invoices.parquet"), "{err}");
+}
+
+#[test]
+fn a_csv_file_renamed_parquet() {
+    let case = sample_copy();
+    std::fs::write(
+        case.snapshot.join("prm/partners.parquet"),
+        "partner_id,name\nP1,Acme\n",
+    )
+    .unwrap();
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("prm/partners.parquet") && err.to_lowercase().contains("parquet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_column() {
+    let case = sample_copy();
+    drop_column(&case.snapshot.join("billing/payments.parquet"), "amount");
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("billing/payments.parquet") && err.contains("`amount`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn string_amounts() {
+    let case = sample_copy();
+    forecasts_with_amount(&case, Arc::new(StringArray::from(vec!["100.00"])));
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("crm/forecasts") && err.contains("forecast_amount"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Utf8") || err.contains("string"),
+        "names the found type: {err}"
+    );
+}
+
+#[test]
+fn float_amounts() {
+    let case = sample_copy();
+    forecasts_with_amount(&case, Arc::new(Float64Array::from(vec![100.0])));
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("forecast_amount") && err.contains("Float64"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_timestamp_instead_of_a_date() {
+    let case = sample_copy();
+    let schema = Schema::new(vec![
+        Field::new("currency", DataType::Utf8, false),
+        Field::new(
+            "rate_date",
+            DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+            false,
+        ),
+        Field::new("rate_to_reporting", DataType::Decimal128(18, 8), false),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(vec!["EUR"])),
+            Arc::new(TimestampMicrosecondArray::from(vec![0])),
+            Arc::new(
+                datafusion::arrow::array::Decimal128Array::from(vec![110000000])
+                    .with_precision_and_scale(18, 8)
+                    .unwrap(),
+            ),
+        ],
+    )
+    .unwrap();
+    write_batch(&case.snapshot.join("contracts/fx_rates.parquet"), &batch);
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("contracts/fx_rates")
+            && err.contains("rate_date")
+            && err.contains("Timestamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn part_files_that_disagree_on_their_schema() {
+    let case = sample_copy();
+    let folder = case.snapshot.join("billing/payments");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::rename(
+        case.snapshot.join("billing/payments.parquet"),
+        folder.join("part-0.parquet"),
+    )
+    .unwrap();
+    std::fs::copy(folder.join("part-0.parquet"), folder.join("part-1.parquet")).unwrap();
+    drop_column(&folder.join("part-1.parquet"), "currency");
+    let err = fails(&case, &[]);
+    assert!(
+        err.contains("part-1.parquet") && err.contains("currency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_file() {
+    // Root reads through permission bits, so a dangling link stands for a file
+    // the run cannot open.
+    let case = sample_copy();
+    let path = case.snapshot.join("billing/credit_notes.parquet");
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink(case.snapshot.join("nowhere.parquet"), &path).unwrap();
+    let err = fails(&case, &[]);
+    assert!(err.contains("billing/credit_notes.parquet"), "{err}");
+}
