@@ -452,11 +452,15 @@ impl ConfigFile {
             return Ok(ConfigFile::default());
         }
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let mut config: ConfigFile = toml::from_str(&text).map_err(|e| {
-            Error::Config(format!("{}: {}", path.display(), e.to_string().trim_end()))
-        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
         config.path = Some(path);
         Ok(config)
+    }
+
+    /// Parses revleak.toml text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<ConfigFile> {
+        toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim_end())))
     }
 
     /// Reads the file (see [`ConfigFile::load`]), then applies the environment:

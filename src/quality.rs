@@ -116,7 +116,15 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
              from (select {key} as row_key, {currency_sql} as need_currency, {date_sql} as need_date, p.reporting_currency \
                    from {t} r {join} cross join params p) n \
              where n.need_currency is not null and n.need_date is not null \
-             and not exists (select 1 from shared.fx_daily f where f.currency = n.need_currency and f.rate_date = n.need_date)"
+             and not exists (select 1 from quality.fx_first_rate f where f.currency = n.need_currency and f.first_date <= n.need_date)"
+        ));
+    }
+    if table.name == "partners" {
+        // A distributor chain that loops back (or a partner that is its own
+        // parent) has no top: level-2 commissions cannot be decided.
+        rules.push(format!(
+            "select {key} as row_key, 'parent_partner_id chain loops back to this partner' as problem \
+             from {t} r join quality.partner_cycles c on c.partner_id = r.partner_id"
         ));
     }
     Some(format!(
@@ -163,3 +171,19 @@ pub fn first_pass() -> impl Iterator<Item = &'static Table> {
 pub fn second_pass() -> impl Iterator<Item = &'static Table> {
     TABLES.iter().filter(|t| t.name != "fx_rates")
 }
+
+/// `quality.partner_cycles`: partners whose parent chain comes back to them,
+/// followed up to 64 levels (real channel trees have two or three).
+pub const PARTNER_CYCLES_SQL: &str = "with recursive chain(partner_id, ancestor, depth) as (
+        select partner_id, parent_partner_id, 1 from existing.partners where parent_partner_id is not null
+        union all
+        select c.partner_id, p.parent_partner_id, c.depth + 1
+        from chain c join existing.partners p on p.partner_id = c.ancestor
+        where p.parent_partner_id is not null and c.depth < 64 and c.ancestor <> c.partner_id
+    )
+    select distinct partner_id from chain where ancestor = partner_id";
+
+/// `quality.fx_first_rate`: per currency the first day a rate exists, so the
+/// missing-rate rule holds for any date, even one past the daily table's end.
+pub const FX_FIRST_RATE_SQL: &str =
+    "select currency, min(rate_date) as first_date from shared.fx_daily group by currency";

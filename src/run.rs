@@ -263,6 +263,8 @@ pub async fn prepare(
     let mut shared_deps = SharedDeps::new();
     materialize_file(ctx, "shared.fx_daily", &fx_path, &mut shared_deps).await?;
     tracing::debug!(ms = started.elapsed().as_millis(), "daily rates built");
+    materialize_sql(ctx, "quality.fx_first_rate", quality::FX_FIRST_RATE_SQL).await?;
+    materialize_sql(ctx, "quality.partner_cycles", quality::PARTNER_CYCLES_SQL).await?;
 
     // Pass 2: every other table.
     for table in quality::second_pass() {
@@ -549,6 +551,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
     let snapshot = Snapshot::open(&opts.snapshot)?;
+    // One run per output folder at a time, taken before any work so a second
+    // run started meanwhile stops at once with a clear message.
+    let _lock = OutputLock::acquire(&opts.out)?;
+    publish::recover(&opts.out)?;
     let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
     let as_of = params.as_of();
     let run_id = format!(
@@ -668,8 +674,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     bar.finish_and_clear();
 
     // Publishing: lock, lifecycle against the previous run, write under _tmp, move into place.
-    let _lock = OutputLock::acquire(&opts.out)?;
-    publish::recover(&opts.out)?;
     let disposition_file = crate::dispositions::locate(opts.dispositions.as_deref(), &opts.out);
     let decisions = match &disposition_file {
         Some(path) => crate::dispositions::load(path)?,

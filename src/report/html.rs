@@ -449,25 +449,35 @@ fn headline(h: &mut String, page: &Page) {
 
     // Lifecycle against earlier runs.
     let mut life = Vec::new();
-    for status in ["new", "recurring"] {
-        if let Some(t) = a.statuses.get(status) {
-            life.push(format!(
-                "<b>{}</b>: {} ({})",
-                if status == "new" {
-                    "New since the previous run"
-                } else {
-                    "Recurring"
-                },
-                plural(t.findings, "finding", "findings"),
-                page.money(t.leakage)
-            ));
-        }
+    let new = a.statuses.get("new").copied().unwrap_or_default();
+    let recurring = a.statuses.get("recurring").copied().unwrap_or_default();
+    if page.manifest.previous_as_of.is_none() && recurring.findings == 0 {
+        life.push(format!(
+            "<b>First run in this output folder</b>: every finding is new ({})",
+            page.money(new.leakage)
+        ));
+    } else {
+        let since = page
+            .manifest
+            .previous_as_of
+            .map(|d| format!(" since {d}"))
+            .unwrap_or_default();
+        life.push(format!(
+            "<b>New{since}</b>: {} ({})",
+            plural(new.findings, "finding", "findings"),
+            page.money(new.leakage)
+        ));
+        life.push(format!(
+            "<b>Recurring</b>: {} ({})",
+            plural(recurring.findings, "finding", "findings"),
+            page.money(recurring.leakage)
+        ));
     }
     let current = page.trend.last().filter(|p| p.as_of == Some(page.as_of));
     if let Some(resolved) = current.and_then(|p| p.resolved) {
         life.push(format!(
             "<b>Resolved since the previous run</b>: {} ({})",
-            group_int(resolved.findings),
+            plural(resolved.findings, "finding", "findings"),
             page.money(resolved.leakage)
         ));
     }
@@ -483,9 +493,19 @@ fn headline(h: &mut String, page: &Page) {
     if a.dispositioned.findings > 0 {
         let _ = write!(
             h,
-            r#"<p class="note">{} under a live disposition (accepted, false positive or explained) with {} are left out of these totals; they are listed, struck through, under their check.</p>"#,
+            r#"<p class="note">{} under a live disposition (accepted, false positive or explained), with {} of leakage, {} left out of these totals and listed, struck through, under {} check.</p>"#,
             plural(a.dispositioned.findings, "finding", "findings"),
-            page.money(a.dispositioned.leakage)
+            page.money(a.dispositioned.leakage),
+            if a.dispositioned.findings == 1 {
+                "is"
+            } else {
+                "are"
+            },
+            if a.dispositioned.findings == 1 {
+                "its"
+            } else {
+                "their"
+            }
         );
     }
     h.push_str(r#"<p class="note"><b>Recoverable now</b>: an invoice, a correction or a claw-back can claim it today (missing_invoice, under_billing, unbilled_partner_sale, unreported_usage, stale_pricing, unauthorized_discount, commission_overpayment, erp_posting_gap, unexplained_credit). <b>At risk</b>: billed, committed or due but not lost yet (payment_gap, missed_renewal, forecast_variance). <b>Signals</b>: leakage 0 by design (late_invoice, commission_underpayment, data_quality). Checks of your own count under <b>Other checks</b>.</p>"#);

@@ -78,9 +78,9 @@ pub struct Series {
 
 /// A line chart over shared x labels (dates), y from 0 to a round maximum.
 pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String {
-    let width = 860.0;
-    let height = 260.0;
-    let (left, right, top, bottom) = (78.0, 16.0, 26.0, 40.0);
+    let width = 620.0;
+    let height = 250.0;
+    let (left, right, top, bottom) = (64.0, 16.0, 30.0, 36.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
     let max = series
@@ -119,13 +119,19 @@ pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String
         );
         v += step;
     }
-    // X labels: at most ~10, always the first and the last.
-    let every = n.div_ceil(10).max(1);
+    // X labels: at most ~6, always the first and the last, none crowding it.
+    let every = n.div_ceil(6).max(1);
     for (i, label) in x_labels.iter().enumerate() {
-        if i % every == 0 || i + 1 == n {
+        if i + 1 == n || (i % every == 0 && n - 1 - i >= every.div_ceil(2)) {
+            let anchor = match i {
+                _ if n == 1 => "middle",
+                0 => "start",
+                _ if i + 1 == n => "end",
+                _ => "middle",
+            };
             let _ = write!(
                 s,
-                r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="middle">{}</text>"#,
+                r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="{anchor}">{}</text>"#,
                 x_of(i),
                 height - bottom + 18.0,
                 esc(label)

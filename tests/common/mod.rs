@@ -63,6 +63,22 @@ impl Snap {
         self
     }
 
+    /// Adds one row from (column, value) pairs, for values with spaces, commas,
+    /// quotes or newlines; "null" is not special here.
+    pub fn row_values(&mut self, table: &str, cells: &[(&str, &str)]) -> &mut Self {
+        let t = table_of(table);
+        let mut row = BTreeMap::new();
+        for (column, value) in cells {
+            assert!(
+                t.columns.iter().any(|c| c.name == *column),
+                "{table} has no column {column}"
+            );
+            row.insert(column.to_string(), value.to_string());
+        }
+        self.rows.entry(t.qualified()).or_default().push(row);
+        self
+    }
+
     /// Writes every contract table (empty ones too) and snapshot.json.
     pub fn write(&self, dir: &Path) {
         for table in TABLES {
@@ -397,4 +413,30 @@ pub fn drop_column(path: &Path, column: &str) {
 /// The sample snapshot shipped in `data/`.
 pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
+}
+
+/// The run_id column of every published findings partition.
+pub fn read_run_ids(out: &Path) -> Vec<String> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(out.join("findings")).unwrap() {
+        let part = entry.unwrap().path();
+        if part.file_name().unwrap().to_string_lossy().starts_with('_') {
+            continue;
+        }
+        let file = std::fs::File::open(part.join("part-0.parquet")).unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            let column = batch
+                .column_by_name("run_id")
+                .unwrap()
+                .as_string::<i32>()
+                .clone();
+            ids.extend(column.iter().map(|v| v.unwrap().to_string()));
+        }
+    }
+    ids
 }

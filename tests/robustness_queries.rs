@@ -1,0 +1,129 @@
+//! Query faults: broken check files are all reported with their path (and line
+//! and column where DataFusion gives one) and nothing is published, unless
+//! --keep-going, which publishes the other checks and lists the failed ones.
+
+mod common;
+
+use common::{copy_tree, queries_dir, run_with_options, sample_dir};
+use revleak::run::RunOptions;
+
+const BROKEN: &[(&str, &str)] = &[
+    (
+        "syntax_error",
+        "select severity,\n  from from clean.deals\n",
+    ),
+    ("unknown_table", "select * from\n  clean.no_such_table\n"),
+    ("wrong_shape", "select deal_id from clean.deals\n"),
+    (
+        "divides_by_zero",
+        "select 'info' as severity, cast(null as varchar) as partner_id, 'deal' as entity_type,\n\
+         deal_id as entity_id, cast(null as date) as period, cast(null as decimal(18, 2)) as expected_amount,\n\
+         cast(null as decimal(18, 2)) as actual_amount, cast(0 as decimal(18, 2)) as leakage_amount,\n\
+         cast(1 / (length(deal_id) - length(deal_id)) as varchar) as detail from clean.deals\n",
+    ),
+    (
+        "bad_cast",
+        "select 'info' as severity, cast(null as varchar) as partner_id, 'deal' as entity_type,\n\
+         deal_id as entity_id, cast(null as date) as period, cast(null as decimal(18, 2)) as expected_amount,\n\
+         cast(null as decimal(18, 2)) as actual_amount, cast(0 as decimal(18, 2)) as leakage_amount,\n\
+         cast(cast(deal_id as int) as varchar) as detail from clean.deals\n",
+    ),
+];
+
+fn setup(keep_going: bool) -> (tempfile::TempDir, RunOptions) {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    for (name, sql) in BROKEN {
+        std::fs::write(queries.join(format!("checks/{name}.sql")), sql).unwrap();
+    }
+    let mut opts = RunOptions::new(sample_dir(), tmp.path().join("out"));
+    opts.queries = queries;
+    opts.keep_going = keep_going;
+    (tmp, opts)
+}
+
+#[test]
+fn every_plan_time_fault_is_reported_at_once_and_nothing_is_published() {
+    let (_tmp, opts) = setup(false);
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    let checks = opts.queries.join("checks");
+    assert!(
+        err.contains(&format!("{}:2:", checks.join("syntax_error.sql").display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:2:3:",
+            checks.join("unknown_table.sql").display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{}:1:1: the check does not return column `severity`",
+            checks.join("wrong_shape.sql").display()
+        )),
+        "{err}"
+    );
+    assert!(!opts.out.join("findings").exists());
+}
+
+#[test]
+fn a_runtime_fault_fails_the_run_naming_the_check() {
+    let (_tmp, mut opts) = setup(false);
+    opts.only = vec!["divides_by_zero".into()];
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains("divides_by_zero.sql") && err.to_lowercase().contains("divide by zero"),
+        "{err}"
+    );
+    assert!(!opts.out.join("findings").exists());
+    opts.only = vec!["bad_cast".into()];
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains("bad_cast.sql") && err.to_lowercase().contains("cast"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keep_going_publishes_the_working_checks_and_lists_the_failed_ones() {
+    let (_tmp, opts) = setup(true);
+    let report = run_with_options(&opts).unwrap();
+    let mut failed: Vec<&str> = report
+        .failed_checks()
+        .iter()
+        .map(|c| c.check_id.as_str())
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            "bad_cast",
+            "divides_by_zero",
+            "syntax_error",
+            "unknown_table",
+            "wrong_shape"
+        ]
+    );
+    let findings = common::read_findings(&opts.out);
+    assert_eq!(findings.len(), 45, "the 15 working checks are published");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(opts.out.join("runs/as_of=2026-11-26/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let failed_in_manifest = manifest["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["failed"].is_null())
+        .count();
+    assert_eq!(failed_in_manifest, 5);
+    let html =
+        std::fs::read_to_string(opts.out.join("report/as_of=2026-11-26/index.html")).unwrap();
+    assert!(
+        html.contains("divides_by_zero"),
+        "the report lists the failed checks"
+    );
+}
