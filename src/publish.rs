@@ -256,3 +256,67 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(out: &Path, kind: &str, content: &str) {
+        let dir = out.join(kind).join("as_of=2026-11-26");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data"), content).unwrap();
+        std::fs::write(dir.join("_SUCCESS"), "").unwrap();
+    }
+
+    fn read(out: &Path, kind: &str) -> String {
+        std::fs::read_to_string(out.join(kind).join("as_of=2026-11-26/data")).unwrap()
+    }
+
+    /// A run killed after moving `moved` of its partitions into place.
+    fn killed_mid_commit(out: &Path, moved: usize, journal: bool) {
+        partition(out, "findings", "old");
+        partition(out, "runs", "old");
+        let tmp = out.join("_tmp-new");
+        partition(&tmp, "findings", "new");
+        partition(&tmp, "runs", "new");
+        if journal {
+            std::fs::write(tmp.join(JOURNAL), "as_of=2026-11-26\nfindings\nruns").unwrap();
+        }
+        for kind in ["findings", "runs"].iter().take(moved) {
+            let aside = out.join(format!("_old-new~{kind}~as_of=2026-11-26"));
+            std::fs::rename(out.join(kind).join("as_of=2026-11-26"), &aside).unwrap();
+            std::fs::rename(
+                tmp.join(kind).join("as_of=2026-11-26"),
+                out.join(kind).join("as_of=2026-11-26"),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_committed_run_killed_half_way_is_rolled_forward() {
+        for moved in 0..=2 {
+            let dir = tempfile::tempdir().unwrap();
+            killed_mid_commit(dir.path(), moved, true);
+            recover(dir.path()).unwrap();
+            assert_eq!(read(dir.path(), "findings"), "new", "moved {moved}");
+            assert_eq!(read(dir.path(), "runs"), "new", "moved {moved}");
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with('_'))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_killed_before_its_journal_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        killed_mid_commit(dir.path(), 0, false);
+        recover(dir.path()).unwrap();
+        assert_eq!(read(dir.path(), "findings"), "old");
+        assert_eq!(read(dir.path(), "runs"), "old");
+        assert!(!dir.path().join("_tmp-new").exists());
+    }
+}
