@@ -58,7 +58,24 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
         Some(s) => Some(parse_severity("--fail-on", s)?),
         None => config.fail_on.clone(),
     };
+    let threads = match args.threads {
+        Some(n) => Some(n as usize),
+        None => config.threads,
+    };
+    let memory_limit = match args
+        .memory_limit
+        .as_deref()
+        .or(config.memory_limit.as_deref())
+    {
+        Some(s) => Some(crate::config::parse_size("--memory-limit", s)?),
+        None => None,
+    };
+    let spill_dir = args.spill_dir.or_else(|| config.spill_dir.clone());
     Ok(RunOptions {
+        threads,
+        memory_limit,
+        spill_dir,
+        explain: args.explain,
         snapshot: args.snapshot,
         out: args.out,
         as_of: args.as_of,
@@ -87,14 +104,17 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
         0
     };
     let stdout = match output {
-        OutputFormat::Text => render_summary(&report),
+        OutputFormat::Text => render_explain(&report) + &render_summary(&report),
         OutputFormat::Json => {
-            let mut json = serde_json::to_string_pretty(&serde_json::json!({
+            let mut value = serde_json::json!({
                 "exit_code": exit_code,
                 "published": report.published,
                 "manifest": report.manifest,
-            }))
-            .expect("summary serializes");
+            });
+            if opts.explain {
+                value["explain"] = serde_json::json!(report.explain);
+            }
+            let mut json = serde_json::to_string_pretty(&value).expect("summary serializes");
             json.push('\n');
             json
         }
@@ -155,6 +175,30 @@ fn config_command(args: ConfigArgs) -> Result<String> {
         }
     }
     let _ = writeln!(out, "fail_on_new = {}", config.fail_on_new);
+    match config.threads {
+        Some(n) => {
+            let _ = writeln!(out, "threads = {n}");
+        }
+        None => {
+            let _ = writeln!(out, "# threads = (one per core)");
+        }
+    }
+    match &config.memory_limit {
+        Some(s) => {
+            let _ = writeln!(out, "memory_limit = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# memory_limit = (unbounded)");
+        }
+    }
+    match &config.spill_dir {
+        Some(p) => {
+            let _ = writeln!(out, "spill_dir = {}", quoted(&p.display().to_string()));
+        }
+        None => {
+            let _ = writeln!(out, "# spill_dir = \"<out>/_spill\" (with memory_limit)");
+        }
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "[parameters]");
     let explicit_as_of = config.parameters.contains_key("as_of")
@@ -174,6 +218,34 @@ fn config_command(args: ConfigArgs) -> Result<String> {
 
 pub fn format_amount(amount: Decimal) -> String {
     crate::udf::format_money(amount)
+}
+
+/// `--explain`: each check's executed physical plan with its metrics.
+pub fn render_explain(report: &RunReport) -> String {
+    let mut out = String::new();
+    for plan in &report.explain {
+        let _ = writeln!(
+            out,
+            "== explain analyze: {} ({} findings, {} ms) ==",
+            plan.check_id, plan.rows, plan.millis
+        );
+        let _ = writeln!(out, "{}", plan.plan.trim_end());
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// Worker threads for the binary's runtime: `--threads`, else `threads` of the
+/// configuration (errors there are reported later by the run itself).
+pub fn worker_threads(cli: &Cli) -> Option<usize> {
+    match &cli.command {
+        Command::Run(args) => args.threads.map(|n| n as usize).or_else(|| {
+            ConfigFile::load_with_env(args.config.as_deref())
+                .ok()
+                .and_then(|c| c.threads)
+        }),
+        _ => None,
+    }
 }
 
 pub fn render_summary(report: &RunReport) -> String {

@@ -267,6 +267,20 @@ pub async fn execute(
     check: &CheckFile,
     df: DataFrame,
 ) -> Result<Vec<RecordBatch>> {
+    execute_explained(ctx, check, df, false)
+        .await
+        .map(|(batches, _)| batches)
+}
+
+/// [`execute`], and with `explain` also the executed physical plan annotated with
+/// its metrics (output rows, elapsed compute, spills): what `EXPLAIN ANALYZE`
+/// prints, taken from the very run that produced the findings.
+pub async fn execute_explained(
+    ctx: &SessionContext,
+    check: &CheckFile,
+    df: DataFrame,
+    explain: bool,
+) -> Result<(Vec<RecordBatch>, Option<String>)> {
     let view = format!("check_output_{}", check.id);
     ctx.register_table(view.as_str(), df.into_view())
         .map_err(|e| Error::exec(check.path.display().to_string(), e))?;
@@ -295,14 +309,29 @@ pub async fn execute(
         order by entity_type, entity_id",
         id = check.id
     );
-    let result = async { ctx.sql(&sql).await?.collect().await }.await;
+    let result = async {
+        let df = ctx.sql(&sql).await?;
+        if !explain {
+            return Ok((df.collect().await?, None));
+        }
+        let task = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let batches = datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+            plan.as_ref(),
+        )
+        .indent(false)
+        .to_string();
+        Ok::<_, DataFusionError>((batches, Some(shown)))
+    }
+    .await;
     let _ = ctx.deregister_table(view.as_str());
-    let batches = result.map_err(|e| Error::Execution {
+    let (batches, plan) = result.map_err(|e| Error::Execution {
         context: format!("{}: while running", check.path.display()),
         source: e,
     })?;
     validate_rows(check, &batches)?;
-    Ok(batches)
+    Ok((batches, plan))
 }
 
 /// Values the findings shape constrains: non-null required columns, known

@@ -110,6 +110,20 @@ pub struct RunArgs {
     /// A broken or failing check is reported and the others are published (exit 1)
     #[arg(long)]
     pub keep_going: bool,
+    /// Query engine threads (DataFusion partitions and runtime workers) [default: cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
+    /// Memory pool of the query engine, e.g. 1GiB: sorts and aggregations spill beyond it
+    /// (the materialized input layers are not counted) [default: unbounded]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Folder for spill files under --memory-limit [default: <out>/_spill]
+    #[arg(long, value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// Print each check's executed physical plan with row counts and timings
+    /// (EXPLAIN ANALYZE) on stdout before the summary
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Args)]

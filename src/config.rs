@@ -375,6 +375,12 @@ pub struct ConfigFile {
     /// With `fail_on`: count new findings only.
     #[serde(default)]
     pub fail_on_new: bool,
+    /// Query engine threads (DataFusion partitions and runtime workers; default: cores).
+    pub threads: Option<usize>,
+    /// Memory pool of the query engine, e.g. `"1GiB"` (default: unbounded).
+    pub memory_limit: Option<String>,
+    /// Where the engine spills under `memory_limit` (default: `<out>/_spill`).
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Every key of `revleak.toml` besides `[parameters]`, for `revleak config` and
@@ -387,6 +393,9 @@ pub const CONFIG_KEYS: &[&str] = &[
     "alert_min_severity",
     "fail_on",
     "fail_on_new",
+    "threads",
+    "memory_limit",
+    "spill_dir",
 ];
 
 /// Environment variables revleak reads that are not configuration keys.
@@ -400,6 +409,49 @@ fn parse_bool(name: &str, value: &str) -> Result<bool> {
             "{name}={value}: expected true or false"
         ))),
     }
+}
+
+/// A thread count: a whole number of 1 or more.
+pub fn parse_threads(source: &str, value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::Config(format!(
+            "{source}: threads must be a whole number of 1 or more, got `{value}`"
+        ))),
+    }
+}
+
+/// A size in bytes: `1073741824`, `512MiB`, `1GiB`, `1.5GB`, `800m` (binary
+/// units; `KB`/`MB`/`GB` are read as powers of 1000).
+pub fn parse_size(source: &str, value: &str) -> Result<usize> {
+    let bad = || {
+        Error::Config(format!(
+            "{source}: expected a size such as 512MiB or 1GiB, got `{value}`"
+        ))
+    };
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0_f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(bad()),
+    };
+    let bytes = number * factor;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(bad());
+    }
+    Ok(bytes as usize)
 }
 
 /// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
@@ -488,6 +540,12 @@ impl ConfigFile {
                 }
                 "fail_on" => self.fail_on = Some(parse_severity(name, value)?),
                 "fail_on_new" => self.fail_on_new = parse_bool(name, value)?,
+                "threads" => self.threads = Some(parse_threads(name, value)?),
+                "memory_limit" => {
+                    parse_size(name, value)?;
+                    self.memory_limit = Some(value.clone());
+                }
+                "spill_dir" => self.spill_dir = Some(PathBuf::from(value)),
                 _ if param_spec(&key).is_some() => {
                     parse_param(&key, value, name)?;
                     self.parameters.insert(key, value.clone());
@@ -504,6 +562,14 @@ impl ConfigFile {
         }
         if let Some(s) = &self.fail_on {
             self.fail_on = Some(parse_severity("fail_on", s)?);
+        }
+        if self.threads == Some(0) {
+            return Err(Error::Config(
+                "threads: expected a whole number of 1 or more".into(),
+            ));
+        }
+        if let Some(s) = &self.memory_limit {
+            parse_size("memory_limit", s)?;
         }
         Ok(())
     }

@@ -10,10 +10,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let json_logs = cli.log_format == LogFormat::Json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = revleak::app::worker_threads(&cli) {
+        builder.worker_threads(threads);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

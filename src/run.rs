@@ -44,6 +44,18 @@ pub struct RunOptions {
     pub progress: bool,
     /// A broken or failing check is recorded and the run publishes the others.
     pub keep_going: bool,
+    /// Query engine threads: DataFusion's target partitions (the binary also sizes
+    /// its runtime with it). None: one per core.
+    pub threads: Option<usize>,
+    /// Bytes of DataFusion's memory pool (a fair spill pool); operators that can
+    /// spill (sorts, aggregations) spill beyond it, others fail. None: unbounded.
+    /// The materialized layers (existing.*, clean.*, flagged.*, shared.*) are
+    /// in-memory tables the pool does not account for.
+    pub memory_limit: Option<usize>,
+    /// Where spill files go (default with a memory limit: `<out>/_spill`).
+    pub spill_dir: Option<PathBuf>,
+    /// Keep each check's executed physical plan with its metrics (EXPLAIN ANALYZE).
+    pub explain: bool,
 }
 
 impl RunOptions {
@@ -65,6 +77,10 @@ impl RunOptions {
             fail_on_new: false,
             progress: false,
             keep_going: false,
+            threads: None,
+            memory_limit: None,
+            spill_dir: None,
+            explain: false,
         }
     }
 }
@@ -167,6 +183,17 @@ pub struct Manifest {
 pub struct RunReport {
     pub manifest: Manifest,
     pub published: Vec<PathBuf>,
+    /// With `explain`: per check run, its executed physical plan with metrics.
+    pub explain: Vec<CheckPlan>,
+}
+
+/// One check's executed physical plan, annotated with rows, times and spills.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckPlan {
+    pub check_id: String,
+    pub millis: u128,
+    pub rows: usize,
+    pub plan: String,
 }
 
 impl RunReport {
@@ -191,14 +218,82 @@ const LAYERS: &[&str] = &[
 ];
 
 pub fn session() -> SessionContext {
+    session_with(&EngineSettings::default()).expect("the default engine needs no resources")
+}
+
+/// Threads, memory pool and spill folder of the query engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    pub threads: Option<usize>,
+    pub memory_limit: Option<usize>,
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl EngineSettings {
+    pub fn of(opts: &RunOptions) -> EngineSettings {
+        let spill_dir = match (&opts.spill_dir, opts.memory_limit) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Some(_)) => Some(opts.out.join("_spill")),
+            (None, None) => None,
+        };
+        EngineSettings {
+            threads: opts.threads,
+            memory_limit: opts.memory_limit,
+            spill_dir,
+        }
+    }
+}
+
+/// Removes the spill folder this run created once the engine (declared after
+/// it, so dropped before it) has removed its own temporary files.
+struct SpillDirGuard(Option<PathBuf>);
+
+impl Drop for SpillDirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A session with `settings`: target partitions = threads, a fair spill pool of
+/// `memory_limit` bytes and a disk manager spilling under `spill_dir`.
+pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::memory_pool::FairSpillPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let mut config = SessionConfig::new().with_information_schema(false);
+    if let Some(threads) = settings.threads {
+        config = config.with_target_partitions(threads.max(1));
+    }
     // Spans let planning errors point at a line and column of the check file.
     config.options_mut().sql_parser.collect_spans = true;
     // `0.01` in a check must stay exact: money never passes through a float.
     config.options_mut().sql_parser.parse_float_as_decimal = true;
-    let ctx = SessionContext::new_with_config(config);
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(bytes) = settings.memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
+        // Each sorting partition sets aside this much to merge its spills (10 MB by
+        // default): under a small pool, a quarter of a partition's fair share.
+        let partitions = config.target_partitions().max(1);
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes = execution
+            .sort_spill_reservation_bytes
+            .min(bytes / (4 * partitions));
+    }
+    if let Some(dir) = &settings.spill_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| Error::exec("starting the query engine", e))?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
     crate::udf::register(&ctx);
-    ctx
+    Ok(ctx)
 }
 
 /// Builds a session with the snapshot, parameters, staging views and the as-of,
@@ -594,7 +689,23 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         all_checks.retain(|c| opts.only.contains(&c.id));
     }
 
-    let ctx = session();
+    let engine = EngineSettings::of(opts);
+    // Created by session_with when needed; removed (if left empty) after the engine.
+    let _spill_guard = SpillDirGuard(
+        engine
+            .spill_dir
+            .as_ref()
+            .filter(|_| opts.spill_dir.is_none())
+            .cloned(),
+    );
+    let ctx = session_with(&engine)?;
+    tracing::debug!(
+        target_partitions = ctx.state().config().target_partitions(),
+        memory_limit = opts.memory_limit.map(|b| b as u64),
+        spill_dir = engine.spill_dir.as_ref().map(|d| d.display().to_string()),
+        "query engine"
+    );
+    let mut explain: Vec<CheckPlan> = Vec::new();
     tracing::info!(
         tables = snapshot.tables.len(),
         "loading snapshot {}",
@@ -650,8 +761,18 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             continue;
         }
         let t = Instant::now();
-        let found = match checks::execute(&ctx, check, df).await {
-            Ok(found) => found,
+        let found = match checks::execute_explained(&ctx, check, df, opts.explain).await {
+            Ok((found, plan)) => {
+                if let Some(plan) = plan {
+                    explain.push(CheckPlan {
+                        check_id: check.id.clone(),
+                        millis: t.elapsed().as_millis(),
+                        rows: findings::row_count(&found),
+                        plan,
+                    });
+                }
+                found
+            }
             Err(e) if opts.keep_going => {
                 let message = e.to_string();
                 tracing::error!(check_id = %check.id, "check failed: {message}");
@@ -817,6 +938,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     Ok(RunReport {
         manifest,
         published,
+        explain,
     })
 }
 

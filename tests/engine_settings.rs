@@ -1,0 +1,127 @@
+//! Engine settings (issue 6): `--threads`, `--memory-limit`/`--spill-dir` change how
+//! DataFusion executes, never what it finds; `--explain` prints every check's plan.
+
+mod common;
+
+use common::{Finding, queries_dir, read_findings, run_with_options};
+use revleak::run::RunOptions;
+use std::path::Path;
+
+fn generated(dir: &Path) {
+    revleak::generate::generate(&revleak::generate::GenerateOptions {
+        out: dir.to_path_buf(),
+        scale: 0.05,
+        seed: 7,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    })
+    .unwrap();
+}
+
+fn findings_with(snapshot: &Path, out: &Path, tweak: impl FnOnce(&mut RunOptions)) -> Vec<Finding> {
+    let mut opts = RunOptions::new(snapshot, out);
+    opts.queries = queries_dir();
+    tweak(&mut opts);
+    let report = run_with_options(&opts).expect("run succeeds");
+    assert!(report.failed_checks().is_empty());
+    let mut found = read_findings(out);
+    found.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
+    found
+}
+
+#[test]
+fn findings_do_not_depend_on_threads_or_memory_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    generated(&snapshot);
+
+    let default = findings_with(&snapshot, &tmp.path().join("out-default"), |_| {});
+    assert!(default.len() >= 45, "{} findings", default.len());
+
+    let one_thread = findings_with(&snapshot, &tmp.path().join("out-threads-1"), |o| {
+        o.threads = Some(1)
+    });
+    assert_eq!(default, one_thread, "--threads 1 changed the findings");
+
+    // 12 MiB is a tight pool for this snapshot (8 MiB fails now and then): a sort spills.
+    let out = tmp.path().join("out-tight");
+    let mut opts = RunOptions::new(&snapshot, &out);
+    opts.queries = queries_dir();
+    opts.memory_limit = Some(12 * 1024 * 1024);
+    opts.threads = Some(2);
+    opts.explain = true;
+    let report = run_with_options(&opts).expect("run under --memory-limit 12MiB succeeds");
+    let spilled = report.explain.iter().any(|p| {
+        p.plan.contains("spill_count=")
+            && !p
+                .plan
+                .split("spill_count=")
+                .skip(1)
+                .all(|rest| rest.starts_with('0'))
+    });
+    assert!(spilled, "no operator spilled under 12 MiB");
+    let mut tight = read_findings(&out);
+    tight.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
+    assert_eq!(default, tight, "--memory-limit 12MiB changed the findings");
+    assert!(
+        !out.join("_spill").exists(),
+        "the default spill folder is removed after the run"
+    );
+
+    let spill = tmp.path().join("spill-here");
+    let moved = findings_with(&snapshot, &tmp.path().join("out-spill-dir"), |o| {
+        o.memory_limit = Some(12 * 1024 * 1024);
+        o.spill_dir = Some(spill.clone());
+    });
+    assert_eq!(default, moved, "--spill-dir changed the findings");
+    assert!(spill.is_dir(), "--spill-dir is created");
+    assert!(!tmp.path().join("out-spill-dir").join("_spill").exists());
+}
+
+#[test]
+fn explain_prints_a_plan_with_metrics_for_every_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let out = tmp.path().join("out");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
+        .arg("-q")
+        .arg("run")
+        .arg(&snapshot)
+        .arg("--out")
+        .arg(&out)
+        .arg("--queries")
+        .arg(queries_dir())
+        .args(["--threads", "2", "--explain"])
+        .env_remove("REVLEAK_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.code() == Some(0) || output.status.code() == Some(1),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let checks = revleak::checks::discover(&queries_dir().join("checks")).unwrap();
+    assert_eq!(checks.len(), 15);
+    for check in &checks {
+        let header = format!("== explain analyze: {} (", check.id);
+        let start = stdout
+            .find(&header)
+            .unwrap_or_else(|| panic!("no plan for {}:\n{stdout}", check.id));
+        let section = &stdout[start + header.len()..];
+        let section = &section[..section.find("== explain analyze:").unwrap_or(section.len())];
+        assert!(
+            section.contains("output_rows="),
+            "{}: no row counts in\n{section}",
+            check.id
+        );
+        assert!(
+            section.contains("elapsed_compute="),
+            "{}: no timings in\n{section}",
+            check.id
+        );
+    }
+    // The summary still follows the plans.
+    assert!(stdout.contains("\ntotal "), "{stdout}");
+    assert!(stdout.find("== explain analyze:") < stdout.find("check  "));
+}
