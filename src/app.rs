@@ -38,7 +38,42 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Checks(args) => checks_command(args).map(Outcome::ok),
         Command::Config(args) => config_command(args).map(Outcome::ok),
         Command::Report(args) => report_command(args).map(Outcome::ok),
+        Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
     }
+}
+
+/// Serves a cluster role until the process is stopped.
+#[cfg(feature = "cluster")]
+async fn cluster_command(role: crate::cli::ClusterCommand) -> Result<String> {
+    use crate::cli::ClusterCommand;
+    use crate::cluster;
+    match role {
+        ClusterCommand::Scheduler(args) => cluster::serve_scheduler(&args.bind).await?,
+        ClusterCommand::Executor(args) => {
+            let memory_pool_size = match &args.memory_pool_size {
+                Some(s) => Some(crate::config::parse_size("--memory-pool-size", s)?),
+                None => None,
+            };
+            cluster::serve_executor(&cluster::ExecutorOptions {
+                scheduler: args.scheduler,
+                bind: args.bind,
+                external_host: args.external_host,
+                work_dir: args.work_dir,
+                memory_pool_size,
+                concurrent_tasks: args.concurrent_tasks.map(|n| n as usize),
+            })
+            .await?
+        }
+    }
+    Ok(String::new())
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cluster_command(_role: crate::cli::ClusterCommand) -> Result<String> {
+    Err(crate::error::Error::Config(
+        "this revleak was built without the `cluster` feature: rebuild with `--features cluster`"
+            .into(),
+    ))
 }
 
 pub fn run_options(args: RunArgs) -> Result<RunOptions> {
@@ -71,7 +106,23 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
         None => None,
     };
     let spill_dir = args.spill_dir.or_else(|| config.spill_dir.clone());
+    let engine = match args.engine.as_deref() {
+        Some(e) => crate::config::parse_engine("--engine", e)?,
+        None => config.engine.clone().unwrap_or_else(|| "local".into()),
+    };
+    let scheduler = args.scheduler.or_else(|| config.scheduler.clone());
+    let engine = match (engine.as_str(), scheduler) {
+        ("ballista", Some(scheduler)) => run::Engine::Ballista { scheduler },
+        ("ballista", None) => {
+            return Err(crate::error::Error::Config(
+                "--engine ballista needs --scheduler df://HOST:PORT (or scheduler in revleak.toml)"
+                    .into(),
+            ));
+        }
+        _ => run::Engine::Local,
+    };
     Ok(RunOptions {
+        engine,
         threads,
         memory_limit,
         spill_dir,

@@ -252,12 +252,30 @@ pub async fn plan(
 pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            names.insert(scan.table_name.to_string());
+        match node {
+            LogicalPlan::TableScan(scan) => {
+                names.insert(scan.table_name.to_string());
+            }
+            // A layer registered as a view is inlined under its name: it counts
+            // as one table, as a materialized layer does.
+            LogicalPlan::SubqueryAlias(alias) if is_layer_table(&alias.alias) => {
+                names.insert(alias.alias.to_string());
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            _ => {}
         }
         Ok(TreeNodeRecursion::Continue)
     });
     names
+}
+
+fn is_layer_table(name: &datafusion::common::TableReference) -> bool {
+    name.schema().is_some_and(|schema| {
+        [
+            "staging", "existing", "quality", "clean", "flagged", "shared",
+        ]
+        .contains(&schema)
+    })
 }
 
 /// Runs a planned check and returns its findings in the findings shape (without

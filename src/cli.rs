@@ -54,6 +54,48 @@ pub enum Command {
     Config(ConfigArgs),
     /// Re-render the HTML report of a run from the published Parquet in an output folder
     Report(ReportArgs),
+    /// Serve a role of a Ballista cluster that `run --engine ballista` executes on
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans each check into stages and hands tasks to the executors
+    Scheduler(SchedulerArgs),
+    /// An executor: runs tasks and serves their shuffle output to the others
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on
+    #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
+    pub bind: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with
+    #[arg(long, value_name = "HOST:PORT")]
+    pub scheduler: String,
+    /// Address of this executor's data (Arrow Flight) service; its task service
+    /// listens on PORT + 1
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051")]
+    pub bind: String,
+    /// Host name the scheduler and other executors reach this executor by
+    /// [default: the host of --bind]
+    #[arg(long, value_name = "HOST")]
+    pub external_host: Option<String>,
+    /// Folder for shuffle files [default: a temporary folder]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Memory pool of each task's engine, e.g. 4GiB [default: a share of the machine's memory]
+    #[arg(long, value_name = "SIZE")]
+    pub memory_pool_size: Option<String>,
+    /// Tasks run at once [default: cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrent_tasks: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +162,13 @@ pub struct RunArgs {
     /// Folder for spill files under --memory-limit [default: <out>/_spill]
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
+    /// Query engine: local (embedded DataFusion) or ballista (a cluster, see --scheduler)
+    /// [default: local]
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Ballista scheduler for --engine ballista, e.g. df://10.0.0.5:50050
+    #[arg(long, value_name = "URL")]
+    pub scheduler: Option<String>,
     /// Print each check's executed physical plan with row counts and timings
     /// (EXPLAIN ANALYZE) on stdout before the summary
     #[arg(long)]

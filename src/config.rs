@@ -381,6 +381,10 @@ pub struct ConfigFile {
     pub memory_limit: Option<String>,
     /// Where the engine spills under `memory_limit` (default: `<out>/_spill`).
     pub spill_dir: Option<PathBuf>,
+    /// `local` (embedded DataFusion, the default) or `ballista` (a cluster).
+    pub engine: Option<String>,
+    /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
+    pub scheduler: Option<String>,
 }
 
 /// Every key of `revleak.toml` besides `[parameters]`, for `revleak config` and
@@ -396,6 +400,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "threads",
     "memory_limit",
     "spill_dir",
+    "engine",
+    "scheduler",
 ];
 
 /// Environment variables revleak reads that are not configuration keys.
@@ -455,6 +461,17 @@ pub fn parse_size(source: &str, value: &str) -> Result<usize> {
 }
 
 /// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
+/// The query engine: `local` or `ballista`.
+pub fn parse_engine(source: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "local" | "ballista" => Ok(v),
+        _ => Err(Error::Config(format!(
+            "{source}: engine `{value}` is not one of local, ballista"
+        ))),
+    }
+}
+
 pub fn parse_severity(source: &str, value: &str) -> Result<String> {
     let v = value.trim().to_ascii_lowercase();
     if crate::contract::SEVERITIES.contains(&v.as_str()) {
@@ -546,6 +563,8 @@ impl ConfigFile {
                     self.memory_limit = Some(value.clone());
                 }
                 "spill_dir" => self.spill_dir = Some(PathBuf::from(value)),
+                "engine" => self.engine = Some(parse_engine(name, value)?),
+                "scheduler" => self.scheduler = Some(value.clone()),
                 _ if param_spec(&key).is_some() => {
                     parse_param(&key, value, name)?;
                     self.parameters.insert(key, value.clone());
@@ -570,6 +589,9 @@ impl ConfigFile {
         }
         if let Some(s) = &self.memory_limit {
             parse_size("memory_limit", s)?;
+        }
+        if let Some(s) = &self.engine {
+            self.engine = Some(parse_engine("engine", s)?);
         }
         Ok(())
     }

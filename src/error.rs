@@ -40,6 +40,10 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Output { path: PathBuf, message: String },
 
+    /// A Ballista scheduler or executor (`revleak cluster ...`).
+    #[error("cluster: {0}")]
+    Cluster(String),
+
     /// The synthetic snapshot generator.
     #[error("generate: {0}")]
     Generate(String),

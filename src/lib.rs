@@ -15,6 +15,8 @@ pub use error::{Error, Result};
 pub mod app;
 pub mod checks;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod findings;
 pub mod publish;

@@ -14,6 +14,10 @@ fn main() -> ExitCode {
     if let Some(threads) = revleak::app::worker_threads(&cli) {
         builder.worker_threads(threads);
     }
+    // Deep plans (every layer inlined into a check on a cluster) recurse deeply
+    // when optimized and serialized: give the workers room, as Ballista's own
+    // scheduler does.
+    builder.thread_stack_size(32 * 1024 * 1024);
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -21,7 +25,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(revleak::app::execute(cli)) {
+    // On a worker thread, not this one: the command gets the workers' stack.
+    let outcome = runtime.block_on(async move {
+        match tokio::spawn(revleak::app::execute(cli)).await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(revleak::Error::Config(format!("the command stopped: {e}"))),
+        }
+    });
+    match outcome {
         Ok(outcome) => {
             print!("{}", outcome.stdout);
             ExitCode::from(outcome.exit_code)

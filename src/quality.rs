@@ -172,16 +172,92 @@ pub fn second_pass() -> impl Iterator<Item = &'static Table> {
     TABLES.iter().filter(|t| t.name != "fx_rates")
 }
 
-/// `quality.partner_cycles`: partners whose parent chain comes back to them,
-/// followed up to 64 levels (real channel trees have two or three).
-pub const PARTNER_CYCLES_SQL: &str = "with recursive chain(partner_id, ancestor, depth) as (
-        select partner_id, parent_partner_id, 1 from existing.partners where parent_partner_id is not null
-        union all
-        select c.partner_id, p.parent_partner_id, c.depth + 1
-        from chain c join existing.partners p on p.partner_id = c.ancestor
-        where p.parent_partner_id is not null and c.depth < 64 and c.ancestor <> c.partner_id
-    )
-    select distinct partner_id from chain where ancestor = partner_id";
+/// `quality.partner_cycles`: the partners whose parent chain (through
+/// `parent_partner_id`, over every existing row, duplicates included) comes back
+/// to them within 64 steps: a loop has no top, so level-2 commissions cannot be
+/// decided. Partners that only lead into someone else's loop are not flagged.
+pub fn partners_in_cycles(parent_of: &[(String, String)]) -> Vec<String> {
+    use std::collections::{BTreeSet, HashMap, HashSet};
+    const MAX_DEPTH: usize = 64;
+    let mut parents: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (child, parent) in parent_of {
+        parents
+            .entry(child.as_str())
+            .or_default()
+            .push(parent.as_str());
+    }
+    let mut in_cycle = BTreeSet::new();
+    for &start in parents.keys() {
+        // Breadth first up the chains: the first time `start` is met again is
+        // its shortest loop.
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut frontier: Vec<&str> = parents[start].clone();
+        for _ in 0..MAX_DEPTH {
+            if frontier.contains(&start) {
+                in_cycle.insert(start.to_string());
+                break;
+            }
+            let mut next = Vec::new();
+            for node in frontier {
+                if seen.insert(node) {
+                    next.extend(parents.get(node).into_iter().flatten().copied());
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+    }
+    in_cycle.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partners_in_cycles;
+
+    fn edges(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(c, p)| (c.to_string(), p.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn loops_are_found_and_chains_into_them_are_not() {
+        // A -> B -> C -> A loops; D hangs below the loop; E is its own parent;
+        // F -> G is a plain chain.
+        let found = partners_in_cycles(&edges(&[
+            ("A", "B"),
+            ("B", "C"),
+            ("C", "A"),
+            ("D", "A"),
+            ("E", "E"),
+            ("F", "G"),
+        ]));
+        assert_eq!(found, vec!["A", "B", "C", "E"]);
+    }
+
+    #[test]
+    fn a_duplicate_key_with_a_second_parent_can_close_a_loop() {
+        // Two rows for P1: one under P2, one top-level row pointing at P3, and
+        // P3 under P1: the chain P1 -> P3 -> P1 exists through the duplicate.
+        let found = partners_in_cycles(&edges(&[("P1", "P2"), ("P1", "P3"), ("P3", "P1")]));
+        assert_eq!(found, vec!["P1", "P3"]);
+    }
+
+    #[test]
+    fn loops_longer_than_64_steps_are_not_followed() {
+        let long: Vec<(String, String)> = (0..70)
+            .map(|i| (format!("L{i}"), format!("L{}", (i + 1) % 70)))
+            .collect();
+        assert!(partners_in_cycles(&long).is_empty());
+        let short: Vec<(String, String)> = (0..64)
+            .map(|i| (format!("S{i}"), format!("S{}", (i + 1) % 64)))
+            .collect();
+        assert_eq!(partners_in_cycles(&short).len(), 64);
+    }
+}
 
 /// `quality.fx_first_rate`: per currency the first day a rate exists, so the
 /// missing-rate rule holds for any date, even one past the daily table's end.

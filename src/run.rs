@@ -56,6 +56,26 @@ pub struct RunOptions {
     pub spill_dir: Option<PathBuf>,
     /// Keep each check's executed physical plan with its metrics (EXPLAIN ANALYZE).
     pub explain: bool,
+    /// Where the SQL executes: the embedded engine or a Ballista cluster.
+    pub engine: Engine,
+}
+
+/// Where the checks execute. Either way the client reads the snapshot's schemas,
+/// plans every query and writes every output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded DataFusion: the layers are materialized in memory once.
+    #[default]
+    Local,
+    /// A Ballista cluster at `scheduler` (`df://host:port`): every layer is a view
+    /// over the snapshot's Parquet files, so the executors read them directly.
+    Ballista { scheduler: String },
+}
+
+impl Engine {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Engine::Ballista { .. })
+    }
 }
 
 impl RunOptions {
@@ -81,6 +101,7 @@ impl RunOptions {
             memory_limit: None,
             spill_dir: None,
             explain: false,
+            engine: Engine::Local,
         }
     }
 }
@@ -244,11 +265,11 @@ impl EngineSettings {
     }
 }
 
-/// Removes the spill folder this run created once the engine (declared after
-/// it, so dropped before it) has removed its own temporary files.
-struct SpillDirGuard(Option<PathBuf>);
+/// Removes a folder this run created (spill files, a cluster's layer files) once
+/// the engine (declared after it, so dropped before it) is done with it.
+struct RemoveDirOnDrop(Option<PathBuf>);
 
-impl Drop for SpillDirGuard {
+impl Drop for RemoveDirOnDrop {
     fn drop(&mut self) {
         if let Some(dir) = &self.0 {
             let _ = std::fs::remove_dir_all(dir);
@@ -303,6 +324,7 @@ pub async fn prepare(
     snapshot: &Snapshot,
     params: &Params,
     queries: &Path,
+    layers: &Layers,
 ) -> Result<(Vec<TableStats>, SharedDeps)> {
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     for layer in LAYERS {
@@ -310,8 +332,15 @@ pub async fn prepare(
             .register_schema(layer, Arc::new(MemorySchemaProvider::new()))
             .map_err(|e| Error::exec("registering schemas", e))?;
     }
-    ctx.register_batch("params", params.to_record_batch()?)
+    // Typed literals in the plan rather than an in-memory table: a cluster's
+    // executors receive them with the plan.
+    let params_plan = literal_plan(&params.to_record_batch()?)
         .map_err(|e| Error::exec("registering params", e))?;
+    ctx.register_table(
+        "params",
+        datafusion::dataframe::DataFrame::new(ctx.state(), params_plan).into_view(),
+    )
+    .map_err(|e| Error::exec("registering params", e))?;
     snapshot.register(ctx).await?;
     register_staging(ctx, &queries.join("staging")).await?;
     let started = Instant::now();
@@ -323,6 +352,7 @@ pub async fn prepare(
             ctx,
             &format!("existing.{}", table.name),
             &quality::existing_sql(table),
+            layers,
         )
         .await?;
     }
@@ -332,23 +362,23 @@ pub async fn prepare(
     );
 
     // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
-    let mut issues: Vec<RecordBatch> = Vec::new();
+    let mut issues = RowIssues::new(layers.clone());
     for table in quality::first_pass() {
-        issues.extend(
-            collect_sql(
+        issues
+            .add(
                 ctx,
                 &quality::issues_sql(table, false).expect("rules"),
-                &table.qualified(),
+                table,
             )
-            .await?,
-        );
+            .await?;
     }
-    register_issues(ctx, &issues)?;
+    issues.register(ctx).await?;
     for table in quality::first_pass() {
         materialize_sql(
             ctx,
             &format!("clean.{}", table.name),
             &quality::clean_sql(table),
+            layers,
         )
         .await?;
     }
@@ -356,29 +386,35 @@ pub async fn prepare(
     let fx_path = shared_dir.join("fx_daily.sql");
     tracing::debug!(ms = started.elapsed().as_millis(), "fx_rates cleaned");
     let mut shared_deps = SharedDeps::new();
-    materialize_file(ctx, "shared.fx_daily", &fx_path, &mut shared_deps).await?;
+    materialize_file(ctx, "shared.fx_daily", &fx_path, &mut shared_deps, layers).await?;
     tracing::debug!(ms = started.elapsed().as_millis(), "daily rates built");
-    materialize_sql(ctx, "quality.fx_first_rate", quality::FX_FIRST_RATE_SQL).await?;
-    materialize_sql(ctx, "quality.partner_cycles", quality::PARTNER_CYCLES_SQL).await?;
+    materialize_sql(
+        ctx,
+        "quality.fx_first_rate",
+        quality::FX_FIRST_RATE_SQL,
+        layers,
+    )
+    .await?;
+    register_partner_cycles(ctx).await?;
 
     // Pass 2: every other table.
     for table in quality::second_pass() {
-        issues.extend(
-            collect_sql(
+        issues
+            .add(
                 ctx,
                 &quality::issues_sql(table, true).expect("rules"),
-                &table.qualified(),
+                table,
             )
-            .await?,
-        );
+            .await?;
     }
-    register_issues(ctx, &issues)?;
+    issues.register(ctx).await?;
     tracing::debug!(ms = started.elapsed().as_millis(), "data-quality rules run");
     for table in quality::second_pass() {
         materialize_sql(
             ctx,
             &format!("clean.{}", table.name),
             &quality::clean_sql(table),
+            layers,
         )
         .await?;
     }
@@ -387,6 +423,7 @@ pub async fn prepare(
             ctx,
             &format!("flagged.{}", table.name),
             &quality::flagged_sql(table),
+            layers,
         )
         .await?;
     }
@@ -410,7 +447,15 @@ pub async fn prepare(
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            match materialize_file(ctx, &format!("shared.{stem}"), &path, &mut shared_deps).await {
+            match materialize_file(
+                ctx,
+                &format!("shared.{stem}"),
+                &path,
+                &mut shared_deps,
+                layers,
+            )
+            .await
+            {
                 Ok(()) => {}
                 Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
                     errors.extend(msgs);
@@ -426,14 +471,24 @@ pub async fn prepare(
     }
 
     tracing::debug!(ms = started.elapsed().as_millis(), "shared views built");
+    let counted = match layers {
+        Layers::Materialized => None,
+        // One job for the cluster rather than two per table.
+        Layers::Files(_) => Some(count_all(ctx).await?),
+    };
     let mut stats = Vec::new();
     for table in TABLES {
         let found = snapshot
             .tables
             .iter()
             .find(|f| f.table.qualified() == table.qualified());
-        let existing = count(ctx, &format!("existing.{}", table.name)).await?;
-        let passed = count(ctx, &format!("clean.{}", table.name)).await?;
+        let (existing, passed) = match &counted {
+            Some(counts) => counts.get(table.name).copied().unwrap_or((0, 0)),
+            None => (
+                count(ctx, &format!("existing.{}", table.name)).await?,
+                count(ctx, &format!("clean.{}", table.name)).await?,
+            ),
+        };
         let rows_read = found.map(|f| f.rows).unwrap_or(0);
         stats.push(TableStats {
             table: table.qualified(),
@@ -501,65 +556,212 @@ fn staging_shape(
     }
 }
 
-fn register_issues(ctx: &SessionContext, issues: &[RecordBatch]) -> Result<()> {
-    let _ = ctx.deregister_table("quality.row_issues");
-    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
-        datafusion::arrow::datatypes::Field::new(
-            "table_name",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        ),
-        datafusion::arrow::datatypes::Field::new(
-            "row_key",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        ),
-        datafusion::arrow::datatypes::Field::new(
-            "problems",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            true,
-        ),
-    ]));
-    let batches = issues
-        .iter()
-        .map(|b| {
-            let cols = b
+/// How [`prepare`] keeps each layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layers {
+    /// Computed once into memory: every later query reads the result.
+    Materialized,
+    /// For a cluster, which can only scan files: the data-quality issues, the
+    /// clean rows and the shared views are written once as Parquet under this
+    /// folder, which every executor must reach; existing and flagged rows are
+    /// views over them and the snapshot.
+    Files(PathBuf),
+}
+
+/// `quality.row_issues` as it grows pass by pass: collected batches, or the
+/// union of the rule queries.
+struct RowIssues {
+    layers: Layers,
+    batches: Vec<RecordBatch>,
+    queries: Vec<datafusion::dataframe::DataFrame>,
+    passes: usize,
+}
+
+impl RowIssues {
+    fn new(layers: Layers) -> RowIssues {
+        RowIssues {
+            layers,
+            batches: Vec::new(),
+            queries: Vec::new(),
+            passes: 0,
+        }
+    }
+
+    async fn add(
+        &mut self,
+        ctx: &SessionContext,
+        rules: &str,
+        table: &crate::contract::Table,
+    ) -> Result<()> {
+        let context = format!("data quality rules of {}", table.qualified());
+        let sql = format!(
+            "select arrow_cast(table_name, 'Utf8') as table_name, \
+             arrow_cast(row_key, 'Utf8') as row_key, arrow_cast(problems, 'Utf8') as problems \
+             from ({rules}) rules"
+        );
+        let df = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| Error::exec(context.clone(), e))?;
+        match self.layers {
+            Layers::Materialized => {
+                for batch in df
+                    .collect()
+                    .await
+                    .map_err(|e| Error::exec(context.clone(), e))?
+                {
+                    self.batches.push(
+                        RecordBatch::try_new(row_issues_schema(), batch.columns().to_vec())
+                            .map_err(|e| Error::exec(context.clone(), e.into()))?,
+                    );
+                }
+            }
+            Layers::Files(_) => self.queries.push(df),
+        }
+        Ok(())
+    }
+
+    async fn register(&mut self, ctx: &SessionContext) -> Result<()> {
+        let context = || "quality.row_issues".to_string();
+        let _ = ctx.deregister_table("quality.row_issues");
+        match &self.layers {
+            Layers::Materialized => {
+                let table = datafusion::datasource::MemTable::try_new(
+                    row_issues_schema(),
+                    vec![self.batches.clone()],
+                )
+                .map_err(|e| Error::exec(context(), e))?;
+                ctx.register_table("quality.row_issues", Arc::new(table))
+                    .map_err(|e| Error::exec(context(), e))?;
+            }
+            Layers::Files(_) => {
+                let mut queries = self.queries.iter().cloned();
+                let first = queries.next().expect("the first pass has rules");
+                let all = queries
+                    .try_fold(first, |all, next| all.union(next))
+                    .map_err(|e| Error::exec(context(), e))?;
+                self.passes += 1;
+                let name = format!("quality.row_issues_{}", self.passes);
+                keep(ctx, &name, all, &context(), &self.layers).await?;
+                let view = ctx
+                    .table(name.as_str())
+                    .await
+                    .map_err(|e| Error::exec(context(), e))?
+                    .into_view();
+                ctx.register_table("quality.row_issues", view)
+                    .map_err(|e| Error::exec(context(), e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn row_issues_schema() -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    Arc::new(Schema::new(vec![
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("row_key", DataType::Utf8, false),
+        Field::new("problems", DataType::Utf8, true),
+    ]))
+}
+
+/// A batch as a plan of typed literal rows (a one-row `values`, or an empty
+/// relation of the same columns when the batch has no rows).
+pub fn literal_plan(
+    batch: &RecordBatch,
+) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{LogicalPlanBuilder, cast, lit};
+    let schema = batch.schema();
+    let named = |i: usize| schema.field(i).name().clone();
+    if batch.num_rows() == 0 {
+        let nulls = (0..batch.num_columns())
+            .map(|i| {
+                let ty = schema.field(i).data_type();
+                Ok(cast(lit(ScalarValue::try_from(ty)?), ty.clone()).alias(named(i)))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        return LogicalPlanBuilder::empty(false).project(nulls)?.build();
+    }
+    let rows = (0..batch.num_rows())
+        .map(|row| {
+            batch
                 .columns()
                 .iter()
-                .map(|c| {
-                    datafusion::arrow::compute::cast(
-                        c,
-                        &datafusion::arrow::datatypes::DataType::Utf8,
-                    )
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), cols)
+                .map(|c| ScalarValue::try_from_array(c, row).map(lit))
+                .collect::<datafusion::error::Result<Vec<_>>>()
         })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::exec("quality.row_issues", e.into()))?;
-    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])
-        .map_err(|e| Error::exec("quality.row_issues", e))?;
-    ctx.register_table("quality.row_issues", Arc::new(table))
-        .map_err(|e| Error::exec("quality.row_issues", e))?;
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let values = LogicalPlanBuilder::values(rows)?.build()?;
+    let renamed = values
+        .schema()
+        .columns()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| datafusion::logical_expr::col(c).alias(named(i)))
+        .collect::<Vec<_>>();
+    LogicalPlanBuilder::from(values).project(renamed)?.build()
+}
+
+/// `quality.partner_cycles`: the partners whose parent chain comes back to them.
+/// The chains are walked here rather than by a recursive query, which a
+/// cluster cannot run; the result is a literal table either way.
+async fn register_partner_cycles(ctx: &SessionContext) -> Result<()> {
+    let context = || "quality.partner_cycles".to_string();
+    let edges = ctx
+        .sql(
+            "select arrow_cast(partner_id, 'Utf8') as partner_id, \
+             arrow_cast(parent_partner_id, 'Utf8') as parent_partner_id \
+             from existing.partners where partner_id is not null and parent_partner_id is not null",
+        )
+        .await
+        .map_err(|e| Error::exec(context(), e))?
+        .collect()
+        .await
+        .map_err(|e| Error::exec(context(), e))?;
+    use datafusion::arrow::array::AsArray;
+    let mut parents: Vec<(String, String)> = Vec::new();
+    for batch in &edges {
+        let child = batch.column(0).as_string::<i32>();
+        let parent = batch.column(1).as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            parents.push((child.value(i).to_string(), parent.value(i).to_string()));
+        }
+    }
+    let cycles = quality::partners_in_cycles(&parents);
+    let batch = RecordBatch::try_new(
+        Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new(
+                "partner_id",
+                datafusion::arrow::datatypes::DataType::Utf8,
+                true,
+            ),
+        ])),
+        vec![Arc::new(datafusion::arrow::array::StringArray::from(
+            cycles,
+        ))],
+    )
+    .map_err(|e| Error::exec(context(), e.into()))?;
+    let plan = literal_plan(&batch).map_err(|e| Error::exec(context(), e))?;
+    ctx.register_table(
+        "quality.partner_cycles",
+        datafusion::dataframe::DataFrame::new(ctx.state(), plan).into_view(),
+    )
+    .map_err(|e| Error::exec(context(), e))?;
     Ok(())
 }
 
-async fn collect_sql(ctx: &SessionContext, sql: &str, context: &str) -> Result<Vec<RecordBatch>> {
-    let df = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| Error::exec(format!("data quality rules of {context}"), e))?;
-    df.collect()
-        .await
-        .map_err(|e| Error::exec(format!("data quality rules of {context}"), e))
-}
-
-async fn materialize_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<()> {
+async fn materialize_sql(
+    ctx: &SessionContext,
+    name: &str,
+    sql: &str,
+    layers: &Layers,
+) -> Result<()> {
     let df = ctx
         .sql(sql)
         .await
         .map_err(|e| Error::exec(name.to_string(), e))?;
-    checks::materialize(ctx, name, df, name).await
+    keep(ctx, name, df, name, layers).await
 }
 
 async fn materialize_file(
@@ -567,6 +769,7 @@ async fn materialize_file(
     name: &str,
     path: &Path,
     deps: &mut SharedDeps,
+    layers: &Layers,
 ) -> Result<()> {
     let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let df = ctx
@@ -575,7 +778,57 @@ async fn materialize_file(
         .map_err(|e| Error::Queries(vec![checks::located(path, &e)]))?;
     let needs = input_tables(&checks::scanned_tables(df.logical_plan()), deps);
     deps.insert(name.to_string(), needs);
-    checks::materialize(ctx, name, df, &path.display().to_string()).await
+    keep(ctx, name, df, &path.display().to_string(), layers).await
+}
+
+/// Registers a layer table under `name`: computed now into memory, or on a
+/// cluster written as Parquet (issues, shared views) or kept as a view.
+async fn keep(
+    ctx: &SessionContext,
+    name: &str,
+    df: datafusion::dataframe::DataFrame,
+    context: &str,
+    layers: &Layers,
+) -> Result<()> {
+    let failed = |e| Error::exec(context.to_string(), e);
+    match layers {
+        Layers::Materialized => checks::materialize(ctx, name, df, context).await,
+        // Written: what many queries read, and what keeps their plans shallow
+        // enough to travel (a plan is sent nested, and its decoder stops at
+        // 100 levels).
+        Layers::Files(_)
+            if !["shared.", "quality.", "clean."]
+                .iter()
+                .any(|p| name.starts_with(p)) =>
+        {
+            ctx.register_table(name, df.into_view())
+                .map(|_| ())
+                .map_err(failed)
+        }
+        Layers::Files(root) => {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let schema = df.schema().as_arrow().clone();
+            df.write_parquet(
+                dir.to_str().expect("the work folder is a UTF-8 path"),
+                datafusion::dataframe::DataFrameWriteOptions::new(),
+                None,
+            )
+            .await
+            .map_err(failed)?;
+            let location = format!("{}/", dir.display());
+            ctx.register_parquet(
+                name,
+                &location,
+                datafusion::prelude::ParquetReadOptions {
+                    schema: Some(&schema),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(failed)
+        }
+    }
 }
 
 /// For each materialized shared view, the contract tables it was built from:
@@ -615,6 +868,49 @@ async fn count(ctx: &SessionContext, table: &str) -> Result<u64> {
         .unwrap_or(0))
 }
 
+/// Rows of every `existing.*` and `clean.*` table, by table name, in one query.
+async fn count_all(ctx: &SessionContext) -> Result<std::collections::HashMap<String, (u64, u64)>> {
+    let sql = TABLES
+        .iter()
+        .map(|t| {
+            format!(
+                "select '{n}' as name, (select count(*) from existing.{n}) as existing, \
+                 (select count(*) from clean.{n}) as passed",
+                n = t.name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" union all ");
+    let failed = |e| Error::exec("counting rows of the layers", e);
+    let batches = ctx
+        .sql(&sql)
+        .await
+        .map_err(failed)?
+        .collect()
+        .await
+        .map_err(failed)?;
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    let mut counts = std::collections::HashMap::new();
+    for batch in &batches {
+        let names = datafusion::arrow::compute::cast(
+            batch.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| failed(e.into()))?;
+        let names = names.as_string::<i32>();
+        let existing = batch.column(1).as_primitive::<Int64Type>();
+        let passed = batch.column(2).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            counts.insert(
+                names.value(i).to_string(),
+                (existing.value(i) as u64, passed.value(i) as u64),
+            );
+        }
+    }
+    Ok(counts)
+}
+
 /// `*.sql` files of a folder, sorted; none when the folder does not exist.
 pub fn sql_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if !dir.exists() {
@@ -642,10 +938,29 @@ fn contract_table_of(scanned: &str) -> Option<String> {
         .map(|t| t.qualified())
 }
 
+#[cfg(feature = "cluster")]
+async fn cluster_session(scheduler: &str, settings: &EngineSettings) -> Result<SessionContext> {
+    crate::cluster::client_session(scheduler, settings).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cluster_session(_scheduler: &str, _settings: &EngineSettings) -> Result<SessionContext> {
+    Err(Error::Config(
+        "--engine ballista: this revleak was built without the `cluster` feature".into(),
+    ))
+}
+
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
-    let snapshot = Snapshot::open(&opts.snapshot)?;
+    // Every executor must find the files at the paths the plan names.
+    let snapshot_root = match &opts.engine {
+        Engine::Local => opts.snapshot.clone(),
+        Engine::Ballista { .. } => {
+            std::fs::canonicalize(&opts.snapshot).map_err(|e| Error::io(&opts.snapshot, e))?
+        }
+    };
+    let snapshot = Snapshot::open(&snapshot_root)?;
     // One run per output folder at a time, taken before any work so a second
     // run started meanwhile stops at once with a clear message.
     let _lock = OutputLock::acquire(&opts.out)?;
@@ -691,14 +1006,30 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let engine = EngineSettings::of(opts);
     // Created by session_with when needed; removed (if left empty) after the engine.
-    let _spill_guard = SpillDirGuard(
+    let _spill_guard = RemoveDirOnDrop(
         engine
             .spill_dir
             .as_ref()
             .filter(|_| opts.spill_dir.is_none())
             .cloned(),
     );
-    let ctx = session_with(&engine)?;
+    let (ctx, layers) = match &opts.engine {
+        Engine::Local => (session_with(&engine)?, Layers::Materialized),
+        Engine::Ballista { scheduler } => {
+            // Beside the outputs, removed with the run; a killed run's is removed
+            // by the next run's recovery (`_tmp-*` without a journal).
+            let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+            let work = out.join(format!("_tmp-{run_id}-layers"));
+            (
+                cluster_session(scheduler, &engine).await?,
+                Layers::Files(work),
+            )
+        }
+    };
+    let _work_guard = RemoveDirOnDrop(match &layers {
+        Layers::Files(work) => Some(work.clone()),
+        Layers::Materialized => None,
+    });
     tracing::debug!(
         target_partitions = ctx.state().config().target_partitions(),
         memory_limit = opts.memory_limit.map(|b| b as u64),
@@ -712,7 +1043,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         opts.snapshot.display()
     );
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
-    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries).await?;
+    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries, &layers).await?;
     loading.finish_and_clear();
 
     // Plan every check first: all broken files are reported together.
@@ -808,7 +1139,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         previous.as_ref().map(|p| &p.first_seen),
         &decisions,
     )?;
-    let summary = summarize(&ctx, &published_findings).await?;
+    // The findings are in memory here: summarized by the embedded engine.
+    let summary = summarize(&session(), &published_findings).await?;
     let rows = findings::rows(&published_findings);
     let current: std::collections::HashSet<String> =
         rows.iter().map(|r| r.finding_id.clone()).collect();

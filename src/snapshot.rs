@@ -5,6 +5,7 @@
 use crate::contract::{TABLES, Table};
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -140,11 +141,16 @@ impl Snapshot {
                 })?;
         }
         for table in &self.missing {
+            // An empty relation in the plan, not an in-memory table: it runs on a
+            // cluster too.
             let schema = Arc::new(read_schema(table));
-            let empty = datafusion::datasource::MemTable::try_new(schema, vec![vec![]])
+            let empty = crate::run::literal_plan(&RecordBatch::new_empty(schema))
                 .map_err(|e| Error::exec(table.raw_name(), e))?;
-            ctx.register_table(table.raw_name(), Arc::new(empty))
-                .map_err(|e| Error::exec(table.raw_name(), e))?;
+            ctx.register_table(
+                table.raw_name(),
+                datafusion::dataframe::DataFrame::new(ctx.state(), empty).into_view(),
+            )
+            .map_err(|e| Error::exec(table.raw_name(), e))?;
         }
         Ok(())
     }

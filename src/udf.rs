@@ -1,7 +1,7 @@
 //! The one scalar function the check SQL needs beyond DataFusion's own:
 //! `fmt_money(amount)` writes an exact amount the way a finance analyst reads it
-//! (`48,000.00`), for the `detail` sentences. [`register`] is the single entry
-//! point, so an executor of a distributed run registers exactly the same set.
+//! (`48,000.00`), for the `detail` sentences. [`all`] is the single list, so
+//! a session, a Ballista scheduler and every executor register the same set.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
@@ -15,7 +15,15 @@ use std::sync::Arc;
 
 /// Registers every revleak function on a session.
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(FmtMoney::new()));
+    for udf in all() {
+        ctx.register_udf(udf);
+    }
+}
+
+/// Every revleak function: what a session, a Ballista scheduler and each
+/// executor register.
+pub fn all() -> Vec<ScalarUDF> {
+    vec![ScalarUDF::from(FmtMoney::new())]
 }
 
 /// Formats an amount with thousands separators and two decimals, rounded half

@@ -1,0 +1,376 @@
+//! A real Ballista cluster: one scheduler and two executors started as separate
+//! `revleak cluster` processes on 127.0.0.1, a generated snapshot run through
+//! them with `--engine ballista`, and the findings compared with the embedded
+//! engine's. Every process is stopped by its own id when the test ends.
+#![cfg(feature = "cluster")]
+
+mod common;
+
+use common::{Finding, read_findings};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (by its pid) and reaped when dropped.
+struct Process {
+    name: String,
+    child: Child,
+}
+
+impl Process {
+    fn spawn(name: &str, args: &[&str], logs: &Path) -> Process {
+        let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_revleak"))
+            .args(args)
+            .env("REVLEAK_LOG", "revleak=info,ballista=warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Process {
+            name: name.into(),
+            child,
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn still_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct Cluster {
+    scheduler_url: String,
+    scheduler: Process,
+    executors: Vec<Process>,
+    logs: PathBuf,
+}
+
+impl Cluster {
+    fn start(root: &Path, executors: usize) -> Cluster {
+        let logs = root.join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let port = free_ports(1);
+        let bind = format!("127.0.0.1:{port}");
+        let mut scheduler = Process::spawn(
+            "scheduler",
+            &["cluster", "scheduler", "--bind", &bind],
+            &logs,
+        );
+        wait_for_port(port, &mut scheduler, &logs);
+        let mut started = Vec::new();
+        for i in 0..executors {
+            let flight = free_ports(2);
+            let work_dir = root.join(format!("executor-{i}"));
+            let mut executor = Process::spawn(
+                &format!("executor-{i}"),
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &bind,
+                    "--bind",
+                    &format!("127.0.0.1:{flight}"),
+                    "--work-dir",
+                    work_dir.to_str().unwrap(),
+                    "--concurrent-tasks",
+                    "2",
+                ],
+                &logs,
+            );
+            wait_for_port(flight, &mut executor, &logs);
+            started.push(executor);
+        }
+        // Registration follows the executor's start by one round trip.
+        std::thread::sleep(Duration::from_secs(2));
+        Cluster {
+            scheduler_url: format!("df://{bind}"),
+            scheduler,
+            executors: started,
+            logs,
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&self.logs).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            all.push_str(&format!("--- {} (last lines)\n", path.display()));
+            for line in tail.into_iter().rev() {
+                all.push_str(line);
+                all.push('\n');
+            }
+        }
+        all
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for e in &mut self.executors {
+            e.stop();
+        }
+        self.scheduler.stop();
+    }
+}
+
+/// A first port of `count` consecutive free ports (an executor takes PORT and
+/// PORT + 1).
+fn free_ports(count: u16) -> u16 {
+    for _ in 0..200 {
+        let first = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if first > u16::MAX - count {
+            continue;
+        }
+        if (1..count).all(|i| TcpListener::bind(("127.0.0.1", first + i)).is_ok()) {
+            return first;
+        }
+    }
+    panic!("no {count} consecutive free ports on 127.0.0.1");
+}
+
+fn wait_for_port(port: u16, process: &mut Process, logs: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if !process.still_running() {
+            let log = std::fs::read_to_string(logs.join(format!("{}.log", process.name)))
+                .unwrap_or_default();
+            panic!("{} exited before listening on {port}:\n{log}", process.name);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{} does not listen on {port} after 60 s", process.name);
+}
+
+fn generate(root: &Path) -> PathBuf {
+    let snapshot = root.join("snapshot");
+    revleak::generate::generate(&revleak::generate::GenerateOptions {
+        out: snapshot.clone(),
+        scale: 0.02,
+        seed: 11,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+    })
+    .unwrap();
+    snapshot
+}
+
+fn revleak_run(snapshot: &Path, out: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_revleak"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            snapshot.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a run, killing it when it takes longer than `limit`.
+fn finish(mut run: Child, limit: Duration) -> (ExitStatus, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            let output = run.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return (status, text);
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            let output = run.wait_with_output().unwrap();
+            panic!(
+                "the run did not finish in {limit:?}:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sorted(mut findings: Vec<Finding>) -> Vec<String> {
+    findings.sort_by(|a, b| {
+        (&a.check_id, &a.entity_type, &a.entity_id).cmp(&(
+            &b.check_id,
+            &b.entity_type,
+            &b.entity_id,
+        ))
+    });
+    findings.iter().map(|f| format!("{f:?}")).collect()
+}
+
+fn manifest(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("runs/as_of=2026-11-26/manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn local_reference(snapshot: &Path, out: &Path) -> Vec<String> {
+    let (status, text) = finish(revleak_run(snapshot, out, &[]), Duration::from_secs(600));
+    assert!(status.success(), "local run failed:\n{text}");
+    sorted(read_findings(out))
+}
+
+#[test]
+fn a_cluster_run_publishes_the_same_findings_as_a_local_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = generate(tmp.path());
+    let local = local_reference(&snapshot, &tmp.path().join("local"));
+    assert!(
+        local.len() > 40,
+        "the snapshot plants findings of every check"
+    );
+
+    let cluster = Cluster::start(tmp.path(), 2);
+    let out = tmp.path().join("cluster");
+    let (status, text) = finish(
+        revleak_run(
+            &snapshot,
+            &out,
+            &[
+                "--engine",
+                "ballista",
+                "--scheduler",
+                &cluster.scheduler_url,
+            ],
+        ),
+        Duration::from_secs(1200),
+    );
+    assert!(
+        status.success(),
+        "cluster run failed:\n{text}\n{}",
+        cluster.logs()
+    );
+    let distributed = sorted(read_findings(&out));
+    assert_eq!(distributed.len(), local.len());
+    for (d, l) in distributed.iter().zip(&local) {
+        assert_eq!(d, l);
+    }
+    // The inputs were read and reconciled the same way, row for row.
+    let (m_local, m_cluster) = (manifest(&tmp.path().join("local")), manifest(&out));
+    for key in ["inputs", "findings", "total_leakage"] {
+        let strip = |v: &serde_json::Value| {
+            let mut v = v[key].clone();
+            if let Some(inputs) = v.as_array_mut() {
+                for input in inputs {
+                    input.as_object_mut().unwrap().remove("path");
+                }
+            }
+            v
+        };
+        assert_eq!(strip(&m_local), strip(&m_cluster), "manifest {key}");
+    }
+    for executor in &cluster.executors {
+        assert!(!executor.name.is_empty());
+    }
+}
+
+#[test]
+fn an_unreachable_scheduler_fails_the_run_with_exit_2_and_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_ports(1);
+    let out = tmp.path().join("out");
+    let (status, text) = finish(
+        revleak_run(
+            &common::sample_dir(),
+            &out,
+            &[
+                "--engine",
+                "ballista",
+                "--scheduler",
+                &format!("df://127.0.0.1:{port}"),
+            ],
+        ),
+        Duration::from_secs(120),
+    );
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "no Ballista scheduler answers at 127.0.0.1:{port}"
+        )),
+        "{text}"
+    );
+    assert!(!out.join("findings").exists());
+}
+
+#[test]
+fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = generate(tmp.path());
+    let out = tmp.path().join("out");
+    // A previous night's outputs in the folder: they must survive a failed run.
+    let local = local_reference(&snapshot, &out);
+    let before = manifest(&out)["run_id"].clone();
+
+    let mut cluster = Cluster::start(tmp.path(), 2);
+    let run = revleak_run(
+        &snapshot,
+        &out,
+        &[
+            "--engine",
+            "ballista",
+            "--scheduler",
+            &cluster.scheduler_url,
+        ],
+    );
+    // Mid-run: the client has loaded the snapshot and sent work to the cluster.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut victim = cluster.executors.remove(0);
+    victim.stop();
+    let (status, text) = finish(run, Duration::from_secs(1200));
+    match status.code() {
+        Some(0) => {
+            // Ballista re-ran the lost executor's tasks on the other one.
+            assert_ne!(manifest(&out)["run_id"], before);
+            assert_eq!(
+                sorted(read_findings(&out)),
+                local,
+                "the retried run's findings"
+            );
+            eprintln!("executor killed mid-run: Ballista retried its tasks, run published");
+        }
+        Some(2) => {
+            assert!(text.contains("error"), "a failed run says why:\n{text}");
+            assert_eq!(manifest(&out)["run_id"], before, "nothing was published");
+            assert_eq!(
+                sorted(read_findings(&out)),
+                local,
+                "the previous outputs are intact"
+            );
+            let leftovers: Vec<String> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("_tmp"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+            eprintln!("executor killed mid-run: the run failed with exit 2:\n{text}");
+        }
+        other => panic!("exit {other:?}:\n{text}\n{}", cluster.logs()),
+    }
+}
