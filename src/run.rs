@@ -316,15 +316,23 @@ pub async fn prepare(
     register_staging(ctx, &queries.join("staging")).await?;
     let started = Instant::now();
 
+    // Independent queries of one stage run side by side when the CPU has room.
+    let width = concurrency(ctx);
     // Every rule and check reads the rows that exist as of as_of many times:
     // read the snapshot once and keep them.
-    for table in TABLES {
-        materialize_sql(
-            ctx,
-            &format!("existing.{}", table.name),
-            &quality::existing_sql(table),
-        )
-        .await?;
+    let reads = TABLES.iter().map(|table| {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            materialize_sql(
+                &ctx,
+                &format!("existing.{}", table.name),
+                &quality::existing_sql(table),
+            )
+            .await
+        }) as Job<Result<()>>
+    });
+    for done in run_ordered(reads.collect(), width).await {
+        done?;
     }
     tracing::debug!(
         ms = started.elapsed().as_millis(),
@@ -345,12 +353,7 @@ pub async fn prepare(
     }
     register_issues(ctx, &issues)?;
     for table in quality::first_pass() {
-        materialize_sql(
-            ctx,
-            &format!("clean.{}", table.name),
-            &quality::clean_sql(table),
-        )
-        .await?;
+        materialize_split(ctx, table).await?;
     }
     let shared_dir = queries.join("shared");
     let fx_path = shared_dir.join("fx_daily.sql");
@@ -362,33 +365,28 @@ pub async fn prepare(
     materialize_sql(ctx, "quality.partner_cycles", quality::PARTNER_CYCLES_SQL).await?;
 
     // Pass 2: every other table.
-    for table in quality::second_pass() {
-        issues.extend(
+    let rules = quality::second_pass().map(|table| {
+        let ctx = ctx.clone();
+        Box::pin(async move {
             collect_sql(
-                ctx,
+                &ctx,
                 &quality::issues_sql(table, true).expect("rules"),
                 &table.qualified(),
             )
-            .await?,
-        );
+            .await
+        }) as Job<Result<Vec<RecordBatch>>>
+    });
+    for found in run_ordered(rules.collect(), width).await {
+        issues.extend(found?);
     }
     register_issues(ctx, &issues)?;
     tracing::debug!(ms = started.elapsed().as_millis(), "data-quality rules run");
-    for table in quality::second_pass() {
-        materialize_sql(
-            ctx,
-            &format!("clean.{}", table.name),
-            &quality::clean_sql(table),
-        )
-        .await?;
-    }
-    for table in TABLES {
-        materialize_sql(
-            ctx,
-            &format!("flagged.{}", table.name),
-            &quality::flagged_sql(table),
-        )
-        .await?;
+    let splits = quality::second_pass().map(|table| {
+        let ctx = ctx.clone();
+        Box::pin(async move { materialize_split(&ctx, table).await }) as Job<Result<()>>
+    });
+    for done in run_ordered(splits.collect(), width).await {
+        done?;
     }
     tracing::debug!(
         ms = started.elapsed().as_millis(),
@@ -560,6 +558,90 @@ async fn materialize_sql(ctx: &SessionContext, name: &str, sql: &str) -> Result<
         .await
         .map_err(|e| Error::exec(name.to_string(), e))?;
     checks::materialize(ctx, name, df, name).await
+}
+
+/// `clean.<table>` and `flagged.<table>` from one pass over the existing rows:
+/// each batch of [`quality::split_sql`] is divided on its flag column.
+async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table) -> Result<()> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::{filter_record_batch, not};
+    let context = format!("clean.{0} and flagged.{0}", table.name);
+    let failed = |e: datafusion::error::DataFusionError| Error::exec(context.clone(), e);
+    let df = ctx.sql(&quality::split_sql(table)).await.map_err(failed)?;
+    let full = df.schema().as_arrow().clone();
+    let flag_at = full
+        .index_of(quality::FLAGGED_COLUMN)
+        .expect("split_sql returns the flag column");
+    let kept: Vec<usize> = (0..full.fields().len()).filter(|i| *i != flag_at).collect();
+    let schema = Arc::new(full.project(&kept).map_err(|e| failed(e.into()))?);
+    let mut clean = Vec::new();
+    let mut flagged = Vec::new();
+    for partition in df.collect_partitioned().await.map_err(failed)? {
+        let (mut passed, mut bad) = (Vec::new(), Vec::new());
+        for batch in partition {
+            let divided = (|| {
+                let flag = batch.column(flag_at).as_boolean();
+                let rows =
+                    RecordBatch::try_new(schema.clone(), batch.project(&kept)?.columns().to_vec())?;
+                Ok::<_, datafusion::arrow::error::ArrowError>((
+                    filter_record_batch(&rows, &not(flag)?)?,
+                    filter_record_batch(&rows, flag)?,
+                ))
+            })();
+            let (p, b) = divided.map_err(|e| failed(e.into()))?;
+            passed.push(p);
+            bad.push(b);
+        }
+        clean.push(passed);
+        flagged.push(bad);
+    }
+    for (layer, partitions) in [("clean", clean), ("flagged", flagged)] {
+        let mem = datafusion::datasource::MemTable::try_new(schema.clone(), partitions)
+            .map_err(failed)?;
+        ctx.register_table(format!("{layer}.{}", table.name), Arc::new(mem))
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// A check run: its findings (and plan with `--explain`), and its milliseconds.
+type CheckJob = Job<(Result<(Vec<RecordBatch>, Option<String>)>, u128)>;
+
+/// A query of a stage, run on its own task.
+type Job<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// How many independent queries run at once: one per engine thread, and one at a
+/// time under a memory limit (each query then has the whole pool to itself).
+fn concurrency(ctx: &SessionContext) -> usize {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    match ctx.runtime_env().memory_pool.memory_limit() {
+        MemoryLimit::Finite(_) => 1,
+        _ => ctx.state().config().target_partitions().clamp(1, 4),
+    }
+}
+
+/// Runs `jobs`, at most `width` at a time, and returns their outputs in order.
+async fn run_ordered<T: Send + 'static>(jobs: Vec<Job<T>>, width: usize) -> Vec<T> {
+    let mut running = std::collections::VecDeque::new();
+    let mut outputs = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if running.len() >= width.max(1) {
+            outputs.push(joined(running.pop_front().expect("a running job")).await);
+        }
+        running.push_back(tokio::spawn(job));
+    }
+    for handle in running {
+        outputs.push(joined(handle).await);
+    }
+    outputs
+}
+
+async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
+    match handle.await {
+        Ok(output) => output,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a query task was cancelled: {e}"),
+    }
 }
 
 async fn materialize_file(
@@ -741,9 +823,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(planned.len() as u64), "checks");
+    // Checks are independent: they run side by side (see `concurrency`) and are
+    // recorded in order, so outcomes and findings do not depend on which finished first.
+    let mut runs = Vec::new();
+    let mut jobs = Vec::new();
     for (check, df) in planned {
-        bar.set_message(check.id.clone());
-        bar.inc(1);
         let needs = input_tables(&checks::scanned_tables(df.logical_plan()), &shared_deps);
         let absent: Vec<&String> = needs.intersection(&missing).collect();
         if !absent.is_empty() && check.id != checks::DATA_QUALITY {
@@ -755,18 +839,36 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            runs.push((check, Some(reason)));
+            continue;
+        }
+        let (ctx, job_check, bar, explain) =
+            (ctx.clone(), check.clone(), bar.clone(), opts.explain);
+        jobs.push(Box::pin(async move {
+            bar.set_message(job_check.id.clone());
+            let t = Instant::now();
+            let result = checks::execute_explained(&ctx, &job_check, df, explain).await;
+            bar.inc(1);
+            (result, t.elapsed().as_millis())
+        }) as CheckJob);
+        runs.push((check, None));
+    }
+    let mut results = run_ordered(jobs, concurrency(&ctx)).await.into_iter();
+    for (check, skipped) in runs {
+        if let Some(reason) = skipped {
+            bar.inc(1);
             tracing::warn!(check_id = %check.id, "skipped: {reason}");
             warnings.push(format!("check {} skipped: {reason}", check.id));
             outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
             continue;
         }
-        let t = Instant::now();
-        let found = match checks::execute_explained(&ctx, check, df, opts.explain).await {
+        let (result, millis) = results.next().expect("one result per check run");
+        let found = match result {
             Ok((found, plan)) => {
                 if let Some(plan) = plan {
                     explain.push(CheckPlan {
                         check_id: check.id.clone(),
-                        millis: t.elapsed().as_millis(),
+                        millis,
                         rows: findings::row_count(&found),
                         plan,
                     });
@@ -777,14 +879,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
                 let message = e.to_string();
                 tracing::error!(check_id = %check.id, "check failed: {message}");
                 warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, t.elapsed().as_millis(), None);
+                let mut failed = outcome(check, 0, Decimal::ZERO, millis, None);
                 failed.failed = Some(message);
                 outcomes.push(failed);
                 continue;
             }
             Err(e) => return Err(e),
         };
-        let millis = t.elapsed().as_millis();
         let rows = findings::row_count(&found);
         let leakage = findings::decimal_sum(&found, "leakage_amount");
         tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");
