@@ -368,12 +368,16 @@ pub async fn prepare(
     let rules = quality::second_pass().map(|table| {
         let ctx = ctx.clone();
         Box::pin(async move {
-            collect_sql(
+            let t = Instant::now();
+            let found = collect_sql(
                 &ctx,
                 &quality::issues_sql(table, true).expect("rules"),
                 &table.qualified(),
             )
-            .await
+            .await;
+            let ms = t.elapsed().as_millis() as u64;
+            tracing::debug!(table = %table.qualified(), ms, "data-quality rules of a table");
+            found
         }) as Job<Result<Vec<RecordBatch>>>
     });
     for found in run_ordered(rules.collect(), width).await {
@@ -393,7 +397,7 @@ pub async fn prepare(
         "clean and flagged layers built"
     );
     // Shared views may read one another: build them in passes, each time those
-    // whose inputs exist, until none is left or no pass makes progress.
+    // whose inputs exist (side by side), until none is left or no pass makes progress.
     let mut pending: Vec<PathBuf> = sql_files(&shared_dir)?
         .into_iter()
         .filter(|p| *p != fx_path)
@@ -402,14 +406,21 @@ pub async fn prepare(
         let before = pending.len();
         let mut waiting = Vec::new();
         let mut errors = Vec::new();
+        let mut builds = Vec::new();
         for path in pending {
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            match materialize_file(ctx, &format!("shared.{stem}"), &path, &mut shared_deps).await {
-                Ok(()) => {}
+            let name = format!("shared.{stem}");
+            match plan_file(ctx, &name, &path, &mut shared_deps).await {
+                Ok(df) => {
+                    let ctx = ctx.clone();
+                    builds.push(Box::pin(async move {
+                        checks::materialize(&ctx, &name, df, &path.display().to_string()).await
+                    }) as Job<Result<()>>);
+                }
                 Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
                     errors.extend(msgs);
                     waiting.push(path);
@@ -419,6 +430,9 @@ pub async fn prepare(
         }
         if waiting.len() == before {
             return Err(Error::Queries(errors));
+        }
+        for built in run_ordered(builds, width).await {
+            built?;
         }
         pending = waiting;
     }
@@ -650,6 +664,17 @@ async fn materialize_file(
     path: &Path,
     deps: &mut SharedDeps,
 ) -> Result<()> {
+    let df = plan_file(ctx, name, path, deps).await?;
+    checks::materialize(ctx, name, df, &path.display().to_string()).await
+}
+
+/// Plans the shared view `name` from `path` and records the tables it needs.
+async fn plan_file(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    deps: &mut SharedDeps,
+) -> Result<datafusion::dataframe::DataFrame> {
     let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let df = ctx
         .sql(&sql)
@@ -657,7 +682,7 @@ async fn materialize_file(
         .map_err(|e| Error::Queries(vec![checks::located(path, &e)]))?;
     let needs = input_tables(&checks::scanned_tables(df.logical_plan()), deps);
     deps.insert(name.to_string(), needs);
-    checks::materialize(ctx, name, df, &path.display().to_string()).await
+    Ok(df)
 }
 
 /// For each materialized shared view, the contract tables it was built from:
