@@ -101,7 +101,8 @@ for i in range(1, runs + 1):
                 ev = json.loads(line)
             except ValueError:
                 continue
-            if "ms" in ev and ev.get("message") and "check_id" not in ev:
+            # stages only: per-check and per-table lines carry check_id / table
+            if "ms" in ev and ev.get("message") and "check_id" not in ev and "table" not in ev:
                 st[ev["message"]] = ev["ms"]
     stages.append(st)
 med = statistics.median(walls)

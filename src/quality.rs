@@ -7,7 +7,8 @@
 //!   `quality.row_issues` table (one row per bad row key, its problems listed);
 //! - `clean.<table>`: the existing rows that pass every rule, materialized once,
 //!   which is what checks 1–14 read; `flagged.<table>`: the rows that do not, so
-//!   a check can stay silent on an entity a bad row touches.
+//!   a check can stay silent on an entity a bad row touches. Both come from one
+//!   pass over the existing rows ([`split_sql`]).
 
 use crate::contract::{CurrencyOf, DealOf, Existence, TABLES, Table};
 
@@ -135,27 +136,29 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
     ))
 }
 
-/// `clean.<table>`: the existing rows whose key has no issue.
-pub fn clean_sql(table: &Table) -> String {
-    partition_sql(table, "not exists")
-}
+/// The boolean column [`split_sql`] adds: whether the row's key has an issue.
+pub const FLAGGED_COLUMN: &str = "__flagged";
 
-/// `flagged.<table>`: the existing rows whose key has an issue. Checks use it to
-/// stay silent on entities a bad row touches (a deal whose only invoice is a
-/// duplicate is not a missing invoice), so one bad row never cascades.
-pub fn flagged_sql(table: &Table) -> String {
-    partition_sql(table, "exists")
-}
-
-fn partition_sql(table: &Table, exists: &str) -> String {
+/// The existing rows of a table, each with [`FLAGGED_COLUMN`]: whether its key
+/// has an issue. One pass (one lookup per row) builds both data-quality layers:
+/// - `clean.<table>`: the rows that are not flagged, which checks 1–14 read;
+/// - `flagged.<table>`: the rows that are. Checks use it to stay silent on
+///   entities a bad row touches (a deal whose only invoice is a duplicate is not
+///   a missing invoice), so one bad row never cascades.
+///
+/// `quality.row_issues` holds one row per table and key, so the left join keeps
+/// each existing row once.
+pub fn split_sql(table: &Table) -> String {
     let columns: Vec<String> = table
         .columns
         .iter()
         .map(|c| format!("k.{}", c.name))
         .collect();
     format!(
-        "select {columns} from (select r.*, {key} as row_key from existing.{name} r) k \
-         where {exists} (select 1 from quality.row_issues q where q.table_name = '{q}' and q.row_key = k.row_key)",
+        "select {columns}, q.row_key is not null as {FLAGGED_COLUMN} \
+         from (select r.*, {key} as row_key from existing.{name} r) k \
+         left join (select row_key from quality.row_issues where table_name = '{q}') q \
+         on q.row_key = k.row_key",
         columns = columns.join(", "),
         name = table.name,
         q = table.qualified(),

@@ -345,16 +345,25 @@ pub async fn prepare(
     register_staging(ctx, &queries.join("staging")).await?;
     let started = Instant::now();
 
+    // Independent queries of one stage run side by side when the CPU has room.
+    let width = concurrency(ctx);
     // Every rule and check reads the rows that exist as of as_of many times:
     // read the snapshot once and keep them.
-    for table in TABLES {
-        materialize_sql(
-            ctx,
-            &format!("existing.{}", table.name),
-            &quality::existing_sql(table),
-            layers,
-        )
-        .await?;
+    let reads = TABLES.iter().map(|table| {
+        let ctx = ctx.clone();
+        let layers = layers.clone();
+        Box::pin(async move {
+            materialize_sql(
+                &ctx,
+                &format!("existing.{}", table.name),
+                &quality::existing_sql(table),
+                &layers,
+            )
+            .await
+        }) as Job<Result<()>>
+    });
+    for done in run_ordered(reads.collect(), width).await {
+        done?;
     }
     tracing::debug!(
         ms = started.elapsed().as_millis(),
@@ -374,13 +383,7 @@ pub async fn prepare(
     }
     issues.register(ctx).await?;
     for table in quality::first_pass() {
-        materialize_sql(
-            ctx,
-            &format!("clean.{}", table.name),
-            &quality::clean_sql(table),
-            layers,
-        )
-        .await?;
+        split_layers(ctx, table, layers).await?;
     }
     let shared_dir = queries.join("shared");
     let fx_path = shared_dir.join("fx_daily.sql");
@@ -398,41 +401,34 @@ pub async fn prepare(
     register_partner_cycles(ctx).await?;
 
     // Pass 2: every other table.
+    let mut planned = Vec::new();
     for table in quality::second_pass() {
-        issues
-            .add(
+        planned.push(
+            RowIssues::plan(
                 ctx,
                 &quality::issues_sql(table, true).expect("rules"),
                 table,
             )
-            .await?;
+            .await?,
+        );
     }
+    issues.add_all(planned, width).await?;
     issues.register(ctx).await?;
     tracing::debug!(ms = started.elapsed().as_millis(), "data-quality rules run");
-    for table in quality::second_pass() {
-        materialize_sql(
-            ctx,
-            &format!("clean.{}", table.name),
-            &quality::clean_sql(table),
-            layers,
-        )
-        .await?;
-    }
-    for table in TABLES {
-        materialize_sql(
-            ctx,
-            &format!("flagged.{}", table.name),
-            &quality::flagged_sql(table),
-            layers,
-        )
-        .await?;
+    let splits = quality::second_pass().map(|table| {
+        let ctx = ctx.clone();
+        let layers = layers.clone();
+        Box::pin(async move { split_layers(&ctx, table, &layers).await }) as Job<Result<()>>
+    });
+    for done in run_ordered(splits.collect(), width).await {
+        done?;
     }
     tracing::debug!(
         ms = started.elapsed().as_millis(),
         "clean and flagged layers built"
     );
     // Shared views may read one another: build them in passes, each time those
-    // whose inputs exist, until none is left or no pass makes progress.
+    // whose inputs exist (side by side), until none is left or no pass makes progress.
     let mut pending: Vec<PathBuf> = sql_files(&shared_dir)?
         .into_iter()
         .filter(|p| *p != fx_path)
@@ -441,22 +437,22 @@ pub async fn prepare(
         let before = pending.len();
         let mut waiting = Vec::new();
         let mut errors = Vec::new();
+        let mut builds = Vec::new();
         for path in pending {
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            match materialize_file(
-                ctx,
-                &format!("shared.{stem}"),
-                &path,
-                &mut shared_deps,
-                layers,
-            )
-            .await
-            {
-                Ok(()) => {}
+            let name = format!("shared.{stem}");
+            match plan_file(ctx, &name, &path, &mut shared_deps).await {
+                Ok(df) => {
+                    let ctx = ctx.clone();
+                    let layers = layers.clone();
+                    builds.push(Box::pin(async move {
+                        keep(&ctx, &name, df, &path.display().to_string(), &layers).await
+                    }) as Job<Result<()>>);
+                }
                 Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
                     errors.extend(msgs);
                     waiting.push(path);
@@ -466,6 +462,9 @@ pub async fn prepare(
         }
         if waiting.len() == before {
             return Err(Error::Queries(errors));
+        }
+        for built in run_ordered(builds, width).await {
+            built?;
         }
         pending = waiting;
     }
@@ -593,6 +592,17 @@ impl RowIssues {
         rules: &str,
         table: &crate::contract::Table,
     ) -> Result<()> {
+        let planned = RowIssues::plan(ctx, rules, table).await?;
+        self.add_all(vec![planned], 1).await
+    }
+
+    /// The rules of one table as a query of the row_issues shape, with the
+    /// context its errors carry.
+    async fn plan(
+        ctx: &SessionContext,
+        rules: &str,
+        table: &crate::contract::Table,
+    ) -> Result<(String, datafusion::dataframe::DataFrame)> {
         let context = format!("data quality rules of {}", table.qualified());
         let sql = format!(
             "select arrow_cast(table_name, 'Utf8') as table_name, \
@@ -603,20 +613,40 @@ impl RowIssues {
             .sql(&sql)
             .await
             .map_err(|e| Error::exec(context.clone(), e))?;
-        match self.layers {
-            Layers::Materialized => {
-                for batch in df
+        Ok((context, df))
+    }
+
+    /// Runs the planned rules (`width` tables at a time) or keeps them for the
+    /// union a cluster writes.
+    async fn add_all(
+        &mut self,
+        planned: Vec<(String, datafusion::dataframe::DataFrame)>,
+        width: usize,
+    ) -> Result<()> {
+        if let Layers::Files(_) = self.layers {
+            self.queries.extend(planned.into_iter().map(|(_, df)| df));
+            return Ok(());
+        }
+        let jobs = planned.into_iter().map(|(context, df)| {
+            Box::pin(async move {
+                let t = Instant::now();
+                let found = df
                     .collect()
                     .await
                     .map_err(|e| Error::exec(context.clone(), e))?
-                {
-                    self.batches.push(
+                    .into_iter()
+                    .map(|batch| {
                         RecordBatch::try_new(row_issues_schema(), batch.columns().to_vec())
-                            .map_err(|e| Error::exec(context.clone(), e.into()))?,
-                    );
-                }
-            }
-            Layers::Files(_) => self.queries.push(df),
+                            .map_err(|e| Error::exec(context.clone(), e.into()))
+                    })
+                    .collect::<Result<Vec<_>>>();
+                let ms = t.elapsed().as_millis() as u64;
+                tracing::debug!(ms, "{context}");
+                found
+            }) as Job<Result<Vec<RecordBatch>>>
+        });
+        for found in run_ordered(jobs.collect(), width).await {
+            self.batches.extend(found?);
         }
         Ok(())
     }
@@ -764,6 +794,115 @@ async fn materialize_sql(
     keep(ctx, name, df, name, layers).await
 }
 
+/// `clean.<table>` and `flagged.<table>`: in memory from one pass, or on a
+/// cluster the clean rows written and the flagged ones a view.
+async fn split_layers(
+    ctx: &SessionContext,
+    table: &crate::contract::Table,
+    layers: &Layers,
+) -> Result<()> {
+    if let Layers::Materialized = layers {
+        return materialize_split(ctx, table).await;
+    }
+    for (layer, keep_flagged) in [("clean", false), ("flagged", true)] {
+        let name = format!("{layer}.{}", table.name);
+        let columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        let sql = format!(
+            "select {} from ({}) split where {}{}",
+            columns.join(", "),
+            quality::split_sql(table),
+            if keep_flagged { "" } else { "not " },
+            quality::FLAGGED_COLUMN
+        );
+        materialize_sql(ctx, &name, &sql, layers).await?;
+    }
+    Ok(())
+}
+
+/// `clean.<table>` and `flagged.<table>` from one pass over the existing rows:
+/// each batch of [`quality::split_sql`] is divided on its flag column.
+async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table) -> Result<()> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::compute::{filter_record_batch, not};
+    let context = format!("clean.{0} and flagged.{0}", table.name);
+    let failed = |e: datafusion::error::DataFusionError| Error::exec(context.clone(), e);
+    let df = ctx.sql(&quality::split_sql(table)).await.map_err(failed)?;
+    let full = df.schema().as_arrow().clone();
+    let flag_at = full
+        .index_of(quality::FLAGGED_COLUMN)
+        .expect("split_sql returns the flag column");
+    let kept: Vec<usize> = (0..full.fields().len()).filter(|i| *i != flag_at).collect();
+    let schema = Arc::new(full.project(&kept).map_err(|e| failed(e.into()))?);
+    let mut clean = Vec::new();
+    let mut flagged = Vec::new();
+    for partition in df.collect_partitioned().await.map_err(failed)? {
+        let (mut passed, mut bad) = (Vec::new(), Vec::new());
+        for batch in partition {
+            let divided = (|| {
+                let flag = batch.column(flag_at).as_boolean();
+                let rows =
+                    RecordBatch::try_new(schema.clone(), batch.project(&kept)?.columns().to_vec())?;
+                Ok::<_, datafusion::arrow::error::ArrowError>((
+                    filter_record_batch(&rows, &not(flag)?)?,
+                    filter_record_batch(&rows, flag)?,
+                ))
+            })();
+            let (p, b) = divided.map_err(|e| failed(e.into()))?;
+            passed.push(p);
+            bad.push(b);
+        }
+        clean.push(passed);
+        flagged.push(bad);
+    }
+    for (layer, partitions) in [("clean", clean), ("flagged", flagged)] {
+        let mem = datafusion::datasource::MemTable::try_new(schema.clone(), partitions)
+            .map_err(failed)?;
+        ctx.register_table(format!("{layer}.{}", table.name), Arc::new(mem))
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// A check run: its findings (and plan with `--explain`), and its milliseconds.
+type CheckJob = Job<(Result<(Vec<RecordBatch>, Option<String>)>, u128)>;
+
+/// A query of a stage, run on its own task.
+type Job<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// How many independent queries run at once: one per engine thread, and one at a
+/// time under a memory limit (each query then has the whole pool to itself).
+fn concurrency(ctx: &SessionContext) -> usize {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    match ctx.runtime_env().memory_pool.memory_limit() {
+        MemoryLimit::Finite(_) => 1,
+        _ => ctx.state().config().target_partitions().clamp(1, 4),
+    }
+}
+
+/// Runs `jobs`, at most `width` at a time, and returns their outputs in order.
+async fn run_ordered<T: Send + 'static>(jobs: Vec<Job<T>>, width: usize) -> Vec<T> {
+    let mut running = std::collections::VecDeque::new();
+    let mut outputs = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if running.len() >= width.max(1) {
+            outputs.push(joined(running.pop_front().expect("a running job")).await);
+        }
+        running.push_back(tokio::spawn(job));
+    }
+    for handle in running {
+        outputs.push(joined(handle).await);
+    }
+    outputs
+}
+
+async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
+    match handle.await {
+        Ok(output) => output,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a query task was cancelled: {e}"),
+    }
+}
+
 async fn materialize_file(
     ctx: &SessionContext,
     name: &str,
@@ -771,6 +910,17 @@ async fn materialize_file(
     deps: &mut SharedDeps,
     layers: &Layers,
 ) -> Result<()> {
+    let df = plan_file(ctx, name, path, deps).await?;
+    keep(ctx, name, df, &path.display().to_string(), layers).await
+}
+
+/// Plans the shared view `name` from `path` and records the tables it needs.
+async fn plan_file(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    deps: &mut SharedDeps,
+) -> Result<datafusion::dataframe::DataFrame> {
     let sql = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let df = ctx
         .sql(&sql)
@@ -778,7 +928,7 @@ async fn materialize_file(
         .map_err(|e| Error::Queries(vec![checks::located(path, &e)]))?;
     let needs = input_tables(&checks::scanned_tables(df.logical_plan()), deps);
     deps.insert(name.to_string(), needs);
-    keep(ctx, name, df, &path.display().to_string(), layers).await
+    Ok(df)
 }
 
 /// Registers a layer table under `name`: computed now into memory, or on a
@@ -1072,9 +1222,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(planned.len() as u64), "checks");
+    // Checks are independent: they run side by side (see `concurrency`) and are
+    // recorded in order, so outcomes and findings do not depend on which finished first.
+    let mut runs = Vec::new();
+    let mut jobs = Vec::new();
     for (check, df) in planned {
-        bar.set_message(check.id.clone());
-        bar.inc(1);
         let needs = input_tables(&checks::scanned_tables(df.logical_plan()), &shared_deps);
         let absent: Vec<&String> = needs.intersection(&missing).collect();
         if !absent.is_empty() && check.id != checks::DATA_QUALITY {
@@ -1086,18 +1238,36 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            runs.push((check, Some(reason)));
+            continue;
+        }
+        let (ctx, job_check, bar, explain) =
+            (ctx.clone(), check.clone(), bar.clone(), opts.explain);
+        jobs.push(Box::pin(async move {
+            bar.set_message(job_check.id.clone());
+            let t = Instant::now();
+            let result = checks::execute_explained(&ctx, &job_check, df, explain).await;
+            bar.inc(1);
+            (result, t.elapsed().as_millis())
+        }) as CheckJob);
+        runs.push((check, None));
+    }
+    let mut results = run_ordered(jobs, concurrency(&ctx)).await.into_iter();
+    for (check, skipped) in runs {
+        if let Some(reason) = skipped {
+            bar.inc(1);
             tracing::warn!(check_id = %check.id, "skipped: {reason}");
             warnings.push(format!("check {} skipped: {reason}", check.id));
             outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
             continue;
         }
-        let t = Instant::now();
-        let found = match checks::execute_explained(&ctx, check, df, opts.explain).await {
+        let (result, millis) = results.next().expect("one result per check run");
+        let found = match result {
             Ok((found, plan)) => {
                 if let Some(plan) = plan {
                     explain.push(CheckPlan {
                         check_id: check.id.clone(),
-                        millis: t.elapsed().as_millis(),
+                        millis,
                         rows: findings::row_count(&found),
                         plan,
                     });
@@ -1108,14 +1278,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
                 let message = e.to_string();
                 tracing::error!(check_id = %check.id, "check failed: {message}");
                 warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, t.elapsed().as_millis(), None);
+                let mut failed = outcome(check, 0, Decimal::ZERO, millis, None);
                 failed.failed = Some(message);
                 outcomes.push(failed);
                 continue;
             }
             Err(e) => return Err(e),
         };
-        let millis = t.elapsed().as_millis();
         let rows = findings::row_count(&found);
         let leakage = findings::decimal_sum(&found, "leakage_amount");
         tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");

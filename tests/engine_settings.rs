@@ -25,7 +25,22 @@ fn findings_with(snapshot: &Path, out: &Path, tweak: impl FnOnce(&mut RunOptions
     assert!(report.failed_checks().is_empty());
     let mut found = read_findings(out);
     found.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
+    assert_outcomes_match(&report, &found);
     found
+}
+
+/// Checks run side by side: each check's outcome in the manifest (rows, leakage)
+/// must still be that check's own findings, whichever check finished first.
+fn assert_outcomes_match(report: &revleak::run::RunReport, found: &[Finding]) {
+    for outcome in &report.manifest.checks {
+        let mine: Vec<&Finding> = found
+            .iter()
+            .filter(|f| f.check_id == outcome.check_id)
+            .collect();
+        assert_eq!(outcome.rows, mine.len(), "{}: rows", outcome.check_id);
+        let leakage: rust_decimal::Decimal = mine.iter().map(|f| f.leakage).sum();
+        assert_eq!(outcome.leakage, leakage, "{}: leakage", outcome.check_id);
+    }
 }
 
 #[test]
@@ -61,6 +76,7 @@ fn findings_do_not_depend_on_threads_or_memory_limit() {
     assert!(spilled, "no operator spilled under 12 MiB");
     let mut tight = read_findings(&out);
     tight.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
+    assert_outcomes_match(&report, &tight);
     assert_eq!(default, tight, "--memory-limit 12MiB changed the findings");
     assert!(
         !out.join("_spill").exists(),

@@ -9,24 +9,43 @@ with won_lines as (
     where d.stage = 'closed_won' and not d.touched_by_flagged_rows
 ),
 
-price_in_force as (
-    -- the latest valid_from in force at close, should validity periods overlap
-    select w.deal_id, w.line_no, pl.list_price as current_price,
-           row_number() over (partition by w.deal_id, w.line_no order by pl.valid_from desc) as newest_first
-    from won_lines w
+close_days as (
+    -- deals close on a few hundred distinct days: resolve the price list once per
+    -- day rather than once per line (a date-range join per line is the slow part)
+    select distinct close_date
+    from shared.deal_values
+    where stage = 'closed_won'
+),
+
+newest_in_force as (
+    -- the latest valid_from in force on each day, should validity periods overlap
+    select pl.sku, pl.currency, c.close_date, max(pl.valid_from) as valid_from
+    from close_days c
     join clean.price_list pl
-      on pl.sku = w.sku
-     and pl.currency = w.currency
-     and pl.valid_from <= w.close_date
-     and (pl.valid_to is null or pl.valid_to >= w.close_date)
+      on pl.valid_from <= c.close_date
+     and (pl.valid_to is null or pl.valid_to >= c.close_date)
+    group by pl.sku, pl.currency, c.close_date
+),
+
+price_in_force as (
+    -- (sku, currency, valid_from) is the price list's key: one price per day;
+    -- a line is stale when quoted below stale_below (current price - tolerance)
+    select n.sku, n.currency, n.close_date, pl.list_price as current_price,
+           pl.list_price - p.amount_tolerance as stale_below
+    from newest_in_force n
+    join clean.price_list pl
+      on pl.sku = n.sku and pl.currency = n.currency and pl.valid_from = n.valid_from
+    cross join params p
 ),
 
 stale_lines as (
+    -- the price test sits in the join condition, so lines quoted at the list
+    -- price are dropped while joining instead of being joined and then filtered
     select w.*, pf.current_price
     from won_lines w
-    join price_in_force pf on pf.deal_id = w.deal_id and pf.line_no = w.line_no and pf.newest_first = 1
-    cross join params p
-    where pf.current_price - w.list_price > p.amount_tolerance
+    join price_in_force pf
+      on pf.sku = w.sku and pf.currency = w.currency and pf.close_date = w.close_date
+     and w.list_price < pf.stale_below
 )
 
 select

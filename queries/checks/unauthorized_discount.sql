@@ -25,15 +25,22 @@ with won_lines as (
       and (d.partner_id is null or pt.partner_id is not null)
 ),
 
-policy_at_close as (
-    select w.deal_id, w.line_no, max(dp.max_discount_pct) as max_discount_pct
-    from won_lines w
+close_days as (
+    -- deals close on a few hundred distinct days: resolve the policies once per
+    -- day rather than once per line (a date-range join per line is the slow part)
+    select distinct close_date
+    from shared.deal_values
+    where stage = 'closed_won'
+),
+
+policy_by_day as (
+    -- per tier, family and day: the highest maximum among the policies in force
+    select dp.tier, dp.family, c.close_date, max(dp.max_discount_pct) as max_discount_pct
+    from close_days c
     join clean.discount_policies dp
-      on dp.tier = w.tier
-     and dp.family = w.family
-     and dp.valid_from <= w.close_date
-     and (dp.valid_to is null or dp.valid_to >= w.close_date)
-    group by w.deal_id, w.line_no
+      on dp.valid_from <= c.close_date
+     and (dp.valid_to is null or dp.valid_to >= c.close_date)
+    group by dp.tier, dp.family, c.close_date
 ),
 
 best_approval_at_close as (
@@ -53,10 +60,13 @@ allowed as (
         w.*,
         greatest(pol.max_discount_pct, coalesce(ap.approved_pct, pol.max_discount_pct)) as allowed_pct
     from won_lines w
-    join policy_at_close pol on pol.deal_id = w.deal_id and pol.line_no = w.line_no
+    -- the discount test sits in the join condition: lines within policy are
+    -- dropped while joining instead of being joined and then filtered
+    join policy_by_day pol
+      on pol.tier = w.tier and pol.family = w.family and pol.close_date = w.close_date
+     and w.discount_pct > pol.max_discount_pct
     left join best_approval_at_close ap on ap.deal_id = w.deal_id
-    where w.discount_pct > pol.max_discount_pct
-      and (ap.approved_pct is null or ap.approved_pct < w.discount_pct)
+    where ap.approved_pct is null or ap.approved_pct < w.discount_pct
 )
 
 select

@@ -7,12 +7,6 @@ with activated as (
     group by customer_id, sku
 ),
 
-latest_activation as (
-    select customer_id, sku, partner_id,
-           row_number() over (partition by customer_id, sku order by activated_date desc, activation_id desc) as newest_first
-    from clean.activations
-),
-
 entitled as (
     select i.customer_id, l.sku, sum(l.quantity) as entitled_seats
     from shared.invoice_balances i
@@ -23,10 +17,11 @@ entitled as (
 
 touched_by_flagged_rows as (
     -- an invoice line that failed data quality may hold the missing seats
+    -- (the few touched invoices first, so that the joins stay small)
     select distinct i.customer_id, l.sku
-    from existing.invoices i
-    join existing.invoice_lines l on l.invoice_id = i.invoice_id
-    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    from shared.invoices_touched_by_flagged_rows t
+    join existing.invoices i on i.invoice_id = t.invoice_id
+    join existing.invoice_lines l on l.invoice_id = t.invoice_id
 ),
 
 over_used as (
@@ -48,11 +43,20 @@ price_at_as_of as (
     where pl.currency = p.reporting_currency
       and pl.valid_from <= p.as_of
       and (pl.valid_to is null or pl.valid_to >= p.as_of)
+),
+
+latest_activation as (
+    -- the partner of the newest activation, looked up for the over-used seats
+    -- only: ranking all activations is the slow part, and few are over-used
+    select o.*, a.partner_id,
+           row_number() over (partition by a.customer_id, a.sku order by a.activated_date desc, a.activation_id desc) as newest_first
+    from over_used o
+    join clean.activations a on a.customer_id = o.customer_id and a.sku = o.sku
 )
 
 select
     cast(null as varchar) as severity,
-    la.partner_id,
+    o.partner_id,
     'customer_sku' as entity_type,
     concat(o.customer_id, ':', o.sku) as entity_id,
     cast(date_trunc('month', p.as_of) as date) as period,
@@ -61,14 +65,14 @@ select
     coalesce(o.excess_seats * pr.list_price, cast(0 as decimal(18, 2))) as leakage_amount,
     concat(
         'Customer ', o.customer_id, ' has ', cast(o.activated_seats as varchar), ' seat(s) of ', o.sku, ' activated',
-        case when la.partner_id is null then '' else concat(' (latest by partner ', la.partner_id, ')') end,
+        case when o.partner_id is null then '' else concat(' (latest by partner ', o.partner_id, ')') end,
         ' but ', cast(o.entitled_seats as varchar), ' invoiced: ', cast(o.excess_seats as varchar), ' unbilled seat(s)',
         case
             when pr.list_price is null then concat(', no ', p.reporting_currency, ' list price in force on ', cast(p.as_of as varchar), ' to value them.')
             else concat(' at ', fmt_money(pr.list_price), ' = ', fmt_money(o.excess_seats * pr.list_price), ' ', p.reporting_currency, '.')
         end
     ) as detail
-from over_used o
-join latest_activation la on la.customer_id = o.customer_id and la.sku = o.sku and la.newest_first = 1
+from latest_activation o
 left join price_at_as_of pr on pr.sku = o.sku and pr.newest_first = 1
 cross join params p
+where o.newest_first = 1
