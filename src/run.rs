@@ -1100,6 +1100,23 @@ async fn cluster_session(_scheduler: &str, _settings: &EngineSettings) -> Result
     ))
 }
 
+/// A query that failed on a cluster most often could not reach a file: say where
+/// the executors must find them.
+fn on_cluster(e: Error, engine: &Engine) -> Error {
+    match (engine, e) {
+        (Engine::Ballista { scheduler }, Error::Execution { context, source }) => {
+            Error::Execution {
+                context: format!(
+                    "{context} (on the Ballista cluster at {scheduler}: every executor must read \
+                 the snapshot and write the output folder at the paths this client uses)"
+                ),
+                source,
+            }
+        }
+        (_, e) => e,
+    }
+}
+
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
@@ -1193,7 +1210,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         opts.snapshot.display()
     );
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
-    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries, &layers).await?;
+    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries, &layers)
+        .await
+        .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
 
     // Plan every check first: all broken files are reported together.
@@ -1283,7 +1302,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
                 outcomes.push(failed);
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(on_cluster(e, &opts.engine)),
         };
         let rows = findings::row_count(&found);
         let leakage = findings::decimal_sum(&found, "leakage_amount");

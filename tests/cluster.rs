@@ -260,7 +260,7 @@ fn a_cluster_run_publishes_the_same_findings_as_a_local_run() {
                 &cluster.scheduler_url,
             ],
         ),
-        Duration::from_secs(1200),
+        Duration::from_secs(900),
     );
     assert!(
         status.success(),
@@ -319,6 +319,79 @@ fn an_unreachable_scheduler_fails_the_run_with_exit_2_and_publishes_nothing() {
     assert!(!out.join("findings").exists());
 }
 
+/// An executor that does not see the snapshot (its own mount namespace with an
+/// empty tmpfs over the folder, as a worker without the shared mount): the run
+/// fails with exit 2 naming the file, and publishes nothing. Needs root (CI is).
+#[test]
+fn an_executor_that_cannot_read_a_table_fails_the_run_naming_the_file() {
+    let unshare_works = Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unshare_works {
+        eprintln!("skipped: `unshare -m` needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    common::copy_tree(&common::sample_dir(), &snapshot);
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let port = free_ports(1);
+    let bind = format!("127.0.0.1:{port}");
+    let mut scheduler = Process::spawn(
+        "scheduler",
+        &["cluster", "scheduler", "--bind", &bind],
+        &logs,
+    );
+    wait_for_port(port, &mut scheduler, &logs);
+    let flight = free_ports(2);
+    let script = format!(
+        "mount -t tmpfs none '{}' && exec '{}' cluster executor --scheduler {bind} --bind 127.0.0.1:{flight}",
+        snapshot.display(),
+        env!("CARGO_BIN_EXE_revleak")
+    );
+    let log = std::fs::File::create(logs.join("executor.log")).unwrap();
+    let mut executor = Process {
+        name: "executor".into(),
+        child: Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    };
+    wait_for_port(flight, &mut executor, &logs);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let out = tmp.path().join("out");
+    let (status, text) = finish(
+        revleak_run(
+            &snapshot,
+            &out,
+            &["--engine", "ballista", "--scheduler", &bind],
+        ),
+        Duration::from_secs(600),
+    );
+    assert_eq!(status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(".parquet") && text.contains("not found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every executor must read the snapshot"),
+        "{text}"
+    );
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "nothing published, nothing left behind: {left:?}"
+    );
+}
+
 #[test]
 fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
     let tmp = tempfile::tempdir().unwrap();
@@ -343,7 +416,7 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
     std::thread::sleep(Duration::from_secs(3));
     let mut victim = cluster.executors.remove(0);
     victim.stop();
-    let (status, text) = finish(run, Duration::from_secs(1200));
+    let (status, text) = finish(run, Duration::from_secs(900));
     match status.code() {
         Some(0) => {
             // Ballista re-ran the lost executor's tasks on the other one.
