@@ -250,6 +250,19 @@ fn config_command(args: ConfigArgs) -> Result<String> {
             let _ = writeln!(out, "# spill_dir = \"<out>/_spill\" (with memory_limit)");
         }
     }
+    let _ = writeln!(
+        out,
+        "engine = {}",
+        quoted(config.engine.as_deref().unwrap_or("local"))
+    );
+    match &config.scheduler {
+        Some(s) => {
+            let _ = writeln!(out, "scheduler = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# scheduler = (needed with engine = \"ballista\")");
+        }
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "[parameters]");
     let explicit_as_of = config.parameters.contains_key("as_of")

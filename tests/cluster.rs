@@ -447,3 +447,31 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
         other => panic!("exit {other:?}:\n{text}\n{}", cluster.logs()),
     }
 }
+
+#[test]
+fn the_engine_setting_is_checked_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    for (args, message) in [
+        (
+            vec!["--engine", "ballista"],
+            "--engine ballista needs --scheduler df://HOST:PORT",
+        ),
+        (
+            vec!["--engine", "spark"],
+            "--engine: engine `spark` is not one of local, ballista",
+        ),
+        (
+            vec!["--engine", "ballista", "--scheduler", "df://nowhere"],
+            "--scheduler df://nowhere: expected df://HOST:PORT",
+        ),
+    ] {
+        let (status, text) = finish(
+            revleak_run(&common::sample_dir(), &out, &args),
+            Duration::from_secs(120),
+        );
+        assert_eq!(status.code(), Some(2), "{args:?}: {text}");
+        assert!(text.contains(message), "{args:?}: {text}");
+        assert!(!out.join("findings").exists());
+    }
+}
