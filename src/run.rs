@@ -959,6 +959,12 @@ async fn keep(
             let dir = root.join(name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let schema = df.schema().as_arrow().clone();
+            // One writing task: Ballista runs the sink once per partition of its
+            // stage, and a sink writes every input partition, so a layer built
+            // from several partitions would be written several times over.
+            let df = df
+                .repartition(datafusion::logical_expr::Partitioning::RoundRobinBatch(1))
+                .map_err(failed)?;
             df.write_parquet(
                 dir.to_str().expect("the work folder is a UTF-8 path"),
                 datafusion::dataframe::DataFrameWriteOptions::new(),
