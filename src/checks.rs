@@ -270,12 +270,8 @@ pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
 }
 
 fn is_layer_table(name: &datafusion::common::TableReference) -> bool {
-    name.schema().is_some_and(|schema| {
-        [
-            "staging", "existing", "quality", "clean", "flagged", "shared",
-        ]
-        .contains(&schema)
-    })
+    name.schema()
+        .is_some_and(|schema| crate::run::LAYERS.contains(&schema))
 }
 
 /// Runs a planned check and returns its findings in the findings shape (without

@@ -234,7 +234,7 @@ impl RunReport {
 }
 
 /// Schemas holding the layers, in the order data flows through them.
-const LAYERS: &[&str] = &[
+pub const LAYERS: &[&str] = &[
     "staging", "existing", "quality", "clean", "flagged", "shared",
 ];
 
@@ -470,24 +470,15 @@ pub async fn prepare(
     }
 
     tracing::debug!(ms = started.elapsed().as_millis(), "shared views built");
-    let counted = match layers {
-        Layers::Materialized => None,
-        // One job for the cluster rather than two per table.
-        Layers::Files(_) => Some(count_all(ctx).await?),
-    };
+    // One query for every table (one job on a cluster), not two per table.
+    let counts = count_all(ctx).await?;
     let mut stats = Vec::new();
     for table in TABLES {
         let found = snapshot
             .tables
             .iter()
             .find(|f| f.table.qualified() == table.qualified());
-        let (existing, passed) = match &counted {
-            Some(counts) => counts.get(table.name).copied().unwrap_or((0, 0)),
-            None => (
-                count(ctx, &format!("existing.{}", table.name)).await?,
-                count(ctx, &format!("clean.{}", table.name)).await?,
-            ),
-        };
+        let (existing, passed) = counts.get(table.name).copied().unwrap_or((0, 0));
         let rows_read = found.map(|f| f.rows).unwrap_or(0);
         stats.push(TableStats {
             table: table.qualified(),
@@ -1003,25 +994,6 @@ fn input_tables(scanned: &BTreeSet<String>, deps: &SharedDeps) -> BTreeSet<Strin
         }
     }
     needs
-}
-
-async fn count(ctx: &SessionContext, table: &str) -> Result<u64> {
-    let batches = ctx
-        .sql(&format!("select count(*) from {table}"))
-        .await
-        .map_err(|e| Error::exec(table.to_string(), e))?
-        .collect()
-        .await
-        .map_err(|e| Error::exec(table.to_string(), e))?;
-    use datafusion::arrow::array::AsArray;
-    Ok(batches
-        .first()
-        .map(|b| {
-            b.column(0)
-                .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
-                .value(0) as u64
-        })
-        .unwrap_or(0))
 }
 
 /// Rows of every `existing.*` and `clean.*` table, by table name, in one query.

@@ -286,9 +286,6 @@ fn a_cluster_run_publishes_the_same_findings_as_a_local_run() {
         };
         assert_eq!(strip(&m_local), strip(&m_cluster), "manifest {key}");
     }
-    for executor in &cluster.executors {
-        assert!(!executor.name.is_empty());
-    }
 }
 
 #[test]
