@@ -15,8 +15,12 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
+use datafusion::common::{JoinType, plan_err};
 use datafusion::execution::FunctionRegistry;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -51,9 +55,11 @@ pub async fn client_session(scheduler: &str, settings: &EngineSettings) -> Resul
     config = config.set_str("ballista.planner.adaptive.enabled", "false");
     config.options_mut().sql_parser.collect_spans = true;
     config.options_mut().sql_parser.parse_float_as_decimal = true;
+    config.options_mut().optimizer.skip_failed_rules = false;
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
+        .with_optimizer_rule(Arc::new(NoOuterJoinsWithoutEquality))
         .build();
     let ctx = SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await
@@ -113,6 +119,46 @@ pub async fn serve_scheduler(bind: &str) -> Result<()> {
     start_server(cluster, address, Arc::new(config))
         .await
         .map_err(|e| Error::Cluster(format!("scheduler on {bind}: {e}")))
+}
+
+/// Rejects, before a query leaves the client, a join that Ballista 55 can answer
+/// wrongly: an outer, semi or anti join without an equality condition (what an
+/// uncorrelated scalar subquery, `left join ... on true` or a non-equi outer join
+/// become). Ballista runs it as a nested-loop join and, with more than two
+/// partitions per stage, returned its rows twice (seen on revleak's fx_daily).
+/// Wrong amounts in a finance report are worse than a clear error: the message
+/// names the way to write the same SQL that both engines run.
+#[derive(Debug)]
+pub struct NoOuterJoinsWithoutEquality;
+
+impl OptimizerRule for NoOuterJoinsWithoutEquality {
+    fn name(&self) -> &str {
+        "revleak_no_outer_joins_without_equality"
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        _config: &dyn OptimizerConfig,
+    ) -> datafusion::common::Result<Transformed<LogicalPlan>> {
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::Join(join) = node
+                && join.on.is_empty()
+                && join.join_type != JoinType::Inner
+            {
+                return plan_err!(
+                    "a {} join without an equality condition (an uncorrelated scalar \
+                     subquery, `on true`, or only non-equi conditions) cannot run on a \
+                     Ballista cluster: Ballista 55 can return its rows more than once. \
+                     Give it an equality condition, or cross join a one-row CTE instead \
+                     of a scalar subquery (see README, Running on a cluster)",
+                    join.join_type.to_string().to_lowercase()
+                );
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        Ok(Transformed::no(plan))
+    }
 }
 
 /// What `revleak cluster executor` was asked for.

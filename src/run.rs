@@ -1002,8 +1002,9 @@ async fn count_all(ctx: &SessionContext) -> Result<std::collections::HashMap<Str
         .iter()
         .map(|t| {
             format!(
-                "select '{n}' as name, (select count(*) from existing.{n}) as existing, \
-                 (select count(*) from clean.{n}) as passed",
+                "select '{n}' as name, e.n as existing, c.n as passed \
+                 from (select count(*) as n from existing.{n}) e \
+                 cross join (select count(*) as n from clean.{n}) c",
                 n = t.name
             )
         })
@@ -1079,9 +1080,20 @@ async fn cluster_session(_scheduler: &str, _settings: &EngineSettings) -> Result
 }
 
 /// A query that failed on a cluster most often could not reach a file: say where
-/// the executors must find them.
+/// the executors must find them (unless the client refused to plan it).
 fn on_cluster(e: Error, engine: &Engine) -> Error {
     match (engine, e) {
+        (Engine::Ballista { scheduler }, Error::Execution { context, source })
+            if matches!(
+                source.find_root(),
+                datafusion::error::DataFusionError::Plan(_)
+            ) =>
+        {
+            Error::Execution {
+                context: format!("{context} (planned for the Ballista cluster at {scheduler})"),
+                source,
+            }
+        }
         (Engine::Ballista { scheduler }, Error::Execution { context, source }) => {
             Error::Execution {
                 context: format!(

@@ -23,11 +23,12 @@ with base_rates as (
 
 last_day_needed as (
     -- forecasts are not filtered by as_of and may name months to come; ten years
-    -- ahead is as far as a daily table goes (no check reads a later day)
-    select greatest(p.as_of, least(coalesce(max(f.period), p.as_of), p.as_of + 3660)) as last_day
+    -- ahead is as far as a daily table goes (no check reads a later day). One row:
+    -- an aggregate without group by always returns one, so it is cross joined
+    -- below (a scalar subquery would be an outer join, which a cluster can get wrong)
+    select greatest(p.as_of, least(coalesce(f.last_period, p.as_of), p.as_of + 3660)) as last_day
     from params p
-    left join staging.forecasts f on true
-    group by p.as_of
+    cross join (select max(period) as last_period from staging.forecasts) f
 ),
 
 rate_validity as (
@@ -37,9 +38,10 @@ rate_validity as (
         rate_to_base,
         coalesce(
             lead(rate_date) over (partition by currency order by rate_date) - interval '1 day',
-            (select last_day from last_day_needed)
+            l.last_day
         ) as valid_to
     from base_rates
+    cross join last_day_needed l
 ),
 
 base_daily as (
