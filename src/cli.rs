@@ -155,8 +155,8 @@ pub struct RunArgs {
     /// Query engine threads (DataFusion partitions and runtime workers) [default: cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
-    /// Memory pool of the query engine, e.g. 1GiB: sorts and aggregations spill beyond it
-    /// (the materialized input layers are not counted) [default: unbounded]
+    /// Memory pool of the query engine, e.g. 1GiB: sorts, aggregations and joins spill
+    /// beyond it, and the run's intermediate layers go to disk [default: unbounded]
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Folder for spill files under --memory-limit [default: <out>/_spill]

@@ -47,10 +47,10 @@ pub struct RunOptions {
     /// Query engine threads: DataFusion's target partitions (the binary also sizes
     /// its runtime with it). None: one per core.
     pub threads: Option<usize>,
-    /// Bytes of DataFusion's memory pool (a fair spill pool); operators that can
-    /// spill (sorts, aggregations) spill beyond it, others fail. None: unbounded.
-    /// The materialized layers (existing.*, clean.*, flagged.*, shared.*) are
-    /// in-memory tables the pool does not account for.
+    /// Bytes of DataFusion's memory pool (a fair spill pool); sorts, aggregations
+    /// and (sort-merge) joins spill beyond it. With a limit the layers (data-quality
+    /// issues, clean rows, shared views) are written as Parquet beside the outputs
+    /// instead of held in memory. None: unbounded, layers in memory.
     pub memory_limit: Option<usize>,
     /// Where spill files go (default with a memory limit: `<out>/_spill`).
     pub spill_dir: Option<PathBuf>,
@@ -295,12 +295,19 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     if let Some(bytes) = settings.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
         // Each sorting partition sets aside this much to merge its spills (10 MB by
-        // default): under a small pool, a quarter of a partition's fair share.
+        // default). With sort-merge joins a query sorts in dozens of places at
+        // once, so under a small pool each keeps a small slice.
         let partitions = config.target_partitions().max(1);
         let execution = &mut config.options_mut().execution;
         execution.sort_spill_reservation_bytes = execution
             .sort_spill_reservation_bytes
-            .min(bytes / (4 * partitions));
+            .min(bytes / (64 * partitions));
+        // A hash join's build side cannot spill in DataFusion 55; a sort-merge join
+        // sorts (and spills) both sides instead.
+        config.options_mut().optimizer.prefer_hash_join = false;
+        // The fair pool gives each sorting partition an equal share, and a sorter
+        // must hold at least one batch: smaller batches fit more sorts at once.
+        config = config.with_batch_size(2048);
     }
     if let Some(dir) = &settings.spill_dir {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -551,11 +558,15 @@ fn staging_shape(
 pub enum Layers {
     /// Computed once into memory: every later query reads the result.
     Materialized,
-    /// For a cluster, which can only scan files: the data-quality issues, the
-    /// clean rows and the shared views are written once as Parquet under this
-    /// folder, which every executor must reach; existing and flagged rows are
-    /// views over them and the snapshot.
-    Files(PathBuf),
+    /// The clean rows and the shared views are written once as Parquet under
+    /// `dir`; existing and flagged rows are views over them and the snapshot. For
+    /// a cluster, which can only scan files (and every executor must reach `dir`),
+    /// the data-quality issues are written too; the embedded engine under a
+    /// memory limit keeps those few rows in memory (`issues_in_memory`).
+    Files {
+        dir: PathBuf,
+        issues_in_memory: bool,
+    },
 }
 
 /// `quality.row_issues` as it grows pass by pass: collected batches, or the
@@ -614,7 +625,11 @@ impl RowIssues {
         planned: Vec<(String, datafusion::dataframe::DataFrame)>,
         width: usize,
     ) -> Result<()> {
-        if let Layers::Files(_) = self.layers {
+        if let Layers::Files {
+            issues_in_memory: false,
+            ..
+        } = self.layers
+        {
             self.queries.extend(planned.into_iter().map(|(_, df)| df));
             return Ok(());
         }
@@ -646,7 +661,11 @@ impl RowIssues {
         let context = || "quality.row_issues".to_string();
         let _ = ctx.deregister_table("quality.row_issues");
         match &self.layers {
-            Layers::Materialized => {
+            Layers::Materialized
+            | Layers::Files {
+                issues_in_memory: true,
+                ..
+            } => {
                 let table = datafusion::datasource::MemTable::try_new(
                     row_issues_schema(),
                     vec![self.batches.clone()],
@@ -655,7 +674,7 @@ impl RowIssues {
                 ctx.register_table("quality.row_issues", Arc::new(table))
                     .map_err(|e| Error::exec(context(), e))?;
             }
-            Layers::Files(_) => {
+            Layers::Files { .. } => {
                 let mut queries = self.queries.iter().cloned();
                 let first = queries.next().expect("the first pass has rules");
                 let all = queries
@@ -936,17 +955,26 @@ async fn keep(
         Layers::Materialized => checks::materialize(ctx, name, df, context).await,
         // Written: what many queries read, and what keeps their plans shallow
         // enough to travel (a plan is sent nested, and its decoder stops at
-        // 100 levels).
-        Layers::Files(_)
-            if !["shared.", "quality.", "clean."]
-                .iter()
-                .any(|p| name.starts_with(p)) =>
+        // 100 levels). The embedded engine (under a memory limit) writes the
+        // as-of and flagged rows too: as views, every rule would filter the
+        // snapshot again, and every query over flagged rows would sort its way
+        // through the split of each table at once.
+        Layers::Files {
+            issues_in_memory, ..
+        } if !["shared.", "quality.", "clean."]
+            .iter()
+            .chain(if *issues_in_memory {
+                &["existing.", "flagged."][..]
+            } else {
+                &[]
+            })
+            .any(|p| name.starts_with(p)) =>
         {
             ctx.register_table(name, df.into_view())
                 .map(|_| ())
                 .map_err(failed)
         }
-        Layers::Files(root) => {
+        Layers::Files { dir: root, .. } => {
             let dir = root.join(name);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let schema = df.schema().as_arrow().clone();
@@ -1170,21 +1198,29 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             .filter(|_| opts.spill_dir.is_none())
             .cloned(),
     );
+    // Beside the outputs, removed with the run; a killed run's is removed by the
+    // next run's recovery (`_tmp-*` without a journal).
+    let layer_files = |issues_in_memory| -> Result<Layers> {
+        let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+        Ok(Layers::Files {
+            dir: out.join(format!("_tmp-{run_id}-layers")),
+            issues_in_memory,
+        })
+    };
     let (ctx, layers) = match &opts.engine {
-        Engine::Local => (session_with(&engine)?, Layers::Materialized),
-        Engine::Ballista { scheduler } => {
-            // Beside the outputs, removed with the run; a killed run's is removed
-            // by the next run's recovery (`_tmp-*` without a journal).
-            let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
-            let work = out.join(format!("_tmp-{run_id}-layers"));
-            (
-                cluster_session(scheduler, &engine).await?,
-                Layers::Files(work),
-            )
+        // Under a memory limit the layers go to disk too: in memory they would sit
+        // outside the pool for the whole run (most of the RSS at scale 50).
+        Engine::Local if engine.memory_limit.is_some() => {
+            (session_with(&engine)?, layer_files(true)?)
         }
+        Engine::Local => (session_with(&engine)?, Layers::Materialized),
+        Engine::Ballista { scheduler } => (
+            cluster_session(scheduler, &engine).await?,
+            layer_files(false)?,
+        ),
     };
     let _work_guard = RemoveDirOnDrop(match &layers {
-        Layers::Files(work) => Some(work.clone()),
+        Layers::Files { dir, .. } => Some(dir.clone()),
         Layers::Materialized => None,
     });
     tracing::debug!(

@@ -497,11 +497,7 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
                 local,
                 "the previous outputs are intact"
             );
-            let leftovers: Vec<String> = std::fs::read_dir(&out)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("_tmp"))
-                .collect();
+            let leftovers = common::temp_entries(&out);
             assert!(leftovers.is_empty(), "{leftovers:?}");
             eprintln!("executor killed mid-run: the run failed with exit 2:\n{text}");
         }

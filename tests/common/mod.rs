@@ -440,3 +440,12 @@ pub fn read_run_ids(out: &Path) -> Vec<String> {
     }
     ids
 }
+
+/// Entries of `out` a run works in and must remove: `_tmp-*` staging and layer folders.
+pub fn temp_entries(out: &Path) -> Vec<String> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("_tmp"))
+        .collect()
+}
