@@ -48,8 +48,8 @@ pub struct RunOptions {
     /// its runtime with it). None: one per core.
     pub threads: Option<usize>,
     /// Bytes of DataFusion's memory pool (a fair spill pool); sorts, aggregations
-    /// and (sort-merge) joins spill beyond it. With a limit the layers (data-quality
-    /// issues, clean rows, shared views) are written as Parquet beside the outputs
+    /// and (sort-merge) joins spill beyond it. With a limit the layers (existing,
+    /// clean, flagged and shared rows) are written as Parquet beside the outputs
     /// instead of held in memory. None: unbounded, layers in memory.
     pub memory_limit: Option<usize>,
     /// Where spill files go (default with a memory limit: `<out>/_spill`).
@@ -558,15 +558,13 @@ fn staging_shape(
 pub enum Layers {
     /// Computed once into memory: every later query reads the result.
     Materialized,
-    /// The clean rows and the shared views are written once as Parquet under
-    /// `dir`; existing and flagged rows are views over them and the snapshot. For
-    /// a cluster, which can only scan files (and every executor must reach `dir`),
-    /// the data-quality issues are written too; the embedded engine under a
-    /// memory limit keeps those few rows in memory (`issues_in_memory`).
-    Files {
-        dir: PathBuf,
-        issues_in_memory: bool,
-    },
+    /// Written once as Parquet under `dir` and read back. On a cluster (which can
+    /// only scan files, and whose executors must all reach `dir`): the
+    /// data-quality issues, clean rows and shared views; existing and flagged
+    /// rows are views over them and the snapshot. The embedded engine under a
+    /// memory limit (`embedded`) writes the existing, clean, flagged and shared
+    /// rows and keeps the few data-quality issue rows in memory.
+    Files { dir: PathBuf, embedded: bool },
 }
 
 /// `quality.row_issues` as it grows pass by pass: collected batches, or the
@@ -626,8 +624,7 @@ impl RowIssues {
         width: usize,
     ) -> Result<()> {
         if let Layers::Files {
-            issues_in_memory: false,
-            ..
+            embedded: false, ..
         } = self.layers
         {
             self.queries.extend(planned.into_iter().map(|(_, df)| df));
@@ -661,11 +658,7 @@ impl RowIssues {
         let context = || "quality.row_issues".to_string();
         let _ = ctx.deregister_table("quality.row_issues");
         match &self.layers {
-            Layers::Materialized
-            | Layers::Files {
-                issues_in_memory: true,
-                ..
-            } => {
+            Layers::Materialized | Layers::Files { embedded: true, .. } => {
                 let table = datafusion::datasource::MemTable::try_new(
                     row_issues_schema(),
                     vec![self.batches.clone()],
@@ -959,16 +952,15 @@ async fn keep(
         // as-of and flagged rows too: as views, every rule would filter the
         // snapshot again, and every query over flagged rows would sort its way
         // through the split of each table at once.
-        Layers::Files {
-            issues_in_memory, ..
-        } if !["shared.", "quality.", "clean."]
-            .iter()
-            .chain(if *issues_in_memory {
-                &["existing.", "flagged."][..]
-            } else {
-                &[]
-            })
-            .any(|p| name.starts_with(p)) =>
+        Layers::Files { embedded, .. }
+            if !["shared.", "quality.", "clean."]
+                .iter()
+                .chain(if *embedded {
+                    &["existing.", "flagged."][..]
+                } else {
+                    &[]
+                })
+                .any(|p| name.starts_with(p)) =>
         {
             ctx.register_table(name, df.into_view())
                 .map(|_| ())
@@ -1200,11 +1192,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     );
     // Beside the outputs, removed with the run; a killed run's is removed by the
     // next run's recovery (`_tmp-*` without a journal).
-    let layer_files = |issues_in_memory| -> Result<Layers> {
+    let layer_files = |embedded| -> Result<Layers> {
         let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
         Ok(Layers::Files {
             dir: out.join(format!("_tmp-{run_id}-layers")),
-            issues_in_memory,
+            embedded,
         })
     };
     let (ctx, layers) = match &opts.engine {
