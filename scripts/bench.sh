@@ -17,22 +17,10 @@
 #   BENCH_BIN          use this binary instead of building the release one
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$(pwd)
-bench_dir=${BENCH_DIR:-${REVLEAK_BENCH_DIR:-/tmp/revleak-bench}}
-# revleak reads every REVLEAK_* variable as configuration and rejects unknown ones.
-unset REVLEAK_BENCH_DIR
 scales=${SCALES:-"1 10"}
 threads=${THREADS:-$(nproc)}
-target=${CARGO_TARGET_DIR:-$repo/target}
-bin=${BENCH_BIN:-$target/release/revleak}
-mkdir -p "$bench_dir"
-
-if [ -z "${BENCH_BIN:-}" ]; then
-    echo "building release (nice -n 19)..." >&2
-    nice -n 19 cargo build --release --quiet
-fi
-[ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 2; }
+# shellcheck source=scripts/bench_setup.sh
+source "$(dirname "$0")/bench_setup.sh"
 
 if [ -x /usr/bin/time ]; then
     timer=(/usr/bin/time -v)
@@ -46,14 +34,7 @@ echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/104857
 echo "# revleak $("$bin" --version | awk '{print $2}') ($(git rev-parse --short HEAD 2>/dev/null || echo '?')), threads $threads ${BENCH_ARGS:-}"
 
 for scale in $scales; do
-    snap=$bench_dir/scale-$scale/snapshot
-    if [ ! -f "$bench_dir/scale-$scale/.generated" ]; then
-        echo "generating scale $scale into $snap..." >&2
-        rm -rf "$bench_dir/scale-$scale"
-        mkdir -p "$bench_dir/scale-$scale"
-        "$bin" -q generate --out "$snap" --scale "$scale" --seed 42 >&2
-        touch "$bench_dir/scale-$scale/.generated"
-    fi
+    snap=$(snapshot_for "$scale")
     runs=${RUNS:-$(awk -v s="$scale" 'BEGIN { print (s >= 10 ? 2 : 3) }')}
     results=$bench_dir/scale-$scale/results
     rm -rf "$results"

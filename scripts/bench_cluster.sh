@@ -14,30 +14,12 @@
 #   BENCH_BIN          use this binary instead of building the release one
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$(pwd)
-bench_dir=${BENCH_DIR:-${REVLEAK_BENCH_DIR:-/tmp/revleak-bench}}
-unset REVLEAK_BENCH_DIR
 scale=${SCALE:-1}
 runs=${RUNS:-3}
-target=${CARGO_TARGET_DIR:-$repo/target}
-bin=${BENCH_BIN:-$target/release/revleak}
-mkdir -p "$bench_dir"
+# shellcheck source=scripts/bench_setup.sh
+source "$(dirname "$0")/bench_setup.sh"
 
-if [ -z "${BENCH_BIN:-}" ]; then
-    echo "building release (nice -n 19)..." >&2
-    nice -n 19 cargo build --release --quiet
-fi
-[ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 2; }
-
-snap=$bench_dir/scale-$scale/snapshot
-if [ ! -f "$bench_dir/scale-$scale/.generated" ]; then
-    echo "generating scale $scale into $snap..." >&2
-    rm -rf "$bench_dir/scale-$scale"
-    mkdir -p "$bench_dir/scale-$scale"
-    "$bin" -q generate --out "$snap" --scale "$scale" --seed 42 >&2
-    touch "$bench_dir/scale-$scale/.generated"
-fi
+snap=$(snapshot_for "$scale")
 
 work=$bench_dir/cluster-$scale
 rm -rf "$work"

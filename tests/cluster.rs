@@ -20,9 +20,15 @@ struct Process {
 
 impl Process {
     fn spawn(name: &str, args: &[&str], logs: &Path) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_revleak"));
+        command.args(args);
+        Process::spawn_command(name, command, logs)
+    }
+
+    /// Runs `command` with its output in `logs/<name>.log`.
+    fn spawn_command(name: &str, mut command: Command, logs: &Path) -> Process {
         let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_revleak"))
-            .args(args)
+        let child = command
             .env("REVLEAK_LOG", "revleak=info,ballista=warn")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -60,15 +66,7 @@ struct Cluster {
 impl Cluster {
     fn start(root: &Path, executors: usize) -> Cluster {
         let logs = root.join("logs");
-        std::fs::create_dir_all(&logs).unwrap();
-        let port = free_ports(1);
-        let bind = format!("127.0.0.1:{port}");
-        let mut scheduler = Process::spawn(
-            "scheduler",
-            &["cluster", "scheduler", "--bind", &bind],
-            &logs,
-        );
-        wait_for_port(port, &mut scheduler, &logs);
+        let (bind, scheduler) = start_scheduler(&logs);
         let mut started = Vec::new();
         for i in 0..executors {
             let flight = free_ports(2);
@@ -172,6 +170,20 @@ fn generate(root: &Path) -> PathBuf {
     })
     .unwrap();
     snapshot
+}
+
+/// A scheduler on a free 127.0.0.1 port, listening: its `host:port` and process.
+fn start_scheduler(logs: &Path) -> (String, Process) {
+    std::fs::create_dir_all(logs).unwrap();
+    let port = free_ports(1);
+    let bind = format!("127.0.0.1:{port}");
+    let mut scheduler = Process::spawn(
+        "scheduler",
+        &["cluster", "scheduler", "--bind", &bind],
+        logs,
+    );
+    wait_for_port(port, &mut scheduler, logs);
+    (bind, scheduler)
 }
 
 fn revleak_run(snapshot: &Path, out: &Path, extra: &[&str]) -> Child {
@@ -397,31 +409,16 @@ fn an_executor_that_cannot_read_a_table_fails_the_run_naming_the_file() {
     let snapshot = tmp.path().join("snapshot");
     common::copy_tree(&common::sample_dir(), &snapshot);
     let logs = tmp.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    let port = free_ports(1);
-    let bind = format!("127.0.0.1:{port}");
-    let mut scheduler = Process::spawn(
-        "scheduler",
-        &["cluster", "scheduler", "--bind", &bind],
-        &logs,
-    );
-    wait_for_port(port, &mut scheduler, &logs);
+    let (bind, _scheduler) = start_scheduler(&logs);
     let flight = free_ports(2);
     let script = format!(
         "mount -t tmpfs none '{}' && exec '{}' cluster executor --scheduler {bind} --bind 127.0.0.1:{flight}",
         snapshot.display(),
         env!("CARGO_BIN_EXE_revleak")
     );
-    let log = std::fs::File::create(logs.join("executor.log")).unwrap();
-    let mut executor = Process {
-        name: "executor".into(),
-        child: Command::new("unshare")
-            .args(["-m", "sh", "-c", &script])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    };
+    let mut unshare = Command::new("unshare");
+    unshare.args(["-m", "sh", "-c", &script]);
+    let mut executor = Process::spawn_command("executor", unshare, &logs);
     wait_for_port(flight, &mut executor, &logs);
     std::thread::sleep(Duration::from_secs(2));
 
