@@ -440,9 +440,34 @@ pub async fn materialize(
         .collect_partitioned()
         .await
         .map_err(|e| Error::exec(context.to_string(), e))?;
+    let partitions = balanced(partitions, ctx.state().config().target_partitions());
     let table = datafusion::datasource::MemTable::try_new(schema, partitions)
         .map_err(|e| Error::exec(context.to_string(), e))?;
     ctx.register_table(name, Arc::new(table))
         .map_err(|e| Error::exec(context.to_string(), e))?;
     Ok(())
+}
+
+/// The batches of a query's partitions dealt into `n` partitions of about as
+/// many rows each. A query's output can sit almost all in one partition (a
+/// small Parquet file is read by one task), and a table kept like that is
+/// scanned by one thread in every query that reads it.
+pub fn balanced(partitions: Vec<Vec<RecordBatch>>, n: usize) -> Vec<Vec<RecordBatch>> {
+    const ROWS_PER_BATCH: usize = 8192;
+    let n = n.max(1);
+    let mut dealt: Vec<(usize, Vec<RecordBatch>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for batch in partitions.into_iter().flatten() {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = ROWS_PER_BATCH.min(batch.num_rows() - offset);
+            let (rows, into) = dealt
+                .iter_mut()
+                .min_by_key(|(rows, _)| *rows)
+                .expect("at least one partition");
+            *rows += len;
+            into.push(batch.slice(offset, len));
+            offset += len;
+        }
+    }
+    dealt.into_iter().map(|(_, batches)| batches).collect()
 }

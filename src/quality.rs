@@ -48,14 +48,121 @@ pub fn existing_sql(table: &Table) -> String {
 /// The data-quality rules of one table, as one query of (row_key, problem),
 /// except the missing-fx-rate rule when `with_fx` is false (fx_rates itself is
 /// cleaned before the daily rates exist).
+///
+/// The per-row rules (required, non-negative, references, currency, fx rate)
+/// are tested in one pass over the rows, each lookup table left joined once
+/// however many rules read it: a big table is scanned and joined once rather
+/// than once per rule. A row matching several rows of a lookup (a duplicated
+/// key there) is tested against each, as a plain join would; the problems are
+/// de-duplicated per row key at the end.
 pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
     let t = format!("existing.{}", table.name);
     let key = row_key_sql(table, "r");
-    let mut rules = Vec::new();
+    // (condition, problem text): the row has the problem when the condition holds.
+    let mut row_rules: Vec<(String, String)> = Vec::new();
+    let mut lookups = Lookups::default();
     for col in table.columns.iter().filter(|c| !c.nullable) {
+        row_rules.push((
+            format!("r.{c} is null", c = col.name),
+            format!("'required {c} is null'", c = col.name),
+        ));
+    }
+    for col in table.non_negative {
+        row_rules.push((
+            format!("r.{col} < 0"),
+            format!("concat('negative {col} ', cast(r.{col} as varchar))"),
+        ));
+    }
+    for reference in table.references {
+        let target =
+            crate::contract::table(reference.target).expect("reference target in contract");
+        let x = lookups.join(
+            &format!("existing.{}", target.name),
+            reference.target_column,
+            &format!("r.{}", reference.column),
+        );
+        row_rules.push((
+            format!(
+                "r.{col} is not null and {x}.{tcol} is null",
+                col = reference.column,
+                tcol = reference.target_column
+            ),
+            format!(
+                "concat('{col} ', r.{col}, ' does not exist in {target}')",
+                col = reference.column,
+                target = reference.target,
+            ),
+        ));
+    }
+    if let Some((currency, deal_of)) = table.deal_currency {
+        row_rules.push(match deal_of {
+            DealOf::Deal(col) => {
+                let d = lookups.join("existing.deals", "deal_id", &format!("r.{col}"));
+                (
+                    format!("r.{currency} <> {d}.currency"),
+                    format!(
+                        "concat('currency ', r.{currency}, ' differs from deal ', {d}.deal_id, ' currency ', {d}.currency)"
+                    ),
+                )
+            }
+            DealOf::Invoice(col) => {
+                let i = lookups.join("existing.invoices", "invoice_id", &format!("r.{col}"));
+                let d = lookups.join("existing.deals", "deal_id", &format!("{i}.deal_id"));
+                (
+                    format!("r.{currency} <> coalesce({d}.currency, {i}.currency)"),
+                    format!(
+                        "concat('currency ', r.{currency}, ' differs from invoice ', {i}.invoice_id, \
+                         case when {d}.deal_id is null then ' currency ' else concat(' deal ', {d}.deal_id, ' currency ') end, \
+                         coalesce({d}.currency, {i}.currency))"
+                    ),
+                )
+            }
+        });
+    }
+    if let (Some(need), true) = (table.fx_need, with_fx) {
+        let currency_sql = match need.currency {
+            CurrencyOf::Own(col) => format!("r.{col}"),
+            CurrencyOf::Invoice(col) => {
+                let i = lookups.join("existing.invoices", "invoice_id", &format!("r.{col}"));
+                format!("{i}.currency")
+            }
+        };
+        let date_sql = need.date_sql.replace("end_date", "r.end_date");
+        let date_sql = if date_sql.contains("r.") {
+            date_sql
+        } else {
+            format!("r.{date_sql}")
+        };
+        // One row per currency: its first rate's date.
+        let f = lookups.join("quality.fx_first_rate", "currency", &currency_sql);
+        row_rules.push((
+            format!(
+                "{currency_sql} is not null and {date_sql} is not null \
+                 and ({f}.first_date is null or {f}.first_date > {date_sql})"
+            ),
+            format!(
+                "concat('no fx rate from ', {currency_sql}, ' to ', p.reporting_currency, ' on or before ', cast({date_sql} as varchar))"
+            ),
+        ));
+    }
+    let mut rules = Vec::new();
+    if !row_rules.is_empty() {
+        let problems: Vec<String> = row_rules
+            .iter()
+            .map(|(when, problem)| format!("case when {when} then {problem} end"))
+            .collect();
+        let any: Vec<String> = row_rules
+            .iter()
+            .map(|(when, _)| format!("({when})"))
+            .collect();
         rules.push(format!(
-            "select {key} as row_key, 'required {c} is null' as problem from {t} r where r.{c} is null",
-            c = col.name
+            "select row_key, problem from (\
+             select {key} as row_key, unnest(make_array({problems})) as problem \
+             from {t} r {joins} cross join params p where {any}) per_row \
+             where problem is not null",
+            problems = problems.join(", "),
+            joins = lookups.joins.join(" "),
+            any = any.join(" or "),
         ));
     }
     let pk_cols: Vec<String> = table.primary_key.iter().map(|c| format!("r.{c}")).collect();
@@ -64,62 +171,6 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
          from {t} r group by {} having count(*) > 1",
         pk_cols.join(", ")
     ));
-    for col in table.non_negative {
-        rules.push(format!(
-            "select {key} as row_key, concat('negative {col} ', cast(r.{col} as varchar)) as problem from {t} r where r.{col} < 0"
-        ));
-    }
-    for reference in table.references {
-        let target =
-            crate::contract::table(reference.target).expect("reference target in contract");
-        rules.push(format!(
-            "select {key} as row_key, concat('{col} ', r.{col}, ' does not exist in {target}') as problem \
-             from {t} r where r.{col} is not null and not exists \
-             (select 1 from existing.{tname} x where x.{tcol} = r.{col})",
-            col = reference.column,
-            target = reference.target,
-            tname = target.name,
-            tcol = reference.target_column
-        ));
-    }
-    if let Some((currency, deal_of)) = table.deal_currency {
-        rules.push(match deal_of {
-            DealOf::Deal(col) => format!(
-                "select {key} as row_key, concat('currency ', r.{currency}, ' differs from deal ', d.deal_id, ' currency ', d.currency) as problem \
-                 from {t} r join existing.deals d on d.deal_id = r.{col} where r.{currency} <> d.currency"
-            ),
-            DealOf::Invoice(col) => format!(
-                "select {key} as row_key, concat('currency ', r.{currency}, ' differs from invoice ', i.invoice_id, \
-                 case when d.deal_id is null then ' currency ' else concat(' deal ', d.deal_id, ' currency ') end, \
-                 coalesce(d.currency, i.currency)) as problem \
-                 from {t} r join existing.invoices i on i.invoice_id = r.{col} \
-                 left join existing.deals d on d.deal_id = i.deal_id \
-                 where r.{currency} <> coalesce(d.currency, i.currency)"
-            ),
-        });
-    }
-    if let (Some(need), true) = (table.fx_need, with_fx) {
-        let (currency_sql, join) = match need.currency {
-            CurrencyOf::Own(col) => (format!("r.{col}"), String::new()),
-            CurrencyOf::Invoice(col) => (
-                "i.currency".to_string(),
-                format!("join existing.invoices i on i.invoice_id = r.{col}"),
-            ),
-        };
-        let date_sql = need.date_sql.replace("end_date", "r.end_date");
-        let date_sql = if date_sql.contains("r.") {
-            date_sql
-        } else {
-            format!("r.{date_sql}")
-        };
-        rules.push(format!(
-            "select row_key, concat('no fx rate from ', need_currency, ' to ', reporting_currency, ' on or before ', cast(need_date as varchar)) as problem \
-             from (select {key} as row_key, {currency_sql} as need_currency, {date_sql} as need_date, p.reporting_currency \
-                   from {t} r {join} cross join params p) n \
-             where n.need_currency is not null and n.need_date is not null \
-             and not exists (select 1 from quality.fx_first_rate f where f.currency = n.need_currency and f.first_date <= n.need_date)"
-        ));
-    }
     if table.name == "partners" {
         // A distributor chain that loops back (or a partner that is its own
         // parent) has no top: level-2 commissions cannot be decided.
@@ -134,6 +185,30 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
         q = table.qualified(),
         rules = rules.join("\nunion all\n")
     ))
+}
+
+/// The tables the per-row rules of [`issues_sql`] look rows up in, each left
+/// joined once per (table, column, row expression) under its own alias.
+#[derive(Default)]
+struct Lookups {
+    joins: Vec<String>,
+    aliases: Vec<(String, String)>,
+}
+
+impl Lookups {
+    /// The alias of `table` left joined on `table.column = on`.
+    fn join(&mut self, table: &str, column: &str, on: &str) -> String {
+        let signature = format!("{table}.{column} = {on}");
+        if let Some((_, alias)) = self.aliases.iter().find(|(s, _)| *s == signature) {
+            return alias.clone();
+        }
+        let alias = format!("l{}", self.aliases.len() + 1);
+        self.joins.push(format!(
+            "left join {table} {alias} on {alias}.{column} = {on}"
+        ));
+        self.aliases.push((signature, alias.clone()));
+        alias
+    }
 }
 
 /// The boolean column [`split_sql`] adds: whether the row's key has an issue.

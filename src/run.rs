@@ -857,6 +857,11 @@ async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table)
         clean.push(passed);
         flagged.push(bad);
     }
+    let width = ctx.state().config().target_partitions();
+    let (clean, flagged) = (
+        checks::balanced(clean, width),
+        checks::balanced(flagged, width),
+    );
     for (layer, partitions) in [("clean", clean), ("flagged", flagged)] {
         let mem = datafusion::datasource::MemTable::try_new(schema.clone(), partitions)
             .map_err(failed)?;
@@ -883,23 +888,69 @@ fn concurrency(ctx: &SessionContext) -> usize {
 }
 
 /// Runs `jobs`, at most `width` at a time, and returns their outputs in order.
+/// The next job starts as soon as any running one ends, so a long job never
+/// keeps a free thread waiting behind it.
 async fn run_ordered<T: Send + 'static>(jobs: Vec<Job<T>>, width: usize) -> Vec<T> {
-    let mut running = std::collections::VecDeque::new();
-    let mut outputs = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        if running.len() >= width.max(1) {
-            outputs.push(joined(running.pop_front().expect("a running job")).await);
-        }
-        running.push_back(tokio::spawn(job));
-    }
-    for handle in running {
-        outputs.push(joined(handle).await);
-    }
-    outputs
+    let costs = vec![0; jobs.len()];
+    run_costliest_first(jobs, &costs, width).await
 }
 
-async fn joined<T>(handle: tokio::task::JoinHandle<T>) -> T {
-    match handle.await {
+/// [`run_ordered`], starting the jobs of highest `costs` first: the last to
+/// finish is then a short one, not a long one started when the others are done.
+async fn run_costliest_first<T: Send + 'static>(
+    jobs: Vec<Job<T>>,
+    costs: &[usize],
+    width: usize,
+) -> Vec<T> {
+    let mut running = tokio::task::JoinSet::new();
+    let mut outputs: Vec<Option<T>> = jobs.iter().map(|_| None).collect();
+    let mut queued: Vec<(usize, Job<T>)> = jobs.into_iter().enumerate().collect();
+    // Stable: jobs of equal cost start in their given order.
+    queued.sort_by_key(|(index, _)| std::cmp::Reverse(costs.get(*index).copied().unwrap_or(0)));
+    for (index, job) in queued {
+        if running.len() >= width.max(1) {
+            let (done, output) = joined(running.join_next().await.expect("a running job"));
+            outputs[done] = Some(output);
+        }
+        running.spawn(async move { (index, job.await) });
+    }
+    while let Some(finished) = running.join_next().await {
+        let (done, output) = joined(finished);
+        outputs[done] = Some(output);
+    }
+    outputs
+        .into_iter()
+        .map(|output| output.expect("every job ran"))
+        .collect()
+}
+
+/// A rough cost of a query: the rows of the in-memory tables it scans, each
+/// time it scans them (0 for files and views, as on a cluster).
+fn rows_scanned(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::LogicalPlan;
+    let mut rows = 0;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let provider = datafusion::datasource::source_as_provider(&scan.source).ok();
+            if let Some(table) = provider.as_ref().and_then(|p| {
+                (p.as_ref() as &dyn std::any::Any)
+                    .downcast_ref::<datafusion::datasource::MemTable>()
+            }) {
+                for partition in &table.batches {
+                    if let Ok(batches) = partition.try_read() {
+                        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
+                    }
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    rows
+}
+
+fn joined<T>(finished: std::result::Result<T, tokio::task::JoinError>) -> T {
+    match finished {
         Ok(output) => output,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => panic!("a query task was cancelled: {e}"),
@@ -1263,6 +1314,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     // recorded in order, so outcomes and findings do not depend on which finished first.
     let mut runs = Vec::new();
     let mut jobs = Vec::new();
+    let mut costs = Vec::new();
     for (check, df) in planned {
         let needs = input_tables(&checks::scanned_tables(df.logical_plan()), &shared_deps);
         let absent: Vec<&String> = needs.intersection(&missing).collect();
@@ -1278,6 +1330,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             runs.push((check, Some(reason)));
             continue;
         }
+        costs.push(rows_scanned(df.logical_plan()));
         let (ctx, job_check, bar, explain) =
             (ctx.clone(), check.clone(), bar.clone(), opts.explain);
         jobs.push(Box::pin(async move {
@@ -1289,7 +1342,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         }) as CheckJob);
         runs.push((check, None));
     }
-    let mut results = run_ordered(jobs, concurrency(&ctx)).await.into_iter();
+    let mut results = run_costliest_first(jobs, &costs, concurrency(&ctx))
+        .await
+        .into_iter();
     for (check, skipped) in runs {
         if let Some(reason) = skipped {
             bar.inc(1);
@@ -1332,6 +1387,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     bar.finish_and_clear();
 
     // Publishing: lock, lifecycle against the previous run, write under _tmp, move into place.
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "checks run");
     let disposition_file = crate::dispositions::locate(opts.dispositions.as_deref(), &opts.out);
     let decisions = match &disposition_file {
         Some(path) => crate::dispositions::load(path)?,
@@ -1468,6 +1524,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let report_options = crate::report::ReportOptions {
         partner_pages: opts.partner_reports,
     };
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "findings written");
     for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {
         staged.write_file("report", &file.name, &file.bytes)?;
     }

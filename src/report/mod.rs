@@ -95,10 +95,19 @@ pub fn build(
     let currency = manifest.currency();
     let findings_path = format!("findings/as_of={as_of}/");
 
+    let started = std::time::Instant::now();
     let current = Current::load(&files, as_of, &findings_dir)?;
     let analysis = current.analyse(TOP_FINDINGS)?;
     let history = History::load(&layout, as_of, options.partner_pages)?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "report: findings and history read"
+    );
     let snapshot = SnapshotData::load(&manifest, as_of);
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "report: snapshot figures read"
+    );
     let checks = check_meta(&manifest, &analysis);
 
     let mut warnings = Vec::new();
