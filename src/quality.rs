@@ -54,7 +54,9 @@ pub fn existing_sql(table: &Table) -> String {
 /// however many rules read it: a big table is scanned and joined once rather
 /// than once per rule. A row matching several rows of a lookup (a duplicated
 /// key there) is tested against each, as a plain join would; the problems are
-/// de-duplicated per row key at the end.
+/// de-duplicated per row key at the end. `params` is joined before the lookups:
+/// joined after them, the conditions on its columns would be pushed into that
+/// join and tested row by row as a nested-loop join filter.
 pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
     let t = format!("existing.{}", table.name);
     let key = row_key_sql(table, "r");
@@ -158,7 +160,7 @@ pub fn issues_sql(table: &Table, with_fx: bool) -> Option<String> {
         rules.push(format!(
             "select row_key, problem from (\
              select {key} as row_key, unnest(make_array({problems})) as problem \
-             from {t} r {joins} cross join params p where {any}) per_row \
+             from {t} r cross join params p {joins} where {any}) per_row \
              where problem is not null",
             problems = problems.join(", "),
             joins = lookups.joins.join(" "),

@@ -319,7 +319,13 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     let runtime = runtime
         .build_arc()
         .map_err(|e| Error::exec("starting the query engine", e))?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(crate::plan_rules::FilterOneRowJoins))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     crate::udf::register(&ctx);
     Ok(ctx)
 }

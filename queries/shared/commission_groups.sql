@@ -6,39 +6,40 @@
 -- entitled partner of a deal with collections (so a missing payout shows too).
 -- Entitled: level 1 = the deal's selling partner, level 2 = that partner's parent
 -- distributor, and only when the paid partner's own agreement was in force on
--- the close date. Owed = collected on the deal's issued invoices up to as_of x the
--- plan rate for the paid partner's own tier and the level, in force at close.
-with collected_by_deal as (
-    select deal_id, sum(collected) as collected
-    from shared.invoice_balances
-    where status = 'issued' and deal_id is not null
-    group by deal_id
-),
-
-paid as (
+-- the close date. Owed = collected on the deal's issued invoices up to as_of
+-- (shared.deal_values.collected) x the plan rate for the paid partner's own tier
+-- and the level, in force at close.
+with paid as (
     select deal_id, level, partner_id, sum(amount) as paid_amount, count(*) as payout_count
     from clean.payouts
     group by deal_id, level, partner_id
 ),
 
 entitled as (
-    select d.deal_id, 1 as level, d.partner_id
+    select d.deal_id, 1 as level, d.partner_id, d.collected
     from shared.deal_values d
     where d.partner_id is not null
     union all
-    select d.deal_id, 2 as level, sp.parent_partner_id as partner_id
+    select d.deal_id, 2 as level, sp.parent_partner_id as partner_id, d.collected
     from shared.deal_values d
     join clean.partners sp on sp.partner_id = d.partner_id
     where sp.parent_partner_id is not null
 ),
 
 groups as (
-    select deal_id, level, partner_id from paid
-    union
-    select e.deal_id, e.level, e.partner_id
-    from entitled e
-    join collected_by_deal c on c.deal_id = e.deal_id
-    where c.collected > 0
+    -- a full join meets each (deal, level, partner) once, whether paid, entitled
+    -- or both; an entitled partner nobody paid counts once something was collected
+    select
+        coalesce(pd.deal_id, e.deal_id) as deal_id,
+        coalesce(pd.level, e.level) as level,
+        coalesce(pd.partner_id, e.partner_id) as partner_id,
+        e.deal_id is not null as listed_as_entitled,
+        pd.paid_amount,
+        pd.payout_count
+    from paid pd
+    full join entitled e
+      on e.deal_id = pd.deal_id and e.level = pd.level and e.partner_id = pd.partner_id
+    where pd.deal_id is not null or e.collected > 0
 )
 
 select
@@ -51,25 +52,22 @@ select
     d.partner_label,
     d.close_date,
     d.currency,
-    coalesce(c.collected, 0) as collected,
-    e.deal_id is not null and pp.agreement_start <= d.close_date
+    d.collected,
+    g.listed_as_entitled and pp.agreement_start <= d.close_date
         and (pp.agreement_end is null or pp.agreement_end >= d.close_date) as is_entitled,
     plan.rate_pct as plan_rate_pct,
     case
-        when e.deal_id is not null and pp.agreement_start <= d.close_date
+        when g.listed_as_entitled and pp.agreement_start <= d.close_date
              and (pp.agreement_end is null or pp.agreement_end >= d.close_date)
-        then coalesce(c.collected, 0) * coalesce(plan.rate_pct, 0) * 0.01
+        then d.collected * coalesce(plan.rate_pct, 0) * 0.01
         else cast(0 as decimal(18, 2))
     end as owed_amount,
-    coalesce(pd.paid_amount, 0) as paid_amount,
-    coalesce(pd.payout_count, 0) as payout_count
+    coalesce(g.paid_amount, 0) as paid_amount,
+    coalesce(g.payout_count, 0) as payout_count
 from groups g
 join shared.deal_values d on d.deal_id = g.deal_id
 -- the paid partner must be a clean partner row: its tier and agreement decide
 join clean.partners pp on pp.partner_id = g.partner_id
-left join entitled e on e.deal_id = g.deal_id and e.level = g.level and e.partner_id = g.partner_id
-left join collected_by_deal c on c.deal_id = g.deal_id
-left join paid pd on pd.deal_id = g.deal_id and pd.level = g.level and pd.partner_id = g.partner_id
 left join clean.commission_plans plan
   on plan.tier = pp.tier
  and plan.level = g.level

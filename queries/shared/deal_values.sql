@@ -1,6 +1,20 @@
 -- shared.deal_values: each clean deal with its value (the sum of its lines'
--- net_amount, in the deal's currency), the selling partner's name for the detail
--- sentences, and whether a flagged row touches it.
+-- net_amount, in the deal's currency), what was collected on its issued invoices
+-- up to as_of (the base of its commissions), the selling partner's name for the
+-- detail sentences, and whether a flagged row touches it.
+with line_values as (
+    select deal_id, sum(net_amount) as deal_value
+    from clean.deal_lines
+    group by deal_id
+),
+
+collected_on_issued_invoices as (
+    select deal_id, sum(collected) as collected
+    from shared.invoice_balances
+    where status = 'issued' and deal_id is not null
+    group by deal_id
+)
+
 select
     d.deal_id,
     d.partner_id,
@@ -12,12 +26,10 @@ select
     d.deal_type,
     d.renewal_of_subscription_id,
     coalesce(v.deal_value, cast(0 as decimal(18, 2))) as deal_value,
+    coalesce(c.collected, 0) as collected,
     t.deal_id is not null as touched_by_flagged_rows
 from clean.deals d
-left join (
-    select deal_id, sum(net_amount) as deal_value
-    from clean.deal_lines
-    group by deal_id
-) v on v.deal_id = d.deal_id
+left join line_values v on v.deal_id = d.deal_id
+left join collected_on_issued_invoices c on c.deal_id = d.deal_id
 left join clean.partners pt on pt.partner_id = d.partner_id
 left join shared.deals_touched_by_flagged_rows t on t.deal_id = d.deal_id

@@ -359,7 +359,7 @@ fn figures(
         )
         .group_by([col("invoice_id")])
         .agg([col("amount").sum().alias("paid")]);
-    let billed = invoices
+    let mut billed = invoices
         .left_join(credits, col("invoice_id"), col("invoice_id"))
         .left_join(payments, col("invoice_id"), col("invoice_id"))
         .with_column(
@@ -383,15 +383,14 @@ fn figures(
             col("billed").sum().alias("billed"),
             col("owed").sum().alias("owed"),
         ])
-        .sort(
-            ["partner_id", "currency", "invoice_date"],
-            SortMultipleOptions::default(),
-        )
+        // No sort: the sums below are exact whatever the order of the groups.
         .collect()
         .map_err(|e| failed(&path)(e).to_string())?;
+    // One chunk per column: reading a value by row number then finds it at once.
+    billed.rechunk_mut();
 
     let forecasts_files = files("crm/forecasts")?;
-    let forecasts = data::scan(&forecasts_files)
+    let mut forecasts = data::scan(&forecasts_files)
         .map_err(|e| e.to_string())?
         .select([
             col("partner_id").cast(DataType::String),
@@ -413,30 +412,22 @@ fn figures(
         )
         .group_by([col("partner_id"), col("currency"), col("period")])
         .agg([col("forecast_amount").sum().alias("forecast")])
-        .sort(
-            ["partner_id", "currency", "period"],
-            SortMultipleOptions::default(),
-        )
         .collect()
         .map_err(|e| format!("crm/forecasts: {e}"))?;
+    forecasts.rechunk_mut();
 
     let mut exact: BTreeMap<String, PartnerFigures> = BTreeMap::new();
     let mut missing_rates = 0u64;
-    for i in 0..billed.height() {
-        let (Some(partner), Some(currency), Some(day)) = (
-            text(&billed, "partner_id", i),
-            text(&billed, "currency", i),
-            date(&billed, "invoice_date", i),
-        ) else {
-            continue;
-        };
-        let Some(rate) = rates.rate(&currency, days(day)) else {
+    let billed_columns = GroupColumns::of(&billed, "invoice_date", &["billed", "owed"])
+        .map_err(|e| format!("billing/invoices: {e}"))?;
+    for row in billed_columns.rows() {
+        let Some(rate) = rates.rate(row.currency, row.day) else {
             missing_rates += 1;
             continue;
         };
-        let amount = money(&billed, "billed", i).unwrap_or_default() * rate;
-        let owed = money(&billed, "owed", i).unwrap_or_default() * rate;
-        let f = exact.entry(partner).or_default();
+        let (amount, owed) = (row.amounts[0] * rate, row.amounts[1] * rate);
+        let day = data::from_days(row.day);
+        let f = partner_entry(&mut exact, row.partner);
         f.billed += amount;
         f.outstanding += owed;
         if day >= lookback_from && day <= lookback_to {
@@ -446,20 +437,14 @@ fn figures(
             f.recent_sales += amount;
         }
     }
-    for i in 0..forecasts.height() {
-        let (Some(partner), Some(currency), Some(period)) = (
-            text(&forecasts, "partner_id", i),
-            text(&forecasts, "currency", i),
-            date(&forecasts, "period", i),
-        ) else {
-            continue;
-        };
-        let Some(rate) = rates.rate(&currency, days(period)) else {
+    let forecast_columns = GroupColumns::of(&forecasts, "period", &["forecast"])
+        .map_err(|e| format!("crm/forecasts: {e}"))?;
+    for row in forecast_columns.rows() {
+        let Some(rate) = rates.rate(row.currency, row.day) else {
             missing_rates += 1;
             continue;
         };
-        exact.entry(partner).or_default().forecast_lookback +=
-            money(&forecasts, "forecast", i).unwrap_or_default() * rate;
+        partner_entry(&mut exact, row.partner).forecast_lookback += row.amounts[0] * rate;
     }
     let figures = exact
         .into_iter()
@@ -485,4 +470,79 @@ fn figures(
         })
         .collect();
     Ok((figures, (lookback_from, lookback_to), missing_rates))
+}
+
+fn partner_entry<'a>(
+    figures: &'a mut BTreeMap<String, PartnerFigures>,
+    partner: &str,
+) -> &'a mut PartnerFigures {
+    if !figures.contains_key(partner) {
+        figures.insert(partner.to_string(), PartnerFigures::default());
+    }
+    figures.get_mut(partner).expect("just inserted")
+}
+
+/// The typed columns of a frame grouped by partner, currency and a day, with
+/// money sums: read by iterating, not value by value.
+struct GroupColumns<'a> {
+    partner: &'a StringChunked,
+    currency: &'a StringChunked,
+    day: &'a Int32Chunked,
+    amounts: Vec<(&'a Int128Chunked, u32)>,
+}
+
+/// One group with its partner, currency and day; a null amount counts as zero.
+struct GroupRow<'a> {
+    partner: &'a str,
+    currency: &'a str,
+    day: i32,
+    amounts: Vec<Decimal>,
+}
+
+impl<'a> GroupColumns<'a> {
+    fn of(df: &'a DataFrame, day: &str, amounts: &[&str]) -> PolarsResult<GroupColumns<'a>> {
+        Ok(GroupColumns {
+            partner: df.column("partner_id")?.str()?,
+            currency: df.column("currency")?.str()?,
+            day: df.column(day)?.date()?.physical(),
+            amounts: amounts
+                .iter()
+                .map(|name| {
+                    let column = df.column(name)?.decimal()?;
+                    Ok((column.physical(), column.scale() as u32))
+                })
+                .collect::<PolarsResult<_>>()?,
+        })
+    }
+
+    /// Groups with a partner, a currency and a day.
+    fn rows(&self) -> impl Iterator<Item = GroupRow<'a>> + '_ {
+        let mut amounts: Vec<_> = self
+            .amounts
+            .iter()
+            .map(|(values, scale)| (values.iter(), *scale))
+            .collect();
+        self.partner
+            .iter()
+            .zip(self.currency.iter())
+            .zip(self.day.iter())
+            .filter_map(move |((partner, currency), day)| {
+                let sums: Vec<Decimal> = amounts
+                    .iter_mut()
+                    .map(|(values, scale)| {
+                        values
+                            .next()
+                            .flatten()
+                            .map(|v| Decimal::from_i128_with_scale(v, *scale))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                Some(GroupRow {
+                    partner: partner?,
+                    currency: currency?,
+                    day: day?,
+                    amounts: sums,
+                })
+            })
+    }
 }
