@@ -121,3 +121,50 @@ fn on_cross_join(
         })
         .data()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::run::{EngineSettings, session_with};
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+    use datafusion::physical_plan::displayable;
+
+    const QUERY: &str = "select t.id, t.day \
+        from (values (1, date '2026-01-01'), (2, date '2026-02-01'), (3, date '2026-03-01')) t(id, day) \
+        cross join (select date '2026-02-01' as as_of) p \
+        where t.day <= p.as_of and t.id <> 3 order by t.id";
+
+    async fn plan_and_rows(ctx: &datafusion::prelude::SessionContext) -> (String, String) {
+        let df = ctx.sql(QUERY).await.expect("plans");
+        let plan = df
+            .clone()
+            .create_physical_plan()
+            .await
+            .expect("physical plan");
+        let shown = displayable(plan.as_ref()).indent(true).to_string();
+        let rows = pretty_format_batches(&df.collect().await.expect("runs"))
+            .expect("prints")
+            .to_string();
+        (shown, rows)
+    }
+
+    #[tokio::test]
+    async fn a_condition_on_a_one_row_side_is_a_filter_over_a_cross_join() {
+        let with_rule = session_with(&EngineSettings::default()).expect("session");
+        let (plan, rows) = plan_and_rows(&with_rule).await;
+        assert!(!plan.contains("NestedLoopJoinExec"), "{plan}");
+        assert!(
+            plan.contains("CrossJoinExec") && plan.contains("FilterExec"),
+            "{plan}"
+        );
+
+        // The stock engine runs the same query as a nested-loop join: same rows.
+        let (stock_plan, stock_rows) =
+            plan_and_rows(&datafusion::prelude::SessionContext::new()).await;
+        assert!(stock_plan.contains("NestedLoopJoinExec"), "{stock_plan}");
+        assert_eq!(rows, stock_rows);
+        assert!(
+            rows.contains("| 1  |") && rows.contains("| 2  |") && !rows.contains("| 3  |"),
+            "{rows}"
+        );
+    }
+}
