@@ -359,7 +359,7 @@ fn figures(
         )
         .group_by([col("invoice_id")])
         .agg([col("amount").sum().alias("paid")]);
-    let mut billed = invoices
+    let billed = invoices
         .left_join(credits, col("invoice_id"), col("invoice_id"))
         .left_join(payments, col("invoice_id"), col("invoice_id"))
         .with_column(
@@ -386,11 +386,9 @@ fn figures(
         // No sort: the sums below are exact whatever the order of the groups.
         .collect()
         .map_err(|e| failed(&path)(e).to_string())?;
-    // One chunk per column: reading a value by row number then finds it at once.
-    billed.rechunk_mut();
 
     let forecasts_files = files("crm/forecasts")?;
-    let mut forecasts = data::scan(&forecasts_files)
+    let forecasts = data::scan(&forecasts_files)
         .map_err(|e| e.to_string())?
         .select([
             col("partner_id").cast(DataType::String),
@@ -414,7 +412,6 @@ fn figures(
         .agg([col("forecast_amount").sum().alias("forecast")])
         .collect()
         .map_err(|e| format!("crm/forecasts: {e}"))?;
-    forecasts.rechunk_mut();
 
     let mut exact: BTreeMap<String, PartnerFigures> = BTreeMap::new();
     let mut missing_rates = 0u64;
