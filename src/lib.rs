@@ -19,6 +19,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod findings;
+pub mod estimates;
 pub mod plan_rules;
 pub mod publish;
 pub mod quality;

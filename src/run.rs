@@ -297,6 +297,8 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     let optimizer = &mut config.options_mut().optimizer;
     optimizer.hash_join_single_partition_threshold = 200 * 1024 * 1024;
     optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
+    let estimates = std::env::var_os("XP_NO_EST").is_none();
+    optimizer.use_statistics_registry = estimates;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = settings.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
@@ -330,6 +332,7 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(crate::plan_rules::FilterOneRowJoins))
+        .with_statistics_registry(crate::estimates::registry())
         .build();
     let ctx = SessionContext::new_with_state(state);
     crate::udf::register(&ctx);
