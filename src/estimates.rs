@@ -134,3 +134,103 @@ fn estimated(plan: &dyn ExecutionPlan, rows: usize) -> StatisticsResult {
         column_statistics: Statistics::unknown_column(&plan.schema()),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::run::{EngineSettings, session_with};
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::joins::HashJoinExec;
+    use datafusion::physical_plan::{ExecutionPlan, collect};
+    use datafusion::prelude::{SessionConfig, SessionContext};
+    use std::sync::Arc;
+
+    /// The price in force per day (a date-range join of 10 days and 20 prices,
+    /// grouped into 10 rows) joined to 5,000 lines: the side to hash is the 10.
+    const QUERY: &str = "select l.id, p.top \
+        from (select d.k, max(pr.v) as top from days d join prices pr on pr.v <= d.k group by d.k) p \
+        join lines l on l.k = p.k";
+
+    fn table(rows: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("v", DataType::Int64, false),
+            Field::new("id", DataType::Int64, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from_iter_values((0..rows).map(|i| i % 10))),
+                Arc::new(Int64Array::from_iter_values(0..rows)),
+                Arc::new(Int64Array::from_iter_values(0..rows)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn build_rows(plan: &Arc<dyn ExecutionPlan>) -> Vec<usize> {
+        let mut found = Vec::new();
+        if plan.downcast_ref::<HashJoinExec>().is_some() {
+            let metrics = plan.metrics().expect("join metrics");
+            found.push(metrics.sum_by_name("build_input_rows").unwrap().as_usize());
+        }
+        for child in plan.children() {
+            found.extend(build_rows(child));
+        }
+        found
+    }
+
+    /// The rows each hash join hashed, and the query's rows, sorted.
+    async fn run(ctx: &SessionContext) -> (Vec<usize>, Vec<(i64, i64)>) {
+        ctx.register_batch("days", table(10)).unwrap();
+        ctx.register_batch("prices", table(20)).unwrap();
+        ctx.register_batch("lines", table(5_000)).unwrap();
+        let plan = ctx
+            .sql(QUERY)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let batches = collect(Arc::clone(&plan), ctx.task_ctx()).await.unwrap();
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            let tops = batch
+                .column(1)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            rows.extend((0..batch.num_rows()).map(|i| (ids.value(i), tops.value(i))));
+        }
+        rows.sort();
+        (build_rows(&plan), rows)
+    }
+
+    #[tokio::test]
+    async fn a_grouped_side_is_hashed_rather_than_the_lines_it_meets() {
+        let settings = EngineSettings {
+            threads: Some(2),
+            ..EngineSettings::default()
+        };
+        let (built, rows) = run(&session_with(&settings).unwrap()).await;
+        assert_eq!(built, vec![10], "the 10 grouped prices are hashed");
+
+        // DataFusion alone has no estimate for a range join, so none for the
+        // grouping over it, and it hashes the side it has one for: the lines.
+        let stock = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
+        let (stock_built, stock_rows) = run(&stock).await;
+        assert_eq!(stock_built, vec![5_000]);
+        assert_eq!(rows, stock_rows);
+        assert_eq!(rows.len(), 5_000);
+        assert_eq!(
+            rows[13],
+            (13, 3),
+            "line 13 (k = 3): the newest price on day 3 is 3"
+        );
+    }
+}

@@ -18,8 +18,8 @@ pub mod cli;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod config;
-pub mod findings;
 pub mod estimates;
+pub mod findings;
 pub mod plan_rules;
 pub mod publish;
 pub mod quality;

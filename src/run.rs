@@ -297,8 +297,8 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     let optimizer = &mut config.options_mut().optimizer;
     optimizer.hash_join_single_partition_threshold = 200 * 1024 * 1024;
     optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
-    let estimates = std::env::var_os("XP_NO_EST").is_none();
-    optimizer.use_statistics_registry = estimates;
+    // Join sides are chosen on revleak's estimates too (see `estimates`).
+    optimizer.use_statistics_registry = true;
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = settings.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
@@ -394,11 +394,16 @@ pub async fn prepare(
 
     // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
     let mut issues = RowIssues::new(layers.clone());
+    let counted = count_duplicate_keys(ctx, layers, width).await?;
+    let duplicates = |table: &crate::contract::Table| match counted {
+        true => quality::DuplicateKeys::CountedIn(duplicate_keys_table(table)),
+        false => quality::DuplicateKeys::Grouped,
+    };
     for table in quality::first_pass() {
         issues
             .add(
                 ctx,
-                &quality::issues_sql(table, false).expect("rules"),
+                &quality::issues_sql(table, false, duplicates(table)).expect("rules"),
                 table,
             )
             .await?;
@@ -428,7 +433,7 @@ pub async fn prepare(
         planned.push(
             RowIssues::plan(
                 ctx,
-                &quality::issues_sql(table, true).expect("rules"),
+                &quality::issues_sql(table, true, duplicates(table)).expect("rules"),
                 table,
             )
             .await?,
@@ -580,6 +585,73 @@ pub enum Layers {
     /// memory limit (`embedded`) writes the existing, clean, flagged and shared
     /// rows and keeps the few data-quality issue rows in memory.
     Files { dir: PathBuf, embedded: bool },
+}
+
+/// `quality.duplicate_keys_<table>`: where [`count_duplicate_keys`] keeps a
+/// table's repeated primary keys.
+fn duplicate_keys_table(table: &crate::contract::Table) -> &'static str {
+    static NAMES: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        TABLES
+            .iter()
+            .map(|t| (t.name, format!("quality.duplicate_keys_{}", t.name)))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(name, _)| *name == table.name)
+        .map(|(_, counted)| counted.as_str())
+        .expect("a contract table")
+}
+
+/// With the existing rows in memory, counts each table's repeated primary keys
+/// outside the engine ([`quality::duplicate_keys`], `width` tables at a time)
+/// into `quality.duplicate_keys_<table>`; returns whether it did. Rows kept as
+/// files (a cluster, a memory limit) are counted by the rules' own grouping,
+/// which can spill.
+async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usize) -> Result<bool> {
+    if !matches!(layers, Layers::Materialized) {
+        return Ok(false);
+    }
+    let mut jobs = Vec::new();
+    for table in TABLES {
+        let name = format!("existing.{}", table.name);
+        let df = ctx
+            .table(name.as_str())
+            .await
+            .map_err(|e| Error::exec(name.clone(), e))?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df
+            .collect()
+            .await
+            .map_err(|e| Error::exec(name.clone(), e))?;
+        jobs.push(Box::pin(async move {
+            let counted = tokio::task::spawn_blocking(move || {
+                quality::duplicate_keys(&schema, &batches, table.primary_key)
+            })
+            .await
+            .map_err(|e| {
+                Error::exec(
+                    name.clone(),
+                    datafusion::error::DataFusionError::External(e.into()),
+                )
+            })?
+            .map_err(|e| Error::exec(name.clone(), e))?;
+            Ok((table, counted))
+        })
+            as Job<Result<(&'static crate::contract::Table, RecordBatch)>>);
+    }
+    for done in run_ordered(jobs, width).await {
+        let (table, counted) = done?;
+        let name = duplicate_keys_table(table);
+        let _ = ctx.deregister_table(name);
+        let memory =
+            datafusion::datasource::MemTable::try_new(counted.schema(), vec![vec![counted]])
+                .map_err(|e| Error::exec(name.to_string(), e))?;
+        ctx.register_table(name, Arc::new(memory))
+            .map_err(|e| Error::exec(name.to_string(), e))?;
+    }
+    Ok(true)
 }
 
 /// `quality.row_issues` as it grows pass by pass: collected batches, or the

@@ -97,32 +97,15 @@ impl SnapshotData {
             data::parquet_files(&location)
         };
 
-        // Freshness: the newest event date of each table, as of as_of.
-        for input in &manifest.inputs {
-            let Some(table) = crate::contract::table(&input.table) else {
-                continue;
-            };
-            let crate::contract::Existence::EventDate(column) = table.existence else {
-                continue;
-            };
-            let files = locate(&input.table);
-            if files.is_empty() {
-                continue;
-            }
-            let newest = data::scan(&files).and_then(|lf| {
-                lf.select([col(column)])
-                    .filter(col(column).cast(DataType::Int32).lt_eq(lit(days(as_of))))
-                    .select([col(column).cast(DataType::Date).max().alias("newest")])
-                    .collect()
-            });
-            if let Ok(df) = newest {
-                if let Some(d) = date(&df, "newest", 0) {
-                    s.freshness.insert(input.table.clone(), (d, column));
-                }
-            }
-        }
-
-        match read_partners(&locate("prm/partners")) {
+        // The three reads are independent, and each is mostly one thread's work.
+        let (freshness, partners, figures) = std::thread::scope(|scope| {
+            let freshness = scope.spawn(|| freshness(manifest, as_of, &locate));
+            let partners = scope.spawn(|| read_partners(&locate("prm/partners")));
+            let figures = figures(manifest, as_of, &locate);
+            (joined(freshness.join()), joined(partners.join()), figures)
+        });
+        s.freshness = freshness;
+        match partners {
             Ok(partners) => {
                 s.partners = partners;
                 s.partners_read = true;
@@ -131,7 +114,7 @@ impl SnapshotData {
                 "prm/partners could not be read ({e}): tier, region and partner names are not shown."
             )),
         }
-        match figures(manifest, as_of, &locate) {
+        match figures {
             Ok((figures, lookback, missing_rates)) => {
                 s.figures = figures;
                 s.lookback = Some(lookback);
@@ -148,6 +131,45 @@ impl SnapshotData {
         }
         s
     }
+}
+
+/// A scoped thread's result, its panic passed on.
+fn joined<T>(result: std::thread::Result<T>) -> T {
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Per input table with an event date: the newest one on or before `as_of`,
+/// and the column it is read from.
+fn freshness(
+    manifest: &Manifest,
+    as_of: NaiveDate,
+    locate: &(dyn Fn(&str) -> Vec<PathBuf> + Sync),
+) -> BTreeMap<String, (NaiveDate, &'static str)> {
+    let mut found = BTreeMap::new();
+    for input in &manifest.inputs {
+        let Some(table) = crate::contract::table(&input.table) else {
+            continue;
+        };
+        let crate::contract::Existence::EventDate(column) = table.existence else {
+            continue;
+        };
+        let files = locate(&input.table);
+        if files.is_empty() {
+            continue;
+        }
+        let newest = data::scan(&files).and_then(|lf| {
+            lf.select([col(column)])
+                .filter(col(column).cast(DataType::Int32).lt_eq(lit(days(as_of))))
+                .select([col(column).cast(DataType::Date).max().alias("newest")])
+                .collect()
+        });
+        if let Ok(df) = newest {
+            if let Some(d) = date(&df, "newest", 0) {
+                found.insert(input.table.clone(), (d, column));
+            }
+        }
+    }
+    found
 }
 
 fn read_partners(files: &[PathBuf]) -> std::result::Result<BTreeMap<String, PartnerInfo>, String> {
@@ -277,7 +299,7 @@ type Figures = (
 fn figures(
     manifest: &Manifest,
     as_of: NaiveDate,
-    locate: &dyn Fn(&str) -> Vec<PathBuf>,
+    locate: &(dyn Fn(&str) -> Vec<PathBuf> + Sync),
 ) -> std::result::Result<Figures, String> {
     let files = |table: &str| -> std::result::Result<Vec<PathBuf>, String> {
         let f = locate(table);
