@@ -435,12 +435,23 @@ pub async fn materialize(
     df: DataFrame,
     context: &str,
 ) -> Result<()> {
+    let started = std::time::Instant::now();
     let schema = Arc::new(df.schema().as_arrow().clone());
     let partitions = df
         .collect_partitioned()
         .await
         .map_err(|e| Error::exec(context.to_string(), e))?;
     let partitions = balanced(partitions, ctx.state().config().target_partitions());
+    tracing::debug!(
+        layer = name,
+        rows = partitions
+            .iter()
+            .flatten()
+            .map(RecordBatch::num_rows)
+            .sum::<usize>(),
+        ms = started.elapsed().as_millis() as u64,
+        "layer built"
+    );
     let table = datafusion::datasource::MemTable::try_new(schema, partitions)
         .map_err(|e| Error::exec(context.to_string(), e))?;
     ctx.register_table(name, Arc::new(table))

@@ -435,18 +435,27 @@ fn figures(
         .collect()
         .map_err(|e| format!("crm/forecasts: {e}"))?;
 
-    let mut exact: BTreeMap<String, PartnerFigures> = BTreeMap::new();
+    // Hundreds of thousands of groups fall on a few thousand (currency, day)
+    // pairs and ten thousand partners: each rate is worked out once, and each
+    // partner's sums are found by hashing (the map is sorted once at the end).
+    let mut exact: HashMap<&str, PartnerFigures> = HashMap::new();
+    let mut rate_of: HashMap<(&str, i32), Option<Decimal>> = HashMap::new();
+    let mut rate = |currency, day| {
+        *rate_of
+            .entry((currency, day))
+            .or_insert_with(|| rates.rate(currency, day))
+    };
     let mut missing_rates = 0u64;
     let billed_columns = GroupColumns::of(&billed, "invoice_date", &["billed", "owed"])
         .map_err(|e| format!("billing/invoices: {e}"))?;
     for row in billed_columns.rows() {
-        let Some(rate) = rates.rate(row.currency, row.day) else {
+        let Some(rate) = rate(row.currency, row.day) else {
             missing_rates += 1;
             continue;
         };
         let (amount, owed) = (row.amounts[0] * rate, row.amounts[1] * rate);
         let day = data::from_days(row.day);
-        let f = partner_entry(&mut exact, row.partner);
+        let f = exact.entry(row.partner).or_default();
         f.billed += amount;
         f.outstanding += owed;
         if day >= lookback_from && day <= lookback_to {
@@ -459,11 +468,11 @@ fn figures(
     let forecast_columns = GroupColumns::of(&forecasts, "period", &["forecast"])
         .map_err(|e| format!("crm/forecasts: {e}"))?;
     for row in forecast_columns.rows() {
-        let Some(rate) = rates.rate(row.currency, row.day) else {
+        let Some(rate) = rate(row.currency, row.day) else {
             missing_rates += 1;
             continue;
         };
-        partner_entry(&mut exact, row.partner).forecast_lookback += row.amounts[0] * rate;
+        exact.entry(row.partner).or_default().forecast_lookback += row.amounts[0] * rate;
     }
     let figures = exact
         .into_iter()
@@ -485,20 +494,10 @@ fn figures(
                 recent_sales,
                 dso,
             };
-            (partner, figures)
+            (partner.to_string(), figures)
         })
         .collect();
     Ok((figures, (lookback_from, lookback_to), missing_rates))
-}
-
-fn partner_entry<'a>(
-    figures: &'a mut BTreeMap<String, PartnerFigures>,
-    partner: &str,
-) -> &'a mut PartnerFigures {
-    if !figures.contains_key(partner) {
-        figures.insert(partner.to_string(), PartnerFigures::default());
-    }
-    figures.get_mut(partner).expect("just inserted")
 }
 
 /// The typed columns of a frame grouped by partner, currency and a day, with
@@ -515,11 +514,19 @@ struct GroupRow<'a> {
     partner: &'a str,
     currency: &'a str,
     day: i32,
-    amounts: Vec<Decimal>,
+    /// The money columns in the order asked for; zero past their number.
+    amounts: [Decimal; MAX_AMOUNTS],
 }
+
+/// The most money columns a [`GroupColumns`] reads.
+const MAX_AMOUNTS: usize = 2;
 
 impl<'a> GroupColumns<'a> {
     fn of(df: &'a DataFrame, day: &str, amounts: &[&str]) -> PolarsResult<GroupColumns<'a>> {
+        assert!(
+            amounts.len() <= MAX_AMOUNTS,
+            "at most {MAX_AMOUNTS} money columns"
+        );
         Ok(GroupColumns {
             partner: df.column("partner_id")?.str()?,
             currency: df.column("currency")?.str()?,
@@ -546,16 +553,12 @@ impl<'a> GroupColumns<'a> {
             .zip(self.currency.iter())
             .zip(self.day.iter())
             .filter_map(move |((partner, currency), day)| {
-                let sums: Vec<Decimal> = amounts
-                    .iter_mut()
-                    .map(|(values, scale)| {
-                        values
-                            .next()
-                            .flatten()
-                            .map(|v| Decimal::from_i128_with_scale(v, *scale))
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let mut sums = [Decimal::ZERO; MAX_AMOUNTS];
+                for (sum, (values, scale)) in sums.iter_mut().zip(amounts.iter_mut()) {
+                    if let Some(v) = values.next().flatten() {
+                        *sum = Decimal::from_i128_with_scale(v, *scale);
+                    }
+                }
                 Some(GroupRow {
                     partner: partner?,
                     currency: currency?,
