@@ -351,6 +351,65 @@ pub fn split_sql(table: &Table) -> String {
     )
 }
 
+/// Which rows of a table have a data-quality issue: the row keys of
+/// `quality.row_issues` for the table, matched against each row's key built as
+/// [`row_key_sql`] builds it (the key columns cast to text as SQL casts them,
+/// null as empty), without the engine: no row is copied to compute its key.
+pub struct FlaggedKeys {
+    prefix: String,
+    keys: std::collections::HashSet<String>,
+}
+
+impl FlaggedKeys {
+    pub fn new(table: &Table, row_keys: impl IntoIterator<Item = String>) -> FlaggedKeys {
+        FlaggedKeys {
+            prefix: table.qualified(),
+            keys: row_keys.into_iter().collect(),
+        }
+    }
+
+    /// The flag of each row of `key_columns` (the primary key columns, in order),
+    /// or `None` when no row is flagged, which is most batches.
+    pub fn flags(
+        &self,
+        key_columns: &[datafusion::arrow::array::ArrayRef],
+    ) -> std::result::Result<
+        Option<datafusion::arrow::array::BooleanArray>,
+        datafusion::arrow::error::ArrowError,
+    > {
+        use datafusion::arrow::array::{Array, AsArray, BooleanArray};
+        use datafusion::arrow::compute::cast;
+        use datafusion::arrow::datatypes::DataType;
+        if self.keys.is_empty() {
+            return Ok(None);
+        }
+        let as_text = key_columns
+            .iter()
+            .map(|column| cast(column, &DataType::Utf8))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let texts: Vec<_> = as_text.iter().map(|c| c.as_string::<i32>()).collect();
+        let rows = key_columns.first().map_or(0, |c| c.len());
+        let mut key = String::new();
+        let mut any = false;
+        let flags: BooleanArray = (0..rows)
+            .map(|row| {
+                key.clear();
+                key.push_str(&self.prefix);
+                for text in &texts {
+                    key.push(':');
+                    if text.is_valid(row) {
+                        key.push_str(text.value(row));
+                    }
+                }
+                let flagged = self.keys.contains(key.as_str());
+                any |= flagged;
+                Some(flagged)
+            })
+            .collect();
+        Ok(any.then_some(flags))
+    }
+}
+
 /// Tables cleaned in the first pass, before `shared.fx_daily` can be built.
 pub fn first_pass() -> impl Iterator<Item = &'static Table> {
     TABLES.iter().filter(|t| t.name == "fx_rates")
@@ -536,5 +595,98 @@ mod duplicate_key_tests {
         assert_eq!(found.num_rows(), 0);
         assert_eq!(found.num_columns(), 2);
         assert!(duplicate_keys(&schema(), &batches, &["no_such_column"]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod flagged_key_tests {
+    use super::{FlaggedKeys, row_key_sql};
+    use datafusion::arrow::array::{
+        ArrayRef, AsArray, Date32Array, Int32Array, RecordBatch, StringArray,
+    };
+    use datafusion::prelude::SessionContext;
+    use std::sync::Arc;
+
+    /// The keys SQL builds with [`row_key_sql`] for the rows of `batch`.
+    async fn sql_keys(table: &crate::contract::Table, batch: &RecordBatch) -> Vec<String> {
+        let ctx = SessionContext::new();
+        ctx.register_batch("rows", batch.clone()).unwrap();
+        let sql = format!("select {} as k from rows r", row_key_sql(table, "r"));
+        let found = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+        found
+            .iter()
+            .flat_map(|b| {
+                let keys = datafusion::arrow::compute::cast(
+                    b.column(0),
+                    &datafusion::arrow::datatypes::DataType::Utf8,
+                )
+                .unwrap();
+                keys.as_string::<i32>()
+                    .iter()
+                    .map(|k| k.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_date_or_number_in_the_key_is_written_as_sql_writes_it() {
+        let forecasts = crate::contract::table("crm/forecasts").unwrap();
+        assert_eq!(forecasts.primary_key, ["partner_id", "period"]);
+        let day = |y, m, d| {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+        };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec![Some("P1"), None, Some("P:2")])),
+            Arc::new(Date32Array::from(vec![
+                Some(day(2026, 10, 1)),
+                Some(day(2026, 11, 1)),
+                None,
+            ])),
+        ];
+        let batch = RecordBatch::try_from_iter(vec![
+            ("partner_id", columns[0].clone()),
+            ("period", columns[1].clone()),
+        ])
+        .unwrap();
+        let keys = sql_keys(forecasts, &batch).await;
+        assert_eq!(keys[0], "crm/forecasts:P1:2026-10-01");
+        assert_eq!(keys[2], "crm/forecasts:P:2:", "a null is empty");
+
+        let flags = FlaggedKeys::new(forecasts, keys[1..].to_vec())
+            .flags(&columns)
+            .unwrap()
+            .expect("two rows flagged");
+        let flags: Vec<bool> = flags.iter().map(|f| f.unwrap()).collect();
+        assert_eq!(flags, [false, true, true]);
+
+        let unrelated = FlaggedKeys::new(forecasts, ["crm/forecasts:P9:2026-10-01".to_string()]);
+        assert!(
+            unrelated.flags(&columns).unwrap().is_none(),
+            "no row flagged"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_number_key_matches_the_sql_key() {
+        let lines = crate::contract::table("crm/deal_lines").unwrap();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["D1", "D1", "D10"])),
+            Arc::new(Int32Array::from(vec![1, 10, 1])),
+        ];
+        let batch = RecordBatch::try_from_iter(vec![
+            (lines.primary_key[0], columns[0].clone()),
+            (lines.primary_key[1], columns[1].clone()),
+        ])
+        .unwrap();
+        let keys = sql_keys(lines, &batch).await;
+        assert_eq!(keys[1], "crm/deal_lines:D1:10");
+        let flags = FlaggedKeys::new(lines, [keys[1].clone()])
+            .flags(&columns)
+            .unwrap()
+            .expect("one row flagged");
+        assert_eq!(flags.true_count(), 1);
+        assert!(flags.value(1));
     }
 }

@@ -909,37 +909,76 @@ async fn split_layers(
     Ok(())
 }
 
-/// `clean.<table>` and `flagged.<table>` from one pass over the existing rows:
-/// each batch of [`quality::split_sql`] is divided on its flag column.
+/// `clean.<table>` and `flagged.<table>` from the existing rows in memory: a
+/// batch without a flagged row (most) goes to `clean` as it is, shared, not
+/// copied; the others are divided ([`quality::FlaggedKeys`]).
 async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table) -> Result<()> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::compute::{filter_record_batch, not};
     let context = format!("clean.{0} and flagged.{0}", table.name);
     let failed = |e: datafusion::error::DataFusionError| Error::exec(context.clone(), e);
-    let df = ctx.sql(&quality::split_sql(table)).await.map_err(failed)?;
-    let full = df.schema().as_arrow().clone();
-    let flag_at = full
-        .index_of(quality::FLAGGED_COLUMN)
-        .expect("split_sql returns the flag column");
-    let kept: Vec<usize> = (0..full.fields().len()).filter(|i| *i != flag_at).collect();
-    let schema = Arc::new(full.project(&kept).map_err(|e| failed(e.into()))?);
+    let flagged_keys = ctx
+        .sql(&format!(
+            "select row_key from quality.row_issues where table_name = '{}'",
+            table.qualified()
+        ))
+        .await
+        .map_err(failed)?
+        .collect()
+        .await
+        .map_err(failed)?;
+    let flagged_keys = quality::FlaggedKeys::new(
+        table,
+        flagged_keys.iter().flat_map(|batch| {
+            batch
+                .column(0)
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }),
+    );
+    let existing = ctx
+        .table(format!("existing.{}", table.name).as_str())
+        .await
+        .map_err(failed)?;
+    // the contract's columns, in its order, as the layers have always had them
+    let existing_schema = existing.schema().as_arrow().clone();
+    let columns_at = table
+        .columns
+        .iter()
+        .map(|c| existing_schema.index_of(c.name))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| failed(e.into()))?;
+    let schema = Arc::new(
+        existing_schema
+            .project(&columns_at)
+            .map_err(|e| failed(e.into()))?,
+    );
+    let key_at = table
+        .primary_key
+        .iter()
+        .map(|c| schema.index_of(c))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| failed(e.into()))?;
     let mut clean = Vec::new();
     let mut flagged = Vec::new();
-    for partition in df.collect_partitioned().await.map_err(failed)? {
+    for partition in existing.collect_partitioned().await.map_err(failed)? {
         let (mut passed, mut bad) = (Vec::new(), Vec::new());
         for batch in partition {
-            let divided = (|| {
-                let flag = batch.column(flag_at).as_boolean();
-                let rows =
-                    RecordBatch::try_new(schema.clone(), batch.project(&kept)?.columns().to_vec())?;
-                Ok::<_, datafusion::arrow::error::ArrowError>((
-                    filter_record_batch(&rows, &not(flag)?)?,
-                    filter_record_batch(&rows, flag)?,
-                ))
+            let batch = batch.project(&columns_at).map_err(|e| failed(e.into()))?;
+            let keys: Vec<_> = key_at.iter().map(|&i| batch.column(i).clone()).collect();
+            let divided = (|| match flagged_keys.flags(&keys)? {
+                None => Ok::<_, datafusion::arrow::error::ArrowError>((batch.clone(), None)),
+                Some(flag) => Ok((
+                    filter_record_batch(&batch, &not(&flag)?)?,
+                    Some(filter_record_batch(&batch, &flag)?),
+                )),
             })();
             let (p, b) = divided.map_err(|e| failed(e.into()))?;
             passed.push(p);
-            bad.push(b);
+            bad.extend(b);
         }
         clean.push(passed);
         flagged.push(bad);
