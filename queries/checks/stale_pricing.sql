@@ -40,12 +40,10 @@ price_in_force as (
 
 stale_lines as (
     -- the price test sits in the join condition, so lines quoted at the list
-    -- price are dropped while joining instead of being joined and then filtered.
-    -- The small side comes first: the engine builds its hash table from the
-    -- left of a join and streams the right through it.
+    -- price are dropped while joining instead of being joined and then filtered
     select w.*, pf.current_price
-    from price_in_force pf
-    join won_lines w
+    from won_lines w
+    join price_in_force pf
       on pf.sku = w.sku and pf.currency = w.currency and pf.close_date = w.close_date
      and w.list_price < pf.stale_below
 )

@@ -1,28 +1,28 @@
 -- title: Discount above policy without approval
 -- description: Lines of closed-won deals discounted beyond the policy maximum for the selling partner's tier (direct when no partner) and the product family, in force at close, with no approval covering it. Leakage = quantity x list_price x (discount - allowed) / 100.
 -- owner: deal desk
-with won_deal_lines as (
-    select d.deal_id, d.partner_id, d.partner_label, d.close_date, d.currency,
-           l.line_no, l.sku, l.quantity, l.list_price, l.discount_pct
+with won_lines as (
+    select
+        d.deal_id,
+        d.partner_id,
+        d.partner_label,
+        d.close_date,
+        d.currency,
+        coalesce(pt.tier, 'direct') as tier,
+        l.line_no,
+        l.sku,
+        pr.family,
+        l.quantity,
+        l.list_price,
+        l.discount_pct
     from shared.deal_values d
     join clean.deal_lines l on l.deal_id = d.deal_id
-    where d.stage = 'closed_won' and not d.touched_by_flagged_rows
-),
-
--- The small tables come first in the joins below: the engine builds its hash
--- table from the left of a join and streams the right through it.
-won_lines_with_family as (
-    select w.*, pr.family
-    from clean.products pr
-    join won_deal_lines w on w.sku = pr.sku
-),
-
-won_lines as (
-    select w.*, coalesce(pt.tier, 'direct') as tier
-    from clean.partners pt
-    right join won_lines_with_family w on w.partner_id = pt.partner_id
-    -- a partner deal whose partner row failed data quality has no known tier
-    where w.partner_id is null or pt.partner_id is not null
+    join clean.products pr on pr.sku = l.sku
+    left join clean.partners pt on pt.partner_id = d.partner_id
+    where d.stage = 'closed_won'
+      and not d.touched_by_flagged_rows
+      -- a partner deal whose partner row failed data quality has no known tier
+      and (d.partner_id is null or pt.partner_id is not null)
 ),
 
 close_days as (
@@ -59,10 +59,10 @@ allowed as (
     select
         w.*,
         greatest(pol.max_discount_pct, coalesce(ap.approved_pct, pol.max_discount_pct)) as allowed_pct
-    from policy_by_day pol
+    from won_lines w
     -- the discount test sits in the join condition: lines within policy are
     -- dropped while joining instead of being joined and then filtered
-    join won_lines w
+    join policy_by_day pol
       on pol.tier = w.tier and pol.family = w.family and pol.close_date = w.close_date
      and w.discount_pct > pol.max_discount_pct
     left join best_approval_at_close ap on ap.deal_id = w.deal_id
