@@ -82,8 +82,8 @@ for i in range(1, runs + 1):
                 ev = json.loads(line)
             except ValueError:
                 continue
-            # stages only: per-check and per-table lines carry check_id / table
-            if "ms" in ev and ev.get("message") and "check_id" not in ev and "table" not in ev:
+            # stages only: per-check, per-table and per-layer lines carry check_id / table / layer
+            if "ms" in ev and ev.get("message") and not {"check_id", "table", "layer"} & ev.keys():
                 st[ev["message"]] = ev["ms"]
     stages.append(st)
 med = statistics.median(walls)
