@@ -348,6 +348,27 @@ fn unreported_usage_flags_activated_seats_above_invoiced_seats() {
 }
 
 #[test]
+fn unreported_usage_sums_seats_per_customer_and_sku() {
+    let mut s = world();
+    activation(&mut s, "A1", "P1", 3, "2026-03-01");
+    activation(&mut s, "A2", "P1", 4, "2026-04-01");
+    invoice(&mut s, "I1", "P1", "2026-03-05", "200.00", "");
+    invoice_line(&mut s, "I1", "SKU1", 2);
+    invoice(&mut s, "I2", "P1", "2026-04-05", "300.00", "");
+    invoice_line(&mut s, "I2", "SKU1", 3);
+    // seats of SKU2 invoiced but never activated are no usage, and no entitlement to SKU1
+    invoice(&mut s, "I3", "P1", "2026-04-05", "900.00", "");
+    invoice_line(&mut s, "I3", "SKU2", 9);
+    let findings = s.run();
+    let f = only(&findings, "unreported_usage");
+    assert_eq!(f.entity_id, "C1:SKU1");
+    // (3 + 4) − (2 + 3) = 2 seats × 100.00 = 200.00
+    assert_eq!(f.leakage, dec("200.00"));
+    assert_eq!(f.expected, Some(dec("700.00")));
+    assert_eq!(f.actual, Some(dec("500.00")));
+}
+
+#[test]
 fn unreported_usage_ignores_seats_all_invoiced() {
     let mut s = world();
     activation(&mut s, "A1", "P1", 5, "2026-03-01");

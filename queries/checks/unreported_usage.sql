@@ -1,18 +1,24 @@
 -- title: Seats in use beyond what was invoiced
 -- description: Per customer and sku, seats activated up to as_of above the seats on issued invoice lines. Leakage = excess seats x the reporting-currency price_list price in force at as_of. How sales that partners never reported show up.
 -- owner: revenue assurance
-with activated as (
-    select customer_id, sku, sum(quantity) as activated_seats
+with seats as (
+    -- activated and invoiced seats side by side, so that one grouping sums both
+    -- (two groupings of half a million keys each, then a join of them, cost more)
+    select customer_id, sku, quantity as activated, 0 as invoiced, true as is_activation
     from clean.activations
-    group by customer_id, sku
-),
-
-entitled as (
-    select i.customer_id, l.sku, sum(l.quantity) as entitled_seats
+    union all
+    select i.customer_id, l.sku, 0 as activated, l.quantity as invoiced, false as is_activation
     from shared.invoice_balances i
     join clean.invoice_lines l on l.invoice_id = i.invoice_id
     where i.status = 'issued'
-    group by i.customer_id, l.sku
+),
+
+seats_by_customer_sku as (
+    select customer_id, sku, sum(activated) as activated_seats, sum(invoiced) as entitled_seats
+    from seats
+    group by customer_id, sku
+    -- only what was activated: a sku that was only invoiced is never over-used
+    having bool_or(is_activation)
 ),
 
 touched_by_flagged_rows as (
@@ -25,11 +31,10 @@ touched_by_flagged_rows as (
 ),
 
 over_used as (
-    select a.customer_id, a.sku, a.activated_seats, coalesce(e.entitled_seats, 0) as entitled_seats,
-           a.activated_seats - coalesce(e.entitled_seats, 0) as excess_seats
-    from activated a
-    left join entitled e on e.customer_id = a.customer_id and e.sku = a.sku
-    where a.activated_seats > coalesce(e.entitled_seats, 0)
+    select a.customer_id, a.sku, a.activated_seats, a.entitled_seats,
+           a.activated_seats - a.entitled_seats as excess_seats
+    from seats_by_customer_sku a
+    where a.activated_seats > a.entitled_seats
       and not exists (
           select 1 from touched_by_flagged_rows t where t.customer_id = a.customer_id and t.sku = a.sku
       )
