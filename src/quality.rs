@@ -8,7 +8,8 @@
 //! - `clean.<table>`: the existing rows that pass every rule, materialized once,
 //!   which is what checks 1–14 read; `flagged.<table>`: the rows that do not, so
 //!   a check can stay silent on an entity a bad row touches. Both come from one
-//!   pass over the existing rows ([`split_sql`]).
+//!   pass over the existing rows: [`FlaggedKeys`] when they are in memory,
+//!   [`split_sql`] when they are files.
 
 use crate::contract::{CurrencyOf, DealOf, Existence, TABLES, Table};
 
@@ -45,6 +46,21 @@ pub fn existing_sql(table: &Table) -> String {
     }
 }
 
+/// Where [`issues_sql`] finds primary keys that appear more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// Counted by the query itself (a grouping over every existing row).
+    Grouped,
+    /// Already counted into [`duplicate_keys_table`] (see [`duplicate_keys`]).
+    Counted,
+}
+
+/// `quality.duplicate_keys_<table>`: the table's repeated primary keys as
+/// [`duplicate_keys`] counts them, when they are counted outside the rules.
+pub fn duplicate_keys_table(table: &Table) -> String {
+    format!("quality.duplicate_keys_{}", table.name)
+}
+
 /// The data-quality rules of one table, as one query of (row_key, problem),
 /// except the missing-fx-rate rule when `with_fx` is false (fx_rates itself is
 /// cleaned before the daily rates exist).
@@ -57,16 +73,6 @@ pub fn existing_sql(table: &Table) -> String {
 /// de-duplicated per row key at the end. `params` is joined before the lookups:
 /// joined after them, the conditions on its columns would be pushed into that
 /// join and tested row by row as a nested-loop join filter.
-/// Where [`issues_sql`] finds primary keys that appear more than once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DuplicateKeys<'a> {
-    /// Counted by the query itself (a grouping over every existing row).
-    Grouped,
-    /// Already counted into this table: the key columns and `appearances`, one
-    /// row per key that appears more than once (see [`duplicate_keys`]).
-    CountedIn(&'a str),
-}
-
 pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Option<String> {
     let t = format!("existing.{}", table.name);
     let key = row_key_sql(table, "r");
@@ -187,9 +193,10 @@ pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Op
                 pk_cols.join(", ")
             )
         }
-        DuplicateKeys::CountedIn(counted) => format!(
+        DuplicateKeys::Counted => format!(
             "select {key} as row_key, concat('primary key appears ', cast(r.{APPEARANCES} as varchar), ' times') as problem \
-             from {counted} r"
+             from {counted} r",
+            counted = duplicate_keys_table(table)
         ),
     });
     if table.name == "partners" {

@@ -395,15 +395,15 @@ pub async fn prepare(
     // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
     let mut issues = RowIssues::new(layers.clone());
     let counted = count_duplicate_keys(ctx, layers, width).await?;
-    let duplicates = |table: &crate::contract::Table| match counted {
-        true => quality::DuplicateKeys::CountedIn(duplicate_keys_table(table)),
+    let duplicates = match counted {
+        true => quality::DuplicateKeys::Counted,
         false => quality::DuplicateKeys::Grouped,
     };
     for table in quality::first_pass() {
         issues
             .add(
                 ctx,
-                &quality::issues_sql(table, false, duplicates(table)).expect("rules"),
+                &quality::issues_sql(table, false, duplicates).expect("rules"),
                 table,
             )
             .await?;
@@ -433,7 +433,7 @@ pub async fn prepare(
         planned.push(
             RowIssues::plan(
                 ctx,
-                &quality::issues_sql(table, true, duplicates(table)).expect("rules"),
+                &quality::issues_sql(table, true, duplicates).expect("rules"),
                 table,
             )
             .await?,
@@ -587,26 +587,9 @@ pub enum Layers {
     Files { dir: PathBuf, embedded: bool },
 }
 
-/// `quality.duplicate_keys_<table>`: where [`count_duplicate_keys`] keeps a
-/// table's repeated primary keys.
-fn duplicate_keys_table(table: &crate::contract::Table) -> &'static str {
-    static NAMES: std::sync::OnceLock<Vec<(&'static str, String)>> = std::sync::OnceLock::new();
-    let names = NAMES.get_or_init(|| {
-        TABLES
-            .iter()
-            .map(|t| (t.name, format!("quality.duplicate_keys_{}", t.name)))
-            .collect()
-    });
-    names
-        .iter()
-        .find(|(name, _)| *name == table.name)
-        .map(|(_, counted)| counted.as_str())
-        .expect("a contract table")
-}
-
 /// With the existing rows in memory, counts each table's repeated primary keys
 /// outside the engine ([`quality::duplicate_keys`], `width` tables at a time)
-/// into `quality.duplicate_keys_<table>`; returns whether it did. Rows kept as
+/// into [`quality::duplicate_keys_table`]; returns whether it did. Rows kept as
 /// files (a cluster, a memory limit) are counted by the rules' own grouping,
 /// which can spill.
 async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usize) -> Result<bool> {
@@ -643,13 +626,13 @@ async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usiz
     }
     for done in run_ordered(jobs, width).await {
         let (table, counted) = done?;
-        let name = duplicate_keys_table(table);
-        let _ = ctx.deregister_table(name);
+        let name = quality::duplicate_keys_table(table);
+        let _ = ctx.deregister_table(name.as_str());
         let memory =
             datafusion::datasource::MemTable::try_new(counted.schema(), vec![vec![counted]])
-                .map_err(|e| Error::exec(name.to_string(), e))?;
-        ctx.register_table(name, Arc::new(memory))
-            .map_err(|e| Error::exec(name.to_string(), e))?;
+                .map_err(|e| Error::exec(name.clone(), e))?;
+        ctx.register_table(name.as_str(), Arc::new(memory))
+            .map_err(|e| Error::exec(name, e))?;
     }
     Ok(true)
 }
