@@ -22,6 +22,7 @@
 
 use datafusion::common::stats::Precision;
 use datafusion::common::{JoinType, Result, Statistics};
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::joins::{HashJoinExec, NestedLoopJoinExec, SortMergeJoinExec};
@@ -33,26 +34,12 @@ use std::sync::Arc;
 /// DataFusion's statistics providers behind revleak's join and grouping
 /// estimates.
 pub fn registry() -> StatisticsRegistry {
-    use datafusion::physical_plan::operator_statistics::{
-        AggregateStatisticsProvider, DefaultStatisticsProvider, FilterStatisticsProvider,
-        JoinStatisticsProvider, LimitStatisticsProvider, PassthroughStatisticsProvider,
-        ProjectionStatisticsProvider, UnionStatisticsProvider,
-    };
-    // DataFusion's own order, with the join estimate first (DataFusion's needs
-    // distinct counts on the keys) and the grouping one after DataFusion's
-    // (which it completes when the grouped columns have no distinct counts).
-    StatisticsRegistry::with_providers(vec![
-        Arc::new(KeyJoinEstimate),
-        Arc::new(FilterStatisticsProvider),
-        Arc::new(ProjectionStatisticsProvider),
-        Arc::new(PassthroughStatisticsProvider),
-        Arc::new(AggregateStatisticsProvider),
-        Arc::new(GroupingEstimate),
-        Arc::new(JoinStatisticsProvider),
-        Arc::new(LimitStatisticsProvider),
-        Arc::new(UnionStatisticsProvider),
-        Arc::new(DefaultStatisticsProvider),
-    ])
+    let mut registry = StatisticsRegistry::default_with_builtin_providers();
+    // `register` puts a provider first. The grouping estimate leaves a grouping
+    // whose columns have distinct counts to DataFusion's, which uses them.
+    registry.register(Arc::new(GroupingEstimate));
+    registry.register(Arc::new(KeyJoinEstimate));
+    registry
 }
 
 /// Joins: about as many rows as the larger input (see the module comment).
@@ -118,7 +105,22 @@ impl StatisticsProvider for GroupingEstimate {
         let [input] = child_stats else {
             return Ok(StatisticsResult::Delegate);
         };
-        let Some(&rows) = input.base().num_rows.get_value() else {
+        let input = input.base();
+        let counted = |expr: &Arc<dyn datafusion::physical_expr::PhysicalExpr>| {
+            expr.downcast_ref::<Column>()
+                .and_then(|column| input.column_statistics.get(column.index()))
+                .is_some_and(|stats| stats.distinct_count.get_value().is_some())
+        };
+        // with distinct counts DataFusion estimates better: leave it to it
+        if aggregate
+            .group_expr()
+            .expr()
+            .iter()
+            .all(|(expr, _)| counted(expr))
+        {
+            return Ok(StatisticsResult::Delegate);
+        }
+        let Some(&rows) = input.num_rows.get_value() else {
             return Ok(StatisticsResult::Delegate);
         };
         Ok(estimated(plan, rows))
