@@ -65,85 +65,96 @@ pub fn duplicate_keys_table(table: &Table) -> String {
 /// except the missing-fx-rate rule when `with_fx` is false (fx_rates itself is
 /// cleaned before the daily rates exist).
 ///
-/// The per-row rules (required, non-negative, references, currency, fx rate)
-/// are tested in one pass over the rows, each lookup table left joined once
-/// however many rules read it: a big table is scanned and joined once rather
-/// than once per rule. A row matching several rows of a lookup (a duplicated
-/// key there) is tested against each, as a plain join would; the problems are
-/// de-duplicated per row key at the end. `params` is joined before the lookups:
+/// Almost every row passes every rule, so each rule's query is shaped to carry
+/// as little as it can until the few failing rows are known:
+/// - the rules on a row's own values (required, non-negative) are tested in one
+///   pass over the rows;
+/// - a reference is an anti join (`not exists`): it returns only the rows whose
+///   target is missing;
+/// - the currency and fx-rate rules join only the columns they compare, and
+///   keep only the rows that differ.
+///
+/// A row matching several rows of a lookup (a duplicated key there) is tested
+/// against each, as a plain join would; the problems are de-duplicated per row
+/// key at the end. Where a rule reads `params`, it is joined before the lookups:
 /// joined after them, the conditions on its columns would be pushed into that
 /// join and tested row by row as a nested-loop join filter.
 pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Option<String> {
     let t = format!("existing.{}", table.name);
     let key = row_key_sql(table, "r");
     // (condition, problem text): the row has the problem when the condition holds.
-    let mut row_rules: Vec<(String, String)> = Vec::new();
-    let mut lookups = Lookups::default();
+    let mut own_rules: Vec<(String, String)> = Vec::new();
     for col in table.columns.iter().filter(|c| !c.nullable) {
-        row_rules.push((
+        own_rules.push((
             format!("r.{c} is null", c = col.name),
             format!("'required {c} is null'", c = col.name),
         ));
     }
     for col in table.non_negative {
-        row_rules.push((
+        own_rules.push((
             format!("r.{col} < 0"),
             format!("concat('negative {col} ', cast(r.{col} as varchar))"),
+        ));
+    }
+    let mut rules = Vec::new();
+    if !own_rules.is_empty() {
+        let problems: Vec<String> = own_rules
+            .iter()
+            .map(|(when, problem)| format!("case when {when} then {problem} end"))
+            .collect();
+        let any: Vec<String> = own_rules
+            .iter()
+            .map(|(when, _)| format!("({when})"))
+            .collect();
+        rules.push(format!(
+            "select row_key, problem from (\
+             select {key} as row_key, unnest(make_array({problems})) as problem \
+             from {t} r where {any}) per_row \
+             where problem is not null",
+            problems = problems.join(", "),
+            any = any.join(" or "),
         ));
     }
     for reference in table.references {
         let target =
             crate::contract::table(reference.target).expect("reference target in contract");
-        let x = lookups.join(
-            &format!("existing.{}", target.name),
-            reference.target_column,
-            &format!("r.{}", reference.column),
-        );
-        row_rules.push((
-            format!(
-                "r.{col} is not null and {x}.{tcol} is null",
-                col = reference.column,
-                tcol = reference.target_column
-            ),
-            format!(
-                "concat('{col} ', r.{col}, ' does not exist in {target}')",
-                col = reference.column,
-                target = reference.target,
-            ),
+        rules.push(format!(
+            "select {key} as row_key, \
+             concat('{col} ', r.{col}, ' does not exist in {name}') as problem \
+             from {t} r where r.{col} is not null and not exists (\
+             select 1 from existing.{table} x where x.{tcol} = r.{col})",
+            col = reference.column,
+            name = reference.target,
+            table = target.name,
+            tcol = reference.target_column,
         ));
     }
     if let Some((currency, deal_of)) = table.deal_currency {
-        row_rules.push(match deal_of {
-            DealOf::Deal(col) => {
-                let d = lookups.join("existing.deals", "deal_id", &format!("r.{col}"));
-                (
-                    format!("r.{currency} <> {d}.currency"),
-                    format!(
-                        "concat('currency ', r.{currency}, ' differs from deal ', {d}.deal_id, ' currency ', {d}.currency)"
-                    ),
-                )
-            }
-            DealOf::Invoice(col) => {
-                let i = lookups.join("existing.invoices", "invoice_id", &format!("r.{col}"));
-                let d = lookups.join("existing.deals", "deal_id", &format!("{i}.deal_id"));
-                (
-                    format!("r.{currency} <> coalesce({d}.currency, {i}.currency)"),
-                    format!(
-                        "concat('currency ', r.{currency}, ' differs from invoice ', {i}.invoice_id, \
-                         case when {d}.deal_id is null then ' currency ' else concat(' deal ', {d}.deal_id, ' currency ') end, \
-                         coalesce({d}.currency, {i}.currency))"
-                    ),
-                )
-            }
+        rules.push(match deal_of {
+            DealOf::Deal(col) => format!(
+                "select {key} as row_key, \
+                 concat('currency ', r.{currency}, ' differs from deal ', d.deal_id, ' currency ', d.currency) as problem \
+                 from {t} r join existing.deals d on d.deal_id = r.{col} \
+                 where r.{currency} <> d.currency"
+            ),
+            DealOf::Invoice(col) => format!(
+                "select {key} as row_key, \
+                 concat('currency ', r.{currency}, ' differs from invoice ', c.invoice_id, \
+                 case when c.deal_id is null then ' currency ' else concat(' deal ', c.deal_id, ' currency ') end, \
+                 c.currency) as problem \
+                 from {t} r join {INVOICE_CURRENCY} c on c.invoice_id = r.{col} \
+                 where r.{currency} <> c.currency"
+            ),
         });
     }
     if let (Some(need), true) = (table.fx_need, with_fx) {
-        let currency_sql = match need.currency {
-            CurrencyOf::Own(col) => format!("r.{col}"),
-            CurrencyOf::Invoice(col) => {
-                let i = lookups.join("existing.invoices", "invoice_id", &format!("r.{col}"));
-                format!("{i}.currency")
-            }
+        // A row without its invoice has no currency to look a rate up for.
+        let (currency_sql, invoice_join) = match need.currency {
+            CurrencyOf::Own(col) => (format!("r.{col}"), String::new()),
+            CurrencyOf::Invoice(col) => (
+                "i.currency".to_string(),
+                format!("join existing.invoices i on i.invoice_id = r.{col}"),
+            ),
         };
         let date_sql = need.date_sql.replace("end_date", "r.end_date");
         let date_sql = if date_sql.contains("r.") {
@@ -152,35 +163,13 @@ pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Op
             format!("r.{date_sql}")
         };
         // One row per currency: its first rate's date.
-        let f = lookups.join("quality.fx_first_rate", "currency", &currency_sql);
-        row_rules.push((
-            format!(
-                "{currency_sql} is not null and {date_sql} is not null \
-                 and ({f}.first_date is null or {f}.first_date > {date_sql})"
-            ),
-            format!(
-                "concat('no fx rate from ', {currency_sql}, ' to ', p.reporting_currency, ' on or before ', cast({date_sql} as varchar))"
-            ),
-        ));
-    }
-    let mut rules = Vec::new();
-    if !row_rules.is_empty() {
-        let problems: Vec<String> = row_rules
-            .iter()
-            .map(|(when, problem)| format!("case when {when} then {problem} end"))
-            .collect();
-        let any: Vec<String> = row_rules
-            .iter()
-            .map(|(when, _)| format!("({when})"))
-            .collect();
         rules.push(format!(
-            "select row_key, problem from (\
-             select {key} as row_key, unnest(make_array({problems})) as problem \
-             from {t} r cross join params p {joins} where {any}) per_row \
-             where problem is not null",
-            problems = problems.join(", "),
-            joins = lookups.joins.join(" "),
-            any = any.join(" or "),
+            "select {key} as row_key, \
+             concat('no fx rate from ', {currency_sql}, ' to ', p.reporting_currency, ' on or before ', cast({date_sql} as varchar)) as problem \
+             from {t} r cross join params p {invoice_join} \
+             left join quality.fx_first_rate f on f.currency = {currency_sql} \
+             where {currency_sql} is not null and {date_sql} is not null \
+             and (f.first_date is null or f.first_date > {date_sql})"
         ));
     }
     rules.push(match duplicates {
@@ -302,30 +291,6 @@ pub fn duplicate_keys(
         std::sync::Arc::new(Schema::new(fields)),
         columns,
     )?)
-}
-
-/// The tables the per-row rules of [`issues_sql`] look rows up in, each left
-/// joined once per (table, column, row expression) under its own alias.
-#[derive(Default)]
-struct Lookups {
-    joins: Vec<String>,
-    aliases: Vec<(String, String)>,
-}
-
-impl Lookups {
-    /// The alias of `table` left joined on `table.column = on`.
-    fn join(&mut self, table: &str, column: &str, on: &str) -> String {
-        let signature = format!("{table}.{column} = {on}");
-        if let Some((_, alias)) = self.aliases.iter().find(|(s, _)| *s == signature) {
-            return alias.clone();
-        }
-        let alias = format!("l{}", self.aliases.len() + 1);
-        self.joins.push(format!(
-            "left join {table} {alias} on {alias}.{column} = {on}"
-        ));
-        self.aliases.push((signature, alias.clone()));
-        alias
-    }
 }
 
 /// The boolean column [`split_sql`] adds: whether the row's key has an issue.
@@ -515,6 +480,15 @@ mod tests {
 
 /// `quality.fx_first_rate`: per currency the first day a rate exists, so the
 /// missing-rate rule holds for any date, even one past the daily table's end.
+/// `quality.invoice_currency`: the currency a row billed against an invoice must
+/// be in: its deal's when the deal exists, else the invoice's own. Built once
+/// for every table whose currency rule goes through an invoice, rather than
+/// joining invoices and deals again for each of them.
+pub const INVOICE_CURRENCY: &str = "quality.invoice_currency";
+
+pub const INVOICE_CURRENCY_SQL: &str = "select i.invoice_id, d.deal_id, coalesce(d.currency, i.currency) as currency \
+     from existing.invoices i left join existing.deals d on d.deal_id = i.deal_id";
+
 pub const FX_FIRST_RATE_SQL: &str =
     "select currency, min(rate_date) as first_date from shared.fx_daily group by currency";
 

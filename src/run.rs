@@ -425,6 +425,13 @@ pub async fn prepare(
         layers,
     )
     .await?;
+    materialize_sql(
+        ctx,
+        quality::INVOICE_CURRENCY,
+        quality::INVOICE_CURRENCY_SQL,
+        layers,
+    )
+    .await?;
     register_partner_cycles(ctx).await?;
 
     // Pass 2: every other table.

@@ -218,6 +218,66 @@ fn payment_currency_differing_from_its_deal_is_flagged() {
 }
 
 #[test]
+fn a_payment_is_held_to_its_deals_currency_and_without_a_deal_to_its_invoices() {
+    let mut s = world();
+    deal(
+        &mut s,
+        "D1",
+        "partner_id=P1 close_date=2026-06-01",
+        "1000.00",
+    );
+    // I1 is billed in EUR against a USD deal; I2's deal D9 does not exist
+    s.row(
+        "billing/invoices",
+        "invoice_id=I1 deal_id=D1 invoice_date=2026-06-02 due_date=2026-07-01 total_amount=1000.00 currency=EUR",
+    )
+    .row(
+        "billing/invoices",
+        "invoice_id=I2 deal_id=D9 invoice_date=2026-06-02 due_date=2026-07-01 total_amount=1000.00 currency=EUR",
+    );
+    for (payment, invoice, currency) in [
+        ("PAY1", "I1", "USD"),
+        ("PAY2", "I1", "EUR"),
+        ("PAY3", "I2", "EUR"),
+        ("PAY4", "I2", "USD"),
+    ] {
+        s.row(
+            "billing/payments",
+            &format!(
+                "payment_id={payment} invoice_id={invoice} payment_date=2026-06-20 amount=10.00 currency={currency}"
+            ),
+        );
+    }
+    let findings = s.run();
+    assert_eq!(
+        dq_ids(&findings),
+        [
+            "billing/invoices:I1",
+            "billing/invoices:I2",
+            "billing/payments:PAY2",
+            "billing/payments:PAY4"
+        ]
+    );
+    let detail_of = |id: &str| {
+        of_check(&findings, "data_quality")
+            .iter()
+            .find(|f| f.entity_id == id)
+            .map(|f| f.detail.clone())
+            .unwrap_or_default()
+    };
+    let pay2 = detail_of("billing/payments:PAY2");
+    assert!(
+        pay2.contains("currency EUR differs from invoice I1 deal D1 currency USD"),
+        "{pay2}"
+    );
+    let pay4 = detail_of("billing/payments:PAY4");
+    assert!(
+        pay4.contains("currency USD differs from invoice I2 currency EUR"),
+        "{pay4}"
+    );
+}
+
+#[test]
 fn payout_currency_differing_from_its_deal_is_flagged() {
     let mut s = world();
     deal(
