@@ -299,6 +299,12 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
     // Join sides are chosen on revleak's estimates too (see `estimates`).
     optimizer.use_statistics_registry = true;
+    if let Ok(opts) = std::env::var("DFX_OPTS") {
+        for kv in opts.split(',').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            config.options_mut().set(k, v).unwrap();
+        }
+    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = settings.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
@@ -339,15 +345,25 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     Ok(ctx)
 }
 
-/// Builds a session with the snapshot, parameters, staging views and the as-of,
-/// data-quality and shared layers registered; returns the per-table stats.
+/// What [`prepare`] leaves for the checks.
+pub struct Prepared {
+    /// Per input table: rows read, after as_of, passed and flagged.
+    pub inputs: Vec<TableStats>,
+    /// The shared views built so far (the daily rates) and their input tables.
+    pub shared_deps: SharedDeps,
+    /// The other shared view files, built with the checks by [`build_and_check`].
+    pub pending_shared: Vec<PathBuf>,
+}
+
+/// Builds a session with the snapshot, parameters, staging views and the as-of
+/// and data-quality layers and the daily rates registered.
 pub async fn prepare(
     ctx: &SessionContext,
     snapshot: &Snapshot,
     params: &Params,
     queries: &Path,
     layers: &Layers,
-) -> Result<(Vec<TableStats>, SharedDeps)> {
+) -> Result<Prepared> {
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     for layer in LAYERS {
         catalog
@@ -461,49 +477,11 @@ pub async fn prepare(
         ms = started.elapsed().as_millis(),
         "clean and flagged layers built"
     );
-    // Shared views may read one another: build them in passes, each time those
-    // whose inputs exist (side by side), until none is left or no pass makes progress.
-    let mut pending: Vec<PathBuf> = sql_files(&shared_dir)?
+    // The other shared views are built beside the checks (see `build_and_check`).
+    let pending: Vec<PathBuf> = sql_files(&shared_dir)?
         .into_iter()
         .filter(|p| *p != fx_path)
         .collect();
-    while !pending.is_empty() {
-        let before = pending.len();
-        let mut waiting = Vec::new();
-        let mut errors = Vec::new();
-        let mut builds = Vec::new();
-        for path in pending {
-            let stem = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or_default()
-                .to_string();
-            let name = format!("shared.{stem}");
-            match plan_file(ctx, &name, &path, &mut shared_deps).await {
-                Ok(df) => {
-                    let ctx = ctx.clone();
-                    let layers = layers.clone();
-                    builds.push(Box::pin(async move {
-                        keep(&ctx, &name, df, &path.display().to_string(), &layers).await
-                    }) as Job<Result<()>>);
-                }
-                Err(Error::Queries(msgs)) if msgs.iter().any(|m| m.contains("shared.")) => {
-                    errors.extend(msgs);
-                    waiting.push(path);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if waiting.len() == before {
-            return Err(Error::Queries(errors));
-        }
-        for built in run_ordered(builds, width).await {
-            built?;
-        }
-        pending = waiting;
-    }
-
-    tracing::debug!(ms = started.elapsed().as_millis(), "shared views built");
     // One query for every table (one job on a cluster), not two per table.
     let counts = count_all(ctx).await?;
     let mut stats = Vec::new();
@@ -526,7 +504,11 @@ pub async fn prepare(
             missing: found.is_none(),
         });
     }
-    Ok((stats, shared_deps))
+    Ok(Prepared {
+        inputs: stats,
+        shared_deps,
+        pending_shared: pending,
+    })
 }
 
 async fn register_staging(ctx: &SessionContext, dir: &Path) -> Result<()> {
@@ -987,9 +969,6 @@ async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table)
     Ok(())
 }
 
-/// A check run: its findings (and plan with `--explain`), and its milliseconds.
-type CheckJob = Job<(Result<(Vec<RecordBatch>, Option<String>)>, u128)>;
-
 /// A query of a stage, run on its own task.
 type Job<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
@@ -1163,6 +1142,210 @@ async fn keep(
             .map_err(failed)
         }
     }
+}
+
+/// What became of one check in [`build_and_check`].
+enum CheckRun {
+    /// Its SQL does not plan or lacks a column: the problems, located.
+    Broken(Vec<String>),
+    /// Not run: a table it reads is missing from the snapshot (the reason).
+    Skipped(String),
+    /// Run: its findings (and plan with `--explain`) or its error, and its milliseconds.
+    Ran(Result<(Vec<RecordBatch>, Option<String>)>, u128),
+}
+
+/// A shared view or a check, once the shared views it reads are built.
+enum Task {
+    Shared { name: String, path: PathBuf },
+    Check(usize),
+}
+
+/// What a finished [`Task`] hands back.
+enum Finished {
+    Shared(String, Result<()>),
+    Check(usize, Result<(Vec<RecordBatch>, Option<String>)>, u128),
+}
+
+/// The `shared.*` tables `sql` names (none when it does not parse: planning
+/// reports that).
+fn shared_tables_named(ctx: &SessionContext, sql: &str) -> BTreeSet<String> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
+        return BTreeSet::new();
+    };
+    state
+        .resolve_table_references(&statement)
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| t.schema() == Some("shared"))
+        .map(|t| format!("shared.{}", t.table()))
+        .collect()
+}
+
+/// Builds the `shared` view files not built yet and runs `checks`, as one graph:
+/// each starts once the shared views it names are built, at most
+/// [`concurrency`] at a time. Shared views go first (checks wait on them), then
+/// the checks that scan the most rows, so that no long check is left to run
+/// alone at the end; a check never waits for a view it does not read.
+/// A broken check is reported with the others; once one is found (without
+/// `--keep-going`) the remaining checks are only planned, not run.
+#[allow(clippy::too_many_arguments)]
+async fn build_and_check(
+    ctx: &SessionContext,
+    layers: &Layers,
+    shared: Vec<PathBuf>,
+    deps: &mut SharedDeps,
+    checks: &[CheckFile],
+    missing: &BTreeSet<String>,
+    opts: &RunOptions,
+    bar: &indicatif::ProgressBar,
+    clock: Instant,
+) -> Result<Vec<CheckRun>> {
+    let width = concurrency(ctx);
+    let mut unbuilt: BTreeSet<String> = BTreeSet::new();
+    // (task, the shared views it names)
+    let mut waiting: Vec<(Task, BTreeSet<String>)> = Vec::new();
+    for path in shared {
+        let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let name = format!("shared.{stem}");
+        let mut names = shared_tables_named(ctx, &sql);
+        names.remove(&name);
+        unbuilt.insert(name.clone());
+        waiting.push((Task::Shared { name, path }, names));
+    }
+    for (index, check) in checks.iter().enumerate() {
+        waiting.push((Task::Check(index), shared_tables_named(ctx, &check.sql)));
+    }
+    let mut runs: Vec<Option<CheckRun>> = checks.iter().map(|_| None).collect();
+    // (priority, job): shared views above every check
+    let mut queued: Vec<(usize, Job<Finished>)> = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut failure: Option<Error> = None;
+    let mut broken = false;
+    loop {
+        let (ready, blocked): (Vec<_>, Vec<_>) = std::mem::take(&mut waiting)
+            .into_iter()
+            .partition(|(_, names)| names.is_disjoint(&unbuilt));
+        waiting = blocked;
+        for (task, _) in ready {
+            match task {
+                Task::Shared { name, path } => match plan_file(ctx, &name, &path, deps).await {
+                    Ok(df) => {
+                        let (ctx, layers) = (ctx.clone(), layers.clone());
+                        queued.push((
+                            usize::MAX,
+                            Box::pin(async move {
+                                let context = path.display().to_string();
+                                let built = keep(&ctx, &name, df, &context, &layers).await;
+                                Finished::Shared(name, built)
+                            }),
+                        ));
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                },
+                Task::Check(index) => {
+                    let check = &checks[index];
+                    let df = match checks::plan(ctx, check).await {
+                        Ok(df) => df,
+                        Err(problems) => {
+                            broken = true;
+                            bar.inc(1);
+                            runs[index] = Some(CheckRun::Broken(problems));
+                            continue;
+                        }
+                    };
+                    let needs = input_tables(&checks::scanned_tables(df.logical_plan()), deps);
+                    let absent: Vec<&str> =
+                        needs.intersection(missing).map(|s| s.as_str()).collect();
+                    if !absent.is_empty() && check.id != checks::DATA_QUALITY {
+                        bar.inc(1);
+                        runs[index] = Some(CheckRun::Skipped(format!(
+                            "missing input table(s): {}",
+                            absent.join(", ")
+                        )));
+                        continue;
+                    }
+                    let cost = rows_scanned(df.logical_plan());
+                    let (ctx, check, bar, explain) =
+                        (ctx.clone(), check.clone(), bar.clone(), opts.explain);
+                    queued.push((
+                        cost,
+                        Box::pin(async move {
+                            bar.set_message(check.id.clone());
+                            let t = Instant::now();
+                            let result = checks::execute_explained(&ctx, &check, df, explain).await;
+                            bar.inc(1);
+                            Finished::Check(index, result, t.elapsed().as_millis())
+                        }),
+                    ));
+                }
+            }
+        }
+        // Stable: equal priorities start in file order.
+        queued.sort_by_key(|(priority, _)| std::cmp::Reverse(*priority));
+        if failure.is_none() {
+            let mut kept = Vec::new();
+            for (priority, job) in std::mem::take(&mut queued) {
+                let is_check = priority != usize::MAX;
+                if running.len() >= width.max(1) || (is_check && broken && !opts.keep_going) {
+                    kept.push((priority, job));
+                } else {
+                    running.spawn(job);
+                }
+            }
+            queued = kept;
+        }
+        let Some(finished) = running.join_next().await else {
+            break;
+        };
+        match joined(finished) {
+            Finished::Shared(name, Ok(())) => {
+                unbuilt.remove(&name);
+                if unbuilt.is_empty() {
+                    tracing::debug!(
+                        ms = clock.elapsed().as_millis() as u64,
+                        "shared views built"
+                    );
+                }
+            }
+            Finished::Shared(_, Err(e)) => {
+                failure.get_or_insert(e);
+            }
+            Finished::Check(index, result, millis) => {
+                runs[index] = Some(CheckRun::Ran(result, millis));
+            }
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !waiting.is_empty() {
+        // Nothing runs and these still wait: shared views that name one another
+        // in a loop. Planning them says which tables are missing.
+        let mut errors = Vec::new();
+        for (task, _) in waiting {
+            if let Task::Shared { name, path } = task {
+                if let Err(e) = plan_file(ctx, &name, &path, deps).await {
+                    match e {
+                        Error::Queries(messages) => errors.extend(messages),
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
+        return Err(Error::Queries(errors));
+    }
+    Ok(runs
+        .into_iter()
+        .map(|run| run.unwrap_or_else(|| CheckRun::Broken(Vec::new())))
+        .collect())
 }
 
 /// For each materialized shared view, the contract tables it was built from:
@@ -1395,81 +1578,64 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         opts.snapshot.display()
     );
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
-    let (inputs, shared_deps) = prepare(&ctx, &snapshot, &params, &opts.queries, &layers)
+    let Prepared {
+        inputs,
+        mut shared_deps,
+        pending_shared,
+    } = prepare(&ctx, &snapshot, &params, &opts.queries, &layers)
         .await
         .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
 
-    // Plan every check first: all broken files are reported together.
-    let mut planned = Vec::new();
-    let mut problems = Vec::new();
-    let mut outcomes = Vec::new();
-    for check in &all_checks {
-        match checks::plan(&ctx, check).await {
-            Ok(df) => planned.push((check, df)),
-            Err(mut p) => {
-                if opts.keep_going {
-                    let message = p.join("; ");
-                    tracing::error!(check_id = %check.id, "check failed: {message}");
-                    warnings.push(format!("check {} failed: {message}", check.id));
-                    let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
-                    failed.failed = Some(message);
-                    outcomes.push(failed);
-                }
-                problems.append(&mut p);
-            }
-        }
-    }
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let bar = progress_bar(opts.progress, Some(all_checks.len() as u64), "checks");
+    let runs = build_and_check(
+        &ctx,
+        &layers,
+        pending_shared,
+        &mut shared_deps,
+        &all_checks,
+        &missing,
+        opts,
+        &bar,
+        clock,
+    )
+    .await
+    .map_err(|e| on_cluster(e, &opts.engine))?;
+    // Every broken file is reported together, and then nothing is published.
+    let problems: Vec<String> = runs
+        .iter()
+        .filter_map(|run| match run {
+            CheckRun::Broken(p) => Some(p.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Queries(problems));
     }
-
-    let mut batches: Vec<RecordBatch> = Vec::new();
-    let bar = progress_bar(opts.progress, Some(planned.len() as u64), "checks");
-    // Checks are independent: they run side by side (see `concurrency`) and are
-    // recorded in order, so outcomes and findings do not depend on which finished first.
-    let mut runs = Vec::new();
-    let mut jobs = Vec::new();
-    let mut costs = Vec::new();
-    for (check, df) in planned {
-        let needs = input_tables(&checks::scanned_tables(df.logical_plan()), &shared_deps);
-        let absent: Vec<&String> = needs.intersection(&missing).collect();
-        if !absent.is_empty() && check.id != checks::DATA_QUALITY {
-            let reason = format!(
-                "missing input table(s): {}",
-                absent
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            runs.push((check, Some(reason)));
-            continue;
-        }
-        costs.push(rows_scanned(df.logical_plan()));
-        let (ctx, job_check, bar, explain) =
-            (ctx.clone(), check.clone(), bar.clone(), opts.explain);
-        jobs.push(Box::pin(async move {
-            bar.set_message(job_check.id.clone());
-            let t = Instant::now();
-            let result = checks::execute_explained(&ctx, &job_check, df, explain).await;
-            bar.inc(1);
-            (result, t.elapsed().as_millis())
-        }) as CheckJob);
-        runs.push((check, None));
-    }
-    let mut results = run_costliest_first(jobs, &costs, concurrency(&ctx))
-        .await
-        .into_iter();
-    for (check, skipped) in runs {
-        if let Some(reason) = skipped {
-            bar.inc(1);
-            tracing::warn!(check_id = %check.id, "skipped: {reason}");
-            warnings.push(format!("check {} skipped: {reason}", check.id));
-            outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
-            continue;
-        }
-        let (result, millis) = results.next().expect("one result per check run");
+    // Recorded in the checks' order, so outcomes and findings do not depend on
+    // which finished first.
+    let mut outcomes = Vec::new();
+    for (check, run) in all_checks.iter().zip(runs) {
+        let (result, millis) = match run {
+            CheckRun::Broken(p) => {
+                let message = p.join("; ");
+                tracing::error!(check_id = %check.id, "check failed: {message}");
+                warnings.push(format!("check {} failed: {message}", check.id));
+                let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
+                failed.failed = Some(message);
+                outcomes.push(failed);
+                continue;
+            }
+            CheckRun::Skipped(reason) => {
+                tracing::warn!(check_id = %check.id, "skipped: {reason}");
+                warnings.push(format!("check {} skipped: {reason}", check.id));
+                outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
+                continue;
+            }
+            CheckRun::Ran(result, millis) => (result, millis),
+        };
         let found = match result {
             Ok((found, plan)) => {
                 if let Some(plan) = plan {

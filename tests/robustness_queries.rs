@@ -127,3 +127,76 @@ fn keep_going_publishes_the_working_checks_and_lists_the_failed_ones() {
         "the report lists the failed checks"
     );
 }
+
+/// The sample's queries with `files` (path under queries/, SQL) added.
+fn with_files(files: &[(&str, &str)]) -> (tempfile::TempDir, RunOptions) {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    for (path, sql) in files {
+        std::fs::write(queries.join(path), sql).unwrap();
+    }
+    let mut opts = RunOptions::new(sample_dir(), tmp.path().join("out"));
+    opts.queries = queries;
+    (tmp, opts)
+}
+
+#[test]
+fn a_broken_shared_view_fails_the_run_naming_its_file() {
+    let (_tmp, opts) = with_files(&[(
+        "shared/broken_view.sql",
+        "select deal_id,\n  from from clean.deals\n",
+    )]);
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    let file = opts.queries.join("shared/broken_view.sql");
+    assert!(err.contains(&format!("{}:2:", file.display())), "{err}");
+    assert!(!opts.out.join("findings").exists());
+}
+
+#[test]
+fn shared_views_that_read_each_other_in_a_loop_are_an_error_not_a_hang() {
+    let (_tmp, opts) = with_files(&[
+        ("shared/loop_a.sql", "select deal_id from shared.loop_b\n"),
+        ("shared/loop_b.sql", "select deal_id from shared.loop_a\n"),
+    ]);
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains("loop_a.sql") && err.contains("loop_b.sql"),
+        "{err}"
+    );
+    assert!(!opts.out.join("findings").exists());
+}
+
+#[test]
+fn a_check_reads_a_new_shared_view_built_on_another_new_one() {
+    // chain_b reads chain_a; the check reads chain_b: each waits for what it reads
+    let (_tmp, mut opts) = with_files(&[
+        (
+            "shared/chain_b.sql",
+            "select deal_id, deal_value * 2 as doubled from shared.chain_a\n",
+        ),
+        (
+            "shared/chain_a.sql",
+            "select deal_id, deal_value from shared.deal_values\n",
+        ),
+        (
+            "checks/doubled_values.sql",
+            "select 'info' as severity, cast(null as varchar) as partner_id, 'deal' as entity_type,\n\
+             deal_id as entity_id, cast(null as date) as period, cast(null as decimal(18, 2)) as expected_amount,\n\
+             cast(null as decimal(18, 2)) as actual_amount, cast(0 as decimal(18, 2)) as leakage_amount,\n\
+             cast(doubled as varchar) as detail from shared.chain_b\n",
+        ),
+    ]);
+    opts.only = vec!["doubled_values".into()];
+    let report = run_with_options(&opts).unwrap();
+    let findings = common::read_findings(&opts.out);
+    let deals = report
+        .manifest
+        .inputs
+        .iter()
+        .find(|t| t.table == "crm/deals")
+        .map(|t| t.rows_passed)
+        .unwrap();
+    assert!(deals > 0);
+    assert_eq!(findings.len() as u64, deals, "one finding per clean deal");
+}
