@@ -233,21 +233,38 @@ pub fn duplicate_keys(
     let keys_of = |batch: &RecordBatch| -> Vec<ArrayRef> {
         indices.iter().map(|&i| batch.column(i).clone()).collect()
     };
-    // (hash, batch, row) of every row, sorted so that equal hashes sit together
+    // Every row's hash, batch by batch.
     let hasher = RandomState::default();
-    let mut hashed: Vec<(u64, u32, u32)> =
-        Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
-    let mut hashes = Vec::new();
-    for (b, batch) in batches.iter().enumerate() {
-        hashes.clear();
-        hashes.resize(batch.num_rows(), 0);
-        create_hashes(&keys_of(batch), &hasher, &mut hashes)?;
-        hashed.extend(
-            hashes
-                .iter()
-                .enumerate()
-                .map(|(r, h)| (*h, b as u32, r as u32)),
-        );
+    let mut hashes: Vec<Vec<u64>> = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut of_batch = vec![0; batch.num_rows()];
+        create_hashes(&keys_of(batch), &hasher, &mut of_batch)?;
+        hashes.push(of_batch);
+    }
+    // Rather than sorting every hash: a bitmap of the hashes met (a few MB),
+    // and one of those met again. A row whose bit was met again has a repeated
+    // key, or shares its bit with another row's hash (about 1 row in 16).
+    let rows: usize = hashes.iter().map(Vec::len).sum();
+    let bits = (rows.max(1) * 16).next_power_of_two().max(64);
+    let position = |hash: u64| {
+        let bit = hash as usize & (bits - 1);
+        (bit / 64, 1u64 << (bit % 64))
+    };
+    let mut seen = vec![0u64; bits / 64];
+    let mut met_again = vec![0u64; bits / 64];
+    for hash in hashes.iter().flatten() {
+        let (word, mask) = position(*hash);
+        met_again[word] |= seen[word] & mask;
+        seen[word] |= mask;
+    }
+    // (hash, batch, row) of those rows, first ones included, sorted so that
+    // equal hashes sit together
+    let mut hashed: Vec<(u64, u32, u32)> = Vec::new();
+    for (b, of_batch) in hashes.iter().enumerate() {
+        hashed.extend(of_batch.iter().enumerate().filter_map(|(r, hash)| {
+            let (word, mask) = position(*hash);
+            (met_again[word] & mask != 0).then_some((*hash, b as u32, r as u32))
+        }));
     }
     hashed.sort_unstable();
 
@@ -567,6 +584,29 @@ mod duplicate_key_tests {
         )];
         let found = duplicate_keys(&schema(), &batches, &["deal_id", "line_no"]).unwrap();
         assert_eq!(counted(&found), vec![(None, Some(1), 2)]);
+    }
+
+    #[test]
+    fn many_keys_sharing_bitmap_bits_are_told_apart() {
+        // 20,000 keys: about one row in 16 shares its bitmap bit with another
+        // key's, and must still be compared by its key, not its bit
+        let names: Vec<String> = (0..20_000).map(|i| format!("D{i}")).collect();
+        let mut ids: Vec<Option<&str>> = names.iter().map(|n| Some(n.as_str())).collect();
+        ids.extend([Some("D42"), Some("D19999"), Some("D42")]);
+        let lines = vec![Some(1); ids.len()];
+        let (first, second) = ids.split_at(10_000);
+        let batches = [
+            batch(first, &lines[..first.len()]),
+            batch(second, &lines[first.len()..]),
+        ];
+        let found = duplicate_keys(&schema(), &batches, &["deal_id", "line_no"]).unwrap();
+        assert_eq!(
+            counted(&found),
+            vec![
+                (Some("D19999".into()), Some(1), 2),
+                (Some("D42".into()), Some(1), 3)
+            ]
+        );
     }
 
     #[test]

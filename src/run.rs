@@ -400,7 +400,18 @@ pub async fn prepare(
             .await
         }) as Job<Result<()>>
     });
-    for done in run_ordered(reads.collect(), width).await {
+    // The biggest files first, so that the stage does not end on one of them alone.
+    let bytes: Vec<usize> = TABLES
+        .iter()
+        .map(|table| {
+            snapshot
+                .tables
+                .iter()
+                .find(|f| f.table.qualified() == table.qualified())
+                .map_or(0, |f| f.bytes as usize)
+        })
+        .collect();
+    for done in run_costliest_first(reads.collect(), &bytes, width).await {
         done?;
     }
     tracing::debug!(
@@ -470,7 +481,11 @@ pub async fn prepare(
         let layers = layers.clone();
         Box::pin(async move { split_layers(&ctx, table, &layers).await }) as Job<Result<()>>
     });
-    for done in run_ordered(splits.collect(), width).await {
+    let mut rows = Vec::new();
+    for table in quality::second_pass() {
+        rows.push(layer_rows(ctx, &format!("existing.{}", table.name)).await);
+    }
+    for done in run_costliest_first(splits.collect(), &rows, width).await {
         done?;
     }
     tracing::debug!(
@@ -586,6 +601,7 @@ async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usiz
         return Ok(false);
     }
     let mut jobs = Vec::new();
+    let mut rows = Vec::new();
     for table in TABLES {
         let name = format!("existing.{}", table.name);
         let df = ctx
@@ -597,6 +613,7 @@ async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usiz
             .collect()
             .await
             .map_err(|e| Error::exec(name.clone(), e))?;
+        rows.push(batches.iter().map(|b| b.num_rows()).sum());
         jobs.push(Box::pin(async move {
             let counted = tokio::task::spawn_blocking(move || {
                 quality::duplicate_keys(&schema, &batches, table.primary_key)
@@ -613,7 +630,7 @@ async fn count_duplicate_keys(ctx: &SessionContext, layers: &Layers, width: usiz
         })
             as Job<Result<(&'static crate::contract::Table, RecordBatch)>>);
     }
-    for done in run_ordered(jobs, width).await {
+    for done in run_costliest_first(jobs, &rows, width).await {
         let (table, counted) = done?;
         let name = quality::duplicate_keys_table(table);
         let _ = ctx.deregister_table(name.as_str());
@@ -689,6 +706,10 @@ impl RowIssues {
             self.queries.extend(planned.into_iter().map(|(_, df)| df));
             return Ok(());
         }
+        let costs: Vec<usize> = planned
+            .iter()
+            .map(|(_, df)| rows_scanned(df.logical_plan()))
+            .collect();
         let jobs = planned.into_iter().map(|(context, df)| {
             Box::pin(async move {
                 let t = Instant::now();
@@ -707,7 +728,7 @@ impl RowIssues {
                 found
             }) as Job<Result<Vec<RecordBatch>>>
         });
-        for found in run_ordered(jobs.collect(), width).await {
+        for found in run_costliest_first(jobs.collect(), &costs, width).await {
             self.batches.extend(found?);
         }
         Ok(())
@@ -984,14 +1005,9 @@ fn concurrency(ctx: &SessionContext) -> usize {
 
 /// Runs `jobs`, at most `width` at a time, and returns their outputs in order.
 /// The next job starts as soon as any running one ends, so a long job never
-/// keeps a free thread waiting behind it.
-async fn run_ordered<T: Send + 'static>(jobs: Vec<Job<T>>, width: usize) -> Vec<T> {
-    let costs = vec![0; jobs.len()];
-    run_costliest_first(jobs, &costs, width).await
-}
-
-/// [`run_ordered`], starting the jobs of highest `costs` first: the last to
-/// finish is then a short one, not a long one started when the others are done.
+/// keeps a free thread waiting behind it; the jobs of highest `costs` start
+/// first, so the last to finish is a short one, not a long one started when
+/// the others are done.
 async fn run_costliest_first<T: Send + 'static>(
     jobs: Vec<Job<T>>,
     costs: &[usize],
@@ -1017,6 +1033,14 @@ async fn run_costliest_first<T: Send + 'static>(
         .into_iter()
         .map(|output| output.expect("every job ran"))
         .collect()
+}
+
+/// The rows of the in-memory table `name` (0 for files and views).
+async fn layer_rows(ctx: &SessionContext, name: &str) -> usize {
+    match ctx.table(name).await {
+        Ok(df) => rows_scanned(df.logical_plan()),
+        Err(_) => 0,
+    }
 }
 
 /// A rough cost of a query: the rows of the in-memory tables it scans, each
