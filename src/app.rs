@@ -471,6 +471,7 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     crate::publish::recover(out)?;
     let options = crate::report::ReportOptions {
         partner_pages: args.partner_reports,
+        snapshot: None,
     };
     let files = crate::report::build(out, None, as_of, &options)?;
     let now = chrono::Utc::now();

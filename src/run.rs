@@ -1068,6 +1068,11 @@ fn rows_scanned(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
     rows
 }
 
+/// A thread's result, its panic passed on.
+fn joined_thread<T>(result: std::thread::Result<T>) -> T {
+    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 fn joined<T>(finished: std::result::Result<T, tokio::task::JoinError>) -> T {
     match finished {
         Ok(output) => output,
@@ -1611,6 +1616,31 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
 
+    // The report's snapshot figures (polars, over the snapshot's own files) need
+    // nothing the checks produce: read them meanwhile, on the cores the checks
+    // leave idle, rather than after them.
+    let figures_source = crate::report::data::Manifest {
+        snapshot: opts.snapshot.display().to_string(),
+        reporting_currency: params.reporting_currency(),
+        parameters: params
+            .values
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect(),
+        inputs: inputs
+            .iter()
+            .map(|t| crate::report::data::ManifestInput {
+                table: t.table.clone(),
+                path: t.path.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let snapshot_figures = std::thread::spawn(move || {
+        crate::report::snapshot::SnapshotData::load(&figures_source, as_of)
+    });
+
     let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(all_checks.len() as u64), "checks");
     let runs = build_and_check(
@@ -1829,6 +1859,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     staged.write_file("runs", "manifest.json", &json)?;
     let report_options = crate::report::ReportOptions {
         partner_pages: opts.partner_reports,
+        snapshot: Some(joined_thread(snapshot_figures.join())),
     };
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "findings written");
     for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {

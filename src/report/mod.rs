@@ -31,6 +31,10 @@ use std::path::{Path, PathBuf};
 pub struct ReportOptions {
     /// Also write `partners/<partner_id>.html`, each restricted to one partner.
     pub partner_pages: bool,
+    /// The snapshot figures, when the caller already read them from the snapshot
+    /// the manifest names (a run reads them while its checks run); otherwise
+    /// they are read here.
+    pub snapshot: Option<SnapshotData>,
 }
 
 /// One file of the report partition, relative to `report/as_of=.../`.
@@ -103,7 +107,10 @@ pub fn build(
         ms = started.elapsed().as_millis() as u64,
         "report: findings and history read"
     );
-    let snapshot = SnapshotData::load(&manifest, as_of);
+    let snapshot = match &options.snapshot {
+        Some(read) => read.clone(),
+        None => SnapshotData::load(&manifest, as_of),
+    };
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "report: snapshot figures read"
