@@ -419,6 +419,29 @@ pub async fn prepare(
         "snapshot read as of as_of"
     );
 
+    // The currency a payment or posting must be in needs only the existing
+    // invoices and deals: built beside the steps up to the daily rates, which
+    // are small and leave a core idle (one step after the other under a
+    // memory limit).
+    let invoice_currency = {
+        let (ctx, layers) = (ctx.clone(), layers.clone());
+        let build = async move {
+            materialize_sql(
+                &ctx,
+                quality::INVOICE_CURRENCY,
+                quality::INVOICE_CURRENCY_SQL,
+                &layers,
+            )
+            .await
+        };
+        if width > 1 {
+            tokio::spawn(build)
+        } else {
+            build.await?;
+            tokio::spawn(async { Ok(()) })
+        }
+    };
+
     // Pass 1: fx_rates, which the daily rates need before any other table can be checked.
     let mut issues = RowIssues::new(layers.clone());
     let counted = count_duplicate_keys(ctx, layers, width).await?;
@@ -452,13 +475,7 @@ pub async fn prepare(
         layers,
     )
     .await?;
-    materialize_sql(
-        ctx,
-        quality::INVOICE_CURRENCY,
-        quality::INVOICE_CURRENCY_SQL,
-        layers,
-    )
-    .await?;
+    joined(invoice_currency.await)?;
     register_partner_cycles(ctx).await?;
 
     // Pass 2: every other table.
