@@ -24,15 +24,16 @@ matched_by_sale as (
 
 touched_by_flagged_rows as (
     -- a matching invoice that failed data quality: the line is not judged
+    -- (the few touched invoices first, so that the joins stay small)
     select r.report_line_id
-    from clean.partner_sales_reports r
-    join existing.invoices i on i.deal_id = r.deal_id
-    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    from shared.invoices_touched_by_flagged_rows t
+    join existing.invoices i on i.invoice_id = t.invoice_id
+    join clean.partner_sales_reports r on r.deal_id = i.deal_id
     union all
     select r.report_line_id
-    from clean.partner_sales_reports r
-    join existing.invoices i on i.partner_id = r.partner_id and i.customer_id = r.customer_id
-    join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    from shared.invoices_touched_by_flagged_rows t
+    join existing.invoices i on i.invoice_id = t.invoice_id
+    join clean.partner_sales_reports r on r.partner_id = i.partner_id and r.customer_id = i.customer_id
     where r.deal_id is null
 ),
 
