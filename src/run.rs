@@ -299,12 +299,6 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     optimizer.hash_join_single_partition_threshold_rows = 2_000_000;
     // Join sides are chosen on revleak's estimates too (see `estimates`).
     optimizer.use_statistics_registry = true;
-    if let Ok(opts) = std::env::var("DFX_OPTS") {
-        for kv in opts.split(',').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap();
-            config.options_mut().set(k, v).unwrap();
-        }
-    }
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(bytes) = settings.memory_limit {
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(bytes)));
@@ -337,6 +331,7 @@ pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_optimizer_rule(Arc::new(crate::plan_rules::InlineConstantRows))
         .with_physical_optimizer_rule(Arc::new(crate::plan_rules::FilterOneRowJoins))
         .with_statistics_registry(crate::estimates::registry())
         .build();
