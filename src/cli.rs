@@ -152,7 +152,7 @@ pub struct RunArgs {
     /// A broken or failing check is reported and the others are published (exit 1)
     #[arg(long)]
     pub keep_going: bool,
-    /// Query engine threads (DataFusion partitions and runtime workers) [default: cores]
+    /// Query engine threads, shared by the queries run side by side [default: cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
     /// Memory pool of the query engine, e.g. 1GiB: sorts, aggregations and joins spill

@@ -375,7 +375,7 @@ pub struct ConfigFile {
     /// With `fail_on`: count new findings only.
     #[serde(default)]
     pub fail_on_new: bool,
-    /// Query engine threads (DataFusion partitions and runtime workers; default: cores).
+    /// Query engine threads, shared by the queries run side by side (default: cores).
     pub threads: Option<usize>,
     /// Memory pool of the query engine, e.g. `"1GiB"` (default: unbounded).
     pub memory_limit: Option<String>,

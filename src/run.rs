@@ -44,8 +44,10 @@ pub struct RunOptions {
     pub progress: bool,
     /// A broken or failing check is recorded and the run publishes the others.
     pub keep_going: bool,
-    /// Query engine threads: DataFusion's target partitions (the binary also sizes
-    /// its runtime with it). None: one per core.
+    /// Query engine threads: how many queries of a stage run side by side (up to
+    /// four, each over the remaining threads) or, under a memory limit, the
+    /// partitions of the one query running (the binary also sizes its runtime
+    /// with it). None: one per core.
     pub threads: Option<usize>,
     /// Bytes of DataFusion's memory pool (a fair spill pool); sorts, aggregations
     /// and (sort-merge) joins spill beyond it. With a limit the layers (existing,
@@ -277,16 +279,33 @@ impl Drop for RemoveDirOnDrop {
     }
 }
 
-/// A session with `settings`: target partitions = threads, a fair spill pool of
-/// `memory_limit` bytes and a disk manager spilling under `spill_dir`.
+/// A session with `settings`: its threads split between queries side by side and
+/// partitions of each, a fair spill pool of `memory_limit` bytes and a disk
+/// manager spilling under `spill_dir`.
 pub fn session_with(settings: &EngineSettings) -> Result<SessionContext> {
     use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
     use datafusion::execution::memory_pool::FairSpillPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     let mut config = SessionConfig::new().with_information_schema(false);
-    if let Some(threads) = settings.threads {
-        config = config.with_target_partitions(threads.max(1));
-    }
+    let threads = settings
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    // A stage holds many independent queries (a table's rules, a check), and
+    // they run side by side: up to four at once, each split over the remaining
+    // threads. On two cores each query is one partition, so none pays for
+    // repartitioning its rows between threads (scale 10: about 7% less CPU).
+    // Under a memory limit queries run one at a time, over every thread.
+    let (side_by_side, partitions) = match settings.memory_limit {
+        Some(_) => (1, threads),
+        None => {
+            let side_by_side = threads.min(4);
+            (side_by_side, (threads / side_by_side).max(1))
+        }
+    };
+    config = config
+        .with_target_partitions(partitions)
+        .with_extension(Arc::new(SideBySide(side_by_side)));
     // Spans let planning errors point at a line and column of the check file.
     config.options_mut().sql_parser.collect_spans = true;
     // `0.01` in a check must stay exact: money never passes through a float.
@@ -1005,13 +1024,24 @@ async fn materialize_split(ctx: &SessionContext, table: &crate::contract::Table)
 /// A query of a stage, run on its own task.
 type Job<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-/// How many independent queries run at once: one per engine thread, and one at a
-/// time under a memory limit (each query then has the whole pool to itself).
+/// How many independent queries of a stage run at once, as [`session_with`]
+/// decides it.
+#[derive(Debug)]
+struct SideBySide(usize);
+
+/// How many independent queries run at once: as many as the embedded engine's
+/// threads (at most four), and one at a time under a memory limit (each query
+/// then has the whole pool to itself); on a cluster, one per partition (at most
+/// four).
 fn concurrency(ctx: &SessionContext) -> usize {
     use datafusion::execution::memory_pool::MemoryLimit;
+    let state = ctx.state();
     match ctx.runtime_env().memory_pool.memory_limit() {
         MemoryLimit::Finite(_) => 1,
-        _ => ctx.state().config().target_partitions().clamp(1, 4),
+        _ => state
+            .config()
+            .get_extension::<SideBySide>()
+            .map_or(state.config().target_partitions().clamp(1, 4), |s| s.0),
     }
 }
 
