@@ -254,8 +254,12 @@ mod tests {
         cross join (select date '2026-02-01' as as_of) p \
         where t.day <= p.as_of and t.id <> 3 order by t.id";
 
-    async fn plan_and_rows(ctx: &datafusion::prelude::SessionContext) -> (String, String) {
-        let df = ctx.sql(QUERY).await.expect("plans");
+    /// The physical plan of `sql` as text, and its rows as a table.
+    async fn plan_and_rows(
+        ctx: &datafusion::prelude::SessionContext,
+        sql: &str,
+    ) -> (String, String) {
+        let df = ctx.sql(sql).await.expect("plans");
         let plan = df
             .clone()
             .create_physical_plan()
@@ -271,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn a_condition_on_a_one_row_side_is_a_filter_over_a_cross_join() {
         let with_rule = session_with(&EngineSettings::default()).expect("session");
-        let (plan, rows) = plan_and_rows(&with_rule).await;
+        let (plan, rows) = plan_and_rows(&with_rule, QUERY).await;
         assert!(!plan.contains("NestedLoopJoinExec"), "{plan}");
         assert!(
             plan.contains("CrossJoinExec") && plan.contains("FilterExec"),
@@ -280,7 +284,7 @@ mod tests {
 
         // The stock engine runs the same query as a nested-loop join: same rows.
         let (stock_plan, stock_rows) =
-            plan_and_rows(&datafusion::prelude::SessionContext::new()).await;
+            plan_and_rows(&datafusion::prelude::SessionContext::new(), QUERY).await;
         assert!(stock_plan.contains("NestedLoopJoinExec"), "{stock_plan}");
         assert_eq!(rows, stock_rows);
         assert!(
@@ -341,23 +345,6 @@ mod tests {
         ctx
     }
 
-    async fn inlined_plan_and_rows(
-        ctx: &datafusion::prelude::SessionContext,
-        sql: &str,
-    ) -> (String, String) {
-        let df = ctx.sql(sql).await.expect("plans");
-        let plan = df
-            .clone()
-            .create_physical_plan()
-            .await
-            .expect("physical plan");
-        let shown = displayable(plan.as_ref()).indent(true).to_string();
-        let rows = pretty_format_batches(&df.collect().await.expect("runs"))
-            .expect("prints")
-            .to_string();
-        (shown, rows)
-    }
-
     #[tokio::test]
     async fn a_join_with_the_params_row_becomes_a_filter_on_constants() {
         let revleak = with_tables(session_with(&EngineSettings::default()).expect("session"));
@@ -378,10 +365,10 @@ mod tests {
                 vec![1, 2],
             ),
         ] {
-            let (plan, rows) = inlined_plan_and_rows(&revleak, sql).await;
+            let (plan, rows) = plan_and_rows(&revleak, sql).await;
             assert!(!plan.contains("Join"), "{sql}\n{plan}");
             assert!(plan.contains("FilterExec"), "{sql}\n{plan}");
-            let (stock_plan, stock_rows) = inlined_plan_and_rows(&stock, sql).await;
+            let (stock_plan, stock_rows) = plan_and_rows(&stock, sql).await;
             assert!(stock_plan.contains("Join"), "{sql}\n{stock_plan}");
             assert_eq!(rows, stock_rows, "{sql}");
             for id in [1, 2, 3, 4] {
