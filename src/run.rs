@@ -1110,11 +1110,6 @@ fn rows_scanned(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
     rows
 }
 
-/// A thread's result, its panic passed on.
-fn joined_thread<T>(result: std::thread::Result<T>) -> T {
-    result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
 fn joined<T>(finished: std::result::Result<T, tokio::task::JoinError>) -> T {
     match finished {
         Ok(output) => output,
@@ -1413,9 +1408,13 @@ async fn build_and_check(
         }
         return Err(Error::Queries(errors));
     }
+    // A check left without a run was held back because another one is broken:
+    // the run stops on that one's problems and publishes nothing.
     Ok(runs
         .into_iter()
-        .map(|run| run.unwrap_or_else(|| CheckRun::Broken(Vec::new())))
+        .map(|run| {
+            run.unwrap_or_else(|| CheckRun::Skipped("not run: another check file is broken".into()))
+        })
         .collect())
 }
 
@@ -1901,7 +1900,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     staged.write_file("runs", "manifest.json", &json)?;
     let report_options = crate::report::ReportOptions {
         partner_pages: opts.partner_reports,
-        snapshot: Some(joined_thread(snapshot_figures.join())),
+        snapshot: Some(crate::report::snapshot::joined(snapshot_figures.join())),
     };
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "findings written");
     for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {

@@ -133,8 +133,8 @@ impl SnapshotData {
     }
 }
 
-/// A scoped thread's result, its panic passed on.
-fn joined<T>(result: std::thread::Result<T>) -> T {
+/// A thread's result, its panic passed on.
+pub(crate) fn joined<T>(result: std::thread::Result<T>) -> T {
     result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
