@@ -3,7 +3,7 @@
 //! findings of a generated snapshot do not depend on the order of input rows or
 //! on how a table is split into part files.
 
-mod common;
+use crate::common;
 
 use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take_record_batch};

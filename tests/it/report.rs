@@ -4,7 +4,7 @@
 //! findings and a real (headless) browser: no console error, no request,
 //! sorting works.
 
-mod common;
+use crate::common;
 
 use datafusion::arrow::array::{
     ArrayRef, AsArray, Date32Array, Decimal128Array, RecordBatch, StringArray, new_null_array,

@@ -3,9 +3,9 @@
 //! alerts list new findings at or above a severity, and the exit codes tell a
 //! scheduler what happened.
 
-mod common;
+use crate::common;
 
-use common::{Finding, Snap, dec, read_partition, run_with_options};
+use crate::common::{Finding, Snap, dec, read_partition, run_with_options};
 use revleak::run::RunOptions;
 use std::collections::BTreeMap;
 use std::path::Path;

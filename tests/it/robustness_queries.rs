@@ -2,9 +2,9 @@
 //! and column where DataFusion gives one) and nothing is published, unless
 //! --keep-going, which publishes the other checks and lists the failed ones.
 
-mod common;
+use crate::common;
 
-use common::{copy_tree, queries_dir, run_with_options, sample_dir};
+use crate::common::{copy_tree, queries_dir, run_with_options, sample_dir};
 use revleak::run::RunOptions;
 
 const BROKEN: &[(&str, &str)] = &[

@@ -4,9 +4,9 @@
 //! engine's. Every process is stopped by its own id when the test ends.
 #![cfg(feature = "cluster")]
 
-mod common;
+use crate::common;
 
-use common::{Finding, read_findings};
+use crate::common::{Finding, read_findings};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -2,9 +2,9 @@
 //! and the error messages for a missing column, broken check SQL and bad
 //! parameters. Run ids, temp paths and the version are filtered out.
 
-mod common;
+use crate::common;
 
-use common::{copy_tree, drop_column, sample_dir};
+use crate::common::{copy_tree, drop_column, sample_dir};
 use std::path::Path;
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The binary's contract with schedulers: exit 0 when the run completed, 1 when
 //! --fail-on findings exist, 2 when the run failed; JSON logs are JSON.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

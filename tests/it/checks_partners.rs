@@ -3,12 +3,10 @@
 //! unbilled_partner_sale. Every expected amount is worked out by hand from
 //! checks.md in the comment above its assertion.
 
-mod common;
-#[path = "common/worlds.rs"]
-mod worlds;
+use crate::common;
 
-use common::{Snap, dec};
-use worlds::{about, deal, none_of, only, period, world};
+use crate::common::{Snap, dec};
+use crate::worlds::{about, deal, none_of, only, period, world};
 
 /// Adds an issued invoice `id` billed to `partner` (no deal), customer C1, USD,
 /// unless `cells` say otherwise.

@@ -2,7 +2,7 @@
 //! or fully updated once recovered (the next run recovers first); two runs on one
 //! folder do not interleave; a full disk fails the run and keeps the old outputs.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

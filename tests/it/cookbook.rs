@@ -2,9 +2,7 @@
 //! block it shows is saved as a new file in a copy of the queries folder, and a
 //! run on a tiny snapshot returns that check's findings (and only the right ones).
 
-mod common;
-
-use common::{Snap, copy_tree, of_check, queries_dir, read_findings, run_pipeline};
+use crate::common::{Snap, copy_tree, of_check, queries_dir, read_findings, run_pipeline};
 
 /// The first ```sql block after the cookbook heading of the README.
 fn cookbook_sql() -> (String, String) {

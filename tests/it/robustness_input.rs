@@ -1,9 +1,9 @@
 //! Input faults: each one ends in exit status 2 (an error from `run`), a message
 //! naming the file, table and column, and nothing published.
 
-mod common;
+use crate::common;
 
-use common::{copy_tree, drop_column, queries_dir, run_pipeline, sample_dir};
+use crate::common::{copy_tree, drop_column, queries_dir, run_pipeline, sample_dir};
 use datafusion::arrow::array::{
     ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };

@@ -2,7 +2,7 @@
 //! reader, scans `out/findings/` with its Hive partitions and sees as_of as a
 //! date, amounts as Decimal(18,2), ids as strings and every row the run wrote.
 
-mod common;
+use crate::common;
 
 use polars::prelude::*;
 

@@ -1,9 +1,7 @@
 //! Data faults: the run completes, and each bad row is a data_quality finding,
 //! never a crash or a silent drop.
 
-mod common;
-
-use common::{Snap, dec, of_check};
+use crate::common::{Snap, dec, of_check};
 
 fn world() -> Snap {
     let mut snap = Snap::new();

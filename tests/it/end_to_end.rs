@@ -2,9 +2,9 @@
 //! published findings back and compare them with the generator's truth file —
 //! every planted case found with its exact leakage, nothing else found.
 
-mod common;
+use crate::common;
 
-use common::{read_findings, run_pipeline};
+use crate::common::{read_findings, run_pipeline};
 use revleak::generate::{GenerateOptions, generate, truth_path_for};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;

@@ -7,12 +7,8 @@
 //! gold L1 10 %, gold L2 3 %, platinum L1 12 %, platinum L2 5 %. So P1 earns
 //! 10 % of collected at level 1 and D earns 5 % (its own tier) at level 2.
 
-mod common;
-#[path = "common/worlds.rs"]
-mod worlds;
-
-use common::{Snap, dec, of_check};
-use worlds::{about, deal, none_of, only, period, world};
+use crate::common::{Snap, dec, of_check};
+use crate::worlds::{about, deal, none_of, only, period, world};
 
 /// D1 (P1, 10000.00 USD, closed 2026-06-01), issued invoice I1 for 10000.00 and
 /// one payment of `collected` on 2026-07-01.

@@ -1,9 +1,9 @@
 //! Engine settings (issue 6): `--threads`, `--memory-limit`/`--spill-dir` change how
 //! DataFusion executes, never what it finds; `--explain` prints every check's plan.
 
-mod common;
+use crate::common;
 
-use common::{Finding, queries_dir, read_findings, run_with_options};
+use crate::common::{Finding, queries_dir, read_findings, run_with_options};
 use revleak::run::RunOptions;
 use std::path::Path;
 

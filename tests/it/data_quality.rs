@@ -3,12 +3,8 @@
 //! reference, currency differing from the deal's, no fx rate, forbidden negative),
 //! and no cascade: a bad row keeps the entity it touches out of checks 1–14.
 
-mod common;
-#[path = "common/worlds.rs"]
-mod worlds;
-
-use common::{Finding, Snap, dec, of_check};
-use worlds::{about, deal, none_of, only, run_with_nulls_for, world};
+use crate::common::{Finding, Snap, dec, of_check};
+use crate::worlds::{about, deal, none_of, only, run_with_nulls_for, world};
 
 /// The entity ids of the data_quality findings, sorted.
 fn dq_ids(findings: &[Finding]) -> Vec<String> {

@@ -3,12 +3,10 @@
 //! unexplained_credit. Every expected amount is worked out by hand from checks.md
 //! in the comment above its assertion.
 
-mod common;
-#[path = "common/worlds.rs"]
-mod worlds;
+use crate::common;
 
-use common::{dec, of_check};
-use worlds::{about, deal, none_of, only, period, world};
+use crate::common::{dec, of_check};
+use crate::worlds::{about, deal, none_of, only, period, world};
 
 // ---------------------------------------------------------------- missing_invoice
 

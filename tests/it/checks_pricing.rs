@@ -2,12 +2,8 @@
 //! unauthorized_discount and stale_pricing. Every expected amount is worked out by
 //! hand from checks.md in the comment above its assertion.
 
-mod common;
-#[path = "common/worlds.rs"]
-mod worlds;
-
-use common::{Snap, dec};
-use worlds::{about, none_of, only, period, world};
+use crate::common::{Snap, dec};
+use crate::worlds::{about, none_of, only, period, world};
 
 /// The world plus closed-won deal D1 (`deal_cells`, closed 2026-06-01 unless named)
 /// with one line of `line_cells` (line_no 1, SKU1 unless named).

@@ -1,0 +1,27 @@
+//! revleak's integration tests, one module per topic, in one test binary: each
+//! test binary links DataFusion and polars, so one binary instead of twenty
+//! keeps `cargo test` from spending its time linking.
+
+mod common;
+#[path = "common/worlds.rs"]
+mod worlds;
+
+mod bi_reader;
+mod checks_billing;
+mod checks_commissions;
+mod checks_partners;
+mod checks_pricing;
+mod cli;
+mod cluster;
+mod cookbook;
+mod data_quality;
+mod end_to_end;
+mod engine_settings;
+mod exit_codes;
+mod lifecycle;
+mod properties;
+mod report;
+mod robustness_data;
+mod robustness_input;
+mod robustness_process;
+mod robustness_queries;
