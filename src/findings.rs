@@ -84,7 +84,7 @@ pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>>
     let path = dir.join("part-0.parquet");
     let batches = read_parquet(&path)?
         .iter()
-        .map(|b| conform(b, &findings_schema(), &path))
+        .map(|b| conform(b, &findings_schema(), date, &path))
         .collect::<Result<Vec<_>>>()?;
     let schema = findings_schema();
     let mut first_seen = HashMap::new();
@@ -131,13 +131,26 @@ pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
     reader.map(|b| b.map_err(|e| fail(e.to_string()))).collect()
 }
 
-/// A batch of an earlier findings file in `schema`: columns by name, a column
-/// the older file lacks as nulls (when nullable), types cast where they differ.
-fn conform(batch: &RecordBatch, schema: &SchemaRef, path: &Path) -> Result<RecordBatch> {
+/// A batch of an earlier findings file in `schema`: columns by name, the
+/// partition column from the folder's date (files published before it moved to
+/// the path carry it themselves), a column the older file lacks as nulls (when
+/// nullable), types cast where they differ.
+fn conform(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    partition_date: NaiveDate,
+    path: &Path,
+) -> Result<RecordBatch> {
     let columns = schema
         .fields()
         .iter()
         .map(|field| match batch.column_by_name(field.name()) {
+            None if field.name() == crate::publish::PARTITION_COLUMN => {
+                Ok(Arc::new(Date32Array::from(vec![
+                    date32(partition_date);
+                    batch.num_rows()
+                ])) as ArrayRef)
+            }
             Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
             Some(c) => {
                 datafusion::arrow::compute::cast(c, field.data_type()).map_err(|e| Error::Output {

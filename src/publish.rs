@@ -8,9 +8,19 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The Hive partition key of every partitioned output (`findings/as_of=.../`).
+/// It lives in the path only, as the Hive convention wants: pandas/pyarrow and
+/// Spark refuse a folder whose files repeat a partition column. A file read on
+/// its own still says its date in its key-value metadata (`revleak.as_of`), and
+/// its `run_id` column ties it to `runs/as_of=.../manifest.json`.
+pub const PARTITION_COLUMN: &str = "as_of";
 
 /// Holds `DIR/_revleak.lock` for the life of a run.
 pub struct OutputLock {
@@ -113,6 +123,81 @@ pub fn recover(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The outputs partitioned as Parquet, whose files leave [`PARTITION_COLUMN`] to the path.
+const PARQUET_OUTPUTS: [&str; 3] = ["findings", "summary", "resolved"];
+
+/// Rewrites partitions published before the partition column moved to the path
+/// (their files carry `as_of` too), so that Hive readers can read the folder as
+/// one table: pandas/pyarrow and Spark refuse a folder where some files repeat
+/// the partition column. Each file is replaced by rename, so a killed upgrade
+/// leaves every file either old or new; both are read by revleak. Returns the
+/// files rewritten.
+pub fn upgrade_layout(out: &Path) -> Result<Vec<PathBuf>> {
+    let mut upgraded = Vec::new();
+    for kind in PARQUET_OUTPUTS {
+        for (date, dir) in crate::findings::partitions(&out.join(kind)) {
+            let path = dir.join("part-0.parquet");
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&path, e)),
+            };
+            let fail = |message: String| Error::Output {
+                path: path.clone(),
+                message,
+            };
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
+            let schema = reader.schema().clone();
+            let Ok(column) = schema.index_of(PARTITION_COLUMN) else {
+                continue;
+            };
+            let batches = reader
+                .build()
+                .map_err(|e| fail(e.to_string()))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| fail(e.to_string()))?;
+            let keep: Vec<usize> = (0..schema.fields().len())
+                .filter(|&i| i != column)
+                .collect();
+            let file_schema = Arc::new(schema.project(&keep).map_err(|e| fail(e.to_string()))?);
+            let partial = dir.join("_part-0.parquet.upgrading");
+            let writer_file =
+                std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
+            let mut writer = ArrowWriter::try_new(
+                writer_file,
+                file_schema,
+                Some(writer_properties(&date.to_string())),
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            for batch in &batches {
+                let batch = batch.project(&keep).map_err(|e| fail(e.to_string()))?;
+                writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+            }
+            let written = writer.into_inner().map_err(|e| fail(e.to_string()))?;
+            written.sync_all().map_err(|e| Error::io(&partial, e))?;
+            std::fs::rename(&partial, &path).map_err(|e| Error::io(&partial, e))?;
+            upgraded.push(path);
+        }
+    }
+    Ok(upgraded)
+}
+
+/// zstd, row groups of a million rows, and the partition value in the file's
+/// key-value metadata (`revleak.as_of`), for a file read on its own.
+fn writer_properties(partition_value: &str) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            format!("revleak.{PARTITION_COLUMN}"),
+            partition_value.to_string(),
+        )]))
+        .build()
+}
+
 /// Moves each staged `kind/partition` of `tmp` into `out`, setting an existing
 /// partition aside first; idempotent, so recovery can repeat it after a crash.
 fn move_into_place(
@@ -180,7 +265,8 @@ impl Staged {
         Ok(dir)
     }
 
-    /// Writes `kind/as_of=.../part-0.parquet` (zstd, fsynced).
+    /// Writes `kind/as_of=.../part-0.parquet` (zstd, fsynced). The partition
+    /// column is left out of the file (see [`PARTITION_COLUMN`]).
     pub fn write_parquet(
         &mut self,
         kind: &str,
@@ -189,19 +275,30 @@ impl Staged {
     ) -> Result<()> {
         let path = self.partition_dir(kind)?.join("part-0.parquet");
         let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("valid level"),
-            ))
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
+        let partition_value = self
+            .partition
+            .strip_prefix(&format!("{PARTITION_COLUMN}="))
+            .unwrap_or(&self.partition)
+            .to_string();
+        let props = writer_properties(&partition_value);
         let fail = |e: datafusion::parquet::errors::ParquetError| Error::Output {
             path: path.clone(),
             message: e.to_string(),
         };
-        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(fail)?;
+        let keep: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| schema.field(i).name() != PARTITION_COLUMN)
+            .collect();
+        let file_schema = Arc::new(schema.project(&keep).map_err(|e| Error::Output {
+            path: path.clone(),
+            message: e.to_string(),
+        })?);
+        let mut writer = ArrowWriter::try_new(file, file_schema, Some(props)).map_err(fail)?;
         for batch in batches {
-            writer.write(batch).map_err(fail)?;
+            let batch = batch.project(&keep).map_err(|e| Error::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            writer.write(&batch).map_err(fail)?;
         }
         let file = writer.into_inner().map_err(fail)?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;

@@ -1515,7 +1515,7 @@ async fn cluster_session(scheduler: &str, settings: &EngineSettings) -> Result<S
 #[cfg(not(feature = "cluster"))]
 async fn cluster_session(_scheduler: &str, _settings: &EngineSettings) -> Result<SessionContext> {
     Err(Error::Config(
-        "--engine ballista: this revleak was built without the `cluster` feature".into(),
+        "--engine ballista: this revleak was built without the `cluster` feature: rebuild with `cargo install --path . --features cluster`".into(),
     ))
 }
 
@@ -1562,6 +1562,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     // run started meanwhile stops at once with a clear message.
     let _lock = OutputLock::acquire(&opts.out)?;
     publish::recover(&opts.out)?;
+    for file in publish::upgrade_layout(&opts.out)? {
+        tracing::info!(
+            file = %file.display(),
+            "moved as_of out of an earlier run's file into its partition path only"
+        );
+    }
     let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
     let as_of = params.as_of();
     let run_id = format!(
