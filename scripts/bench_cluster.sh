@@ -16,6 +16,7 @@ set -euo pipefail
 
 scale=${SCALE:-1}
 runs=${RUNS:-3}
+BENCH_FEATURES=cluster
 # shellcheck source=scripts/bench_setup.sh
 source "$(dirname "$0")/bench_setup.sh"
 

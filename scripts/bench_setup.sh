@@ -13,7 +13,8 @@ mkdir -p "$bench_dir"
 
 if [ -z "${BENCH_BIN:-}" ]; then
     echo "building release (nice -n 19)..." >&2
-    nice -n 19 cargo build --release --quiet
+    # bench_cluster.sh sets BENCH_FEATURES=cluster: the cluster roles are a cargo feature.
+    nice -n 19 cargo build --release --quiet ${BENCH_FEATURES:+--features "$BENCH_FEATURES"}
 fi
 [ -x "$bin" ] || { echo "no binary at $bin" >&2; exit 2; }
 

@@ -71,7 +71,7 @@ async fn cluster_command(role: crate::cli::ClusterCommand) -> Result<String> {
 #[cfg(not(feature = "cluster"))]
 async fn cluster_command(_role: crate::cli::ClusterCommand) -> Result<String> {
     Err(crate::error::Error::Config(
-        "this revleak was built without the `cluster` feature: rebuild with `--features cluster`"
+        "revleak cluster: this revleak was built without the `cluster` feature: rebuild with `cargo install --path . --features cluster`"
             .into(),
     ))
 }

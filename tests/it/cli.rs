@@ -176,3 +176,39 @@ fn a_parameter_of_the_wrong_type_is_an_error_naming_it() {
     assert_eq!(out.code, 2);
     settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stderr));
 }
+
+/// The default build leaves the cluster out (it is a third of a cold build); its
+/// commands then say how to get it rather than failing obscurely.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn without_the_cluster_feature_its_commands_say_how_to_build_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scheduler = revleak(&["cluster", "scheduler"], tmp.path());
+    assert_eq!(scheduler.code, 2, "{}", scheduler.stderr);
+    assert!(
+        scheduler
+            .stderr
+            .contains("cargo install --path . --features cluster"),
+        "{}",
+        scheduler.stderr
+    );
+    let out = tmp.path().join("out");
+    let run = revleak(
+        &[
+            "run",
+            sample_dir().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--queries",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/queries"),
+            "--engine",
+            "ballista",
+            "--scheduler",
+            "df://127.0.0.1:9",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--features cluster"), "{}", run.stderr);
+    assert!(!out.join("findings").exists(), "nothing published");
+}
