@@ -3,7 +3,7 @@
 
 use crate::checks;
 use crate::cli::{
-    ChecksArgs, Cli, Command, ConfigArgs, GenerateArgs, OutputFormat, ReportArgs, RunArgs,
+    ChecksArgs, Cli, Command, ConfigArgs, GenerateArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
 };
 use crate::config::{ConfigFile, parse_severity};
 use crate::error::Result;
@@ -11,7 +11,6 @@ use crate::run::{self, RunOptions, RunReport};
 use rust_decimal::Decimal;
 use std::fmt::Write;
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 /// What a command leaves for the binary: text for stdout and the exit code.
 #[derive(Debug, Clone)]
@@ -36,6 +35,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Run(args) => run_command(args, output, progress).await,
         Command::Generate(args) => generate_command(args).map(Outcome::ok),
         Command::Checks(args) => checks_command(args).map(Outcome::ok),
+        Command::Init(args) => init_command(args).map(Outcome::ok),
         Command::Config(args) => config_command(args).map(Outcome::ok),
         Command::Report(args) => report_command(args).map(Outcome::ok),
         Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
@@ -78,10 +78,8 @@ async fn cluster_command(_role: crate::cli::ClusterCommand) -> Result<String> {
 
 pub fn run_options(args: RunArgs) -> Result<RunOptions> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
-    let queries = args
-        .queries
-        .or_else(|| config.queries.clone())
-        .unwrap_or_else(|| PathBuf::from("queries"));
+    let queries =
+        crate::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
     let alert_min_severity = match &args.alert_min_severity {
         Some(s) => parse_severity("--alert-min-severity", s)?,
         None => config
@@ -438,8 +436,25 @@ fn generate_command(args: GenerateArgs) -> Result<String> {
     Ok(out)
 }
 
+/// `revleak init [DIR]`: a starter project to adapt, as `dbt init` writes one.
+fn init_command(args: InitArgs) -> Result<String> {
+    let written = crate::queries::init(&args.dir)?;
+    let mut out = String::new();
+    for path in &written {
+        let _ = writeln!(out, "wrote {}", path.display());
+    }
+    let _ = writeln!(
+        out,
+        "\nnext: adapt {}/staging/*.sql to your exports, then from {}:\n  revleak run SNAPSHOT",
+        written[0].display(),
+        args.dir.display()
+    );
+    Ok(out)
+}
+
 fn checks_command(args: ChecksArgs) -> Result<String> {
-    let all = checks::discover(&args.queries.join("checks"))?;
+    let queries = crate::queries::resolve(args.queries.as_deref())?;
+    let all = checks::discover(&queries.join("checks"))?;
     let mut out = String::new();
     for c in all {
         let _ = writeln!(out, "{}  [{}]  {}", c.id, c.default_severity, c.title);

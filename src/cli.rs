@@ -50,6 +50,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// List the checks of the queries folder with their metadata
     Checks(ChecksArgs),
+    /// Write a starter project to adapt: queries/ (staging, shared, checks) and revleak.toml
+    Init(InitArgs),
     /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
     Config(ConfigArgs),
     /// Re-render the HTML report of a run from the published Parquet in an output folder
@@ -128,7 +130,7 @@ pub struct RunArgs {
     /// Run only this check (repeatable)
     #[arg(long = "only", value_name = "CHECK_ID")]
     pub only: Vec<String>,
-    /// Folder holding staging/, shared/ and checks/ SQL
+    /// Folder holding staging/, shared/ and checks/ SQL [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
     /// A missing input table is an error instead of skipping the checks that read it
@@ -191,9 +193,16 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct ChecksArgs {
-    /// Folder holding checks/
-    #[arg(long, default_value = "queries")]
-    pub queries: PathBuf,
+    /// Folder holding checks/ [default: ./queries when present, else the built-in queries]
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write queries/ and revleak.toml into (created if missing)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ pub mod findings;
 pub mod plan_rules;
 pub mod publish;
 pub mod quality;
+pub mod queries;
 pub mod report;
 pub mod run;
 pub mod snapshot;

@@ -19,6 +19,8 @@ fn revleak(args: &[&str], cwd: &Path) -> Outcome {
         .args(args)
         .current_dir(cwd)
         .env("REVLEAK_LOG", "off")
+        // where a run from a folder without queries/ writes the built-in ones
+        .env("XDG_CACHE_HOME", cwd.join(".cache"))
         .output()
         .expect("the binary runs");
     Outcome {
@@ -211,4 +213,111 @@ fn without_the_cluster_feature_its_commands_say_how_to_build_it() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--features cluster"), "{}", run.stderr);
     assert!(!out.join("findings").exists(), "nothing published");
+}
+
+/// `revleak run SNAPSHOT` from a folder with no queries/ runs the queries built
+/// into the binary, with the same findings as the repository's queries/.
+#[test]
+fn run_works_from_any_folder_with_the_built_in_queries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let sample = sample_dir();
+    let run = revleak(
+        &["run", sample.to_str().unwrap(), "--out", "out"],
+        &elsewhere,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let in_repo = common::run_pipeline(
+        &sample,
+        &tmp.path().join("repo-out"),
+        &common::queries_dir(),
+        &[],
+    )
+    .unwrap();
+    let built_in = common::read_findings(&elsewhere.join("out"));
+    let mut built_in_ids: Vec<_> = built_in.iter().map(|f| f.finding_id.clone()).collect();
+    let mut repo_ids: Vec<_> = common::read_findings(&tmp.path().join("repo-out"))
+        .iter()
+        .map(|f| f.finding_id.clone())
+        .collect();
+    built_in_ids.sort();
+    repo_ids.sort();
+    assert_eq!(built_in_ids.len(), in_repo.manifest.findings);
+    assert_eq!(built_in_ids, repo_ids);
+}
+
+/// `revleak init DIR` writes the shipped queries and a commented revleak.toml; a
+/// run from DIR uses them (an edit there changes the run), and init never
+/// overwrites.
+#[test]
+fn init_writes_a_starter_project_that_a_run_from_it_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = revleak(&["init", "project"], tmp.path());
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let project = tmp.path().join("project");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    for sub in ["staging", "shared", "checks"] {
+        for entry in std::fs::read_dir(repo.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let written = project
+                .join("queries")
+                .join(sub)
+                .join(path.file_name().unwrap());
+            assert_eq!(
+                std::fs::read_to_string(&written).unwrap(),
+                std::fs::read_to_string(&path).unwrap(),
+                "{}",
+                written.display()
+            );
+        }
+    }
+    let config = revleak(&["config"], &project);
+    assert_eq!(config.code, 0, "{}", config.stderr);
+    assert!(config.stdout.contains("revleak.toml"), "{}", config.stdout);
+
+    // The project's own queries are the ones a run from it reads: without
+    // payment_gap.sql, no payment_gap finding.
+    std::fs::remove_file(project.join("queries/checks/payment_gap.sql")).unwrap();
+    let sample = sample_dir();
+    let run = revleak(&["run", sample.to_str().unwrap(), "--out", "out"], &project);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let findings = common::read_findings(&project.join("out"));
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f.check_id != "payment_gap"));
+
+    let again = revleak(&["init", "project"], tmp.path());
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("never overwrites"),
+        "{}",
+        again.stderr
+    );
+    assert!(!project.join("queries/checks/payment_gap.sql").exists());
+}
+
+#[test]
+fn a_missing_queries_folder_says_what_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = sample_dir();
+    let run = revleak(
+        &[
+            "run",
+            sample.to_str().unwrap(),
+            "--out",
+            "out",
+            "--queries",
+            "nowhere",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("queries folder nowhere: does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("revleak init"), "{}", run.stderr);
+    assert!(!tmp.path().join("out/findings").exists());
 }
