@@ -276,6 +276,18 @@ fn files_leave_as_of_to_the_path_and_an_older_folder_is_upgraded() {
         assert_eq!(as_of.value.as_deref(), Some("2026-11-20"), "{kind}");
     }
 
+    let page = out.join("report/as_of=2026-11-20/index.html");
+    let rendered = std::fs::read(&page).unwrap();
+    let render_again = || {
+        let status = Command::new(env!("CARGO_BIN_EXE_revleak"))
+            .args(["report", out.to_str().unwrap(), "--as-of", "2026-11-20"])
+            .env("REVLEAK_LOG", "off")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read(&page).unwrap()
+    };
+
     // The layout before: the same files with as_of as their last column.
     for kind in ["findings", "summary"] {
         let reader = open(kind);
@@ -308,6 +320,11 @@ fn files_leave_as_of_to_the_path_and_an_older_folder_is_upgraded() {
         assert!(open(kind).schema().index_of("as_of").is_ok());
     }
 
+    assert!(
+        render_again() == rendered,
+        "revleak report renders the same page from files of the earlier layout"
+    );
+
     let second = common::run_pipeline(
         &common::sample_dir(),
         &out,
@@ -332,4 +349,5 @@ fn files_leave_as_of_to_the_path_and_an_older_folder_is_upgraded() {
             assert_eq!(rows, first.manifest.findings, "{kind} keeps its rows");
         }
     }
+    assert!(render_again() == rendered, "and from the upgraded files");
 }
