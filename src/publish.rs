@@ -22,53 +22,83 @@ use std::sync::Arc;
 /// its `run_id` column ties it to `runs/as_of=.../manifest.json`.
 pub const PARTITION_COLUMN: &str = "as_of";
 
-/// Holds `DIR/_revleak.lock` for the life of a run.
+/// Holds `DIR/_revleak.lock` for the life of a run: an OS file lock (`flock` on
+/// Unix, `LockFileEx` on Windows), which the OS releases when the process ends
+/// however it ends, so a killed run never leaves a lock that blocks the next
+/// one, and a live process is never mistaken for a dead one. The file holds the
+/// holder's pid, for the message only.
 pub struct OutputLock {
     path: PathBuf,
+    file: std::fs::File,
 }
 
 impl OutputLock {
     pub fn acquire(out: &Path) -> Result<OutputLock> {
         std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
         let path = out.join("_revleak.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
+        // A holder removes the file as it lets go, so a lock taken on a file that
+        // is no longer the one at `path` is taken again on the current one.
+        for _ in 0..8 {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
                 .write(true)
-                .create_new(true)
+                .create(true)
+                .truncate(false)
                 .open(&path)
-            {
-                Ok(mut file) => {
-                    use std::io::Write;
-                    let _ = writeln!(file, "{}", std::process::id());
-                    return Ok(OutputLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                .map_err(|e| Error::io(&path, e))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
-                    let pid = holder.trim().parse::<u32>().ok();
-                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-                    if alive {
-                        return Err(Error::Config(format!(
-                            "{}: another revleak run (pid {}) is publishing into this folder",
-                            path.display(),
-                            pid.unwrap_or_default()
-                        )));
-                    }
-                    // The holder died without cleaning up: the lock is stale.
-                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                    let pid = holder.trim();
+                    let pid = if pid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {pid})")
+                    };
+                    return Err(Error::Config(format!(
+                        "{}: another revleak run{pid} is publishing into this folder",
+                        path.display()
+                    )));
                 }
-                Err(e) => return Err(Error::io(&path, e)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
+            if !same_file(&file, &path) {
+                continue;
+            }
+            use std::io::Write;
+            let mut writer = &file;
+            file.set_len(0).map_err(|e| Error::io(&path, e))?;
+            writeln!(writer, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
+            return Ok(OutputLock { path, file });
         }
         Err(Error::Config(format!(
-            "{}: could not take the output lock",
+            "{}: could not take the output lock (the file kept being replaced)",
             path.display()
         )))
     }
 }
 
+/// Whether `path` still names the file `file` was opened from.
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &std::fs::File, path: &Path) -> bool {
+    path.exists()
+}
+
 impl Drop for OutputLock {
     fn drop(&mut self) {
+        // Removed while still locked (see acquire); the lock goes with the handle.
         let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
 }
 

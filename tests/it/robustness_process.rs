@@ -200,3 +200,29 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_outputs() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// The output lock is the OS's: a lock file naming a live process that does not
+/// hold the lock (a pid reused after a crash, or any pid on a system without
+/// /proc) does not block a run, and a process holding the lock does, whatever
+/// its pid file says.
+#[test]
+fn the_output_lock_is_an_os_lock_not_a_pid_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let lock = out.join("_revleak.lock");
+    // This test's own pid: alive, but not holding the lock.
+    std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+    assert!(revleak(&out, &[]).status().unwrap().success());
+    assert!(!lock.exists(), "the run removes its lock file");
+
+    let held = std::fs::File::create(&lock).unwrap();
+    held.try_lock().unwrap();
+    let blocked = revleak(&out, &[]).output().unwrap();
+    assert_eq!(blocked.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&blocked.stderr);
+    assert!(message.contains("another revleak run"), "{message}");
+    held.unlock().unwrap();
+    drop(held);
+    assert!(revleak(&out, &[]).status().unwrap().success());
+}
