@@ -186,10 +186,10 @@ pub fn located(path: &Path, err: &DataFusionError) -> String {
 }
 
 fn position(err: &DataFusionError) -> Option<(u64, u64)> {
-    if let Some(span) = err.diagnostic().and_then(|d| d.span) {
-        if span.start.line > 0 {
-            return Some((span.start.line, span.start.column));
-        }
+    if let Some(span) = err.diagnostic().and_then(|d| d.span)
+        && span.start.line > 0
+    {
+        return Some((span.start.line, span.start.column));
     }
     // sqlparser: "... at Line: 3, Column: 14"
     let text = err.to_string();

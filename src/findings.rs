@@ -61,10 +61,9 @@ pub fn partitions(dir: &Path) -> Vec<(NaiveDate, PathBuf)> {
             if let Some(date) = name
                 .strip_prefix("as_of=")
                 .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                && entry.path().join("_SUCCESS").exists()
             {
-                if entry.path().join("_SUCCESS").exists() {
-                    found.push((date, entry.path()));
-                }
+                found.push((date, entry.path()));
             }
         }
     }

@@ -238,7 +238,7 @@ pub fn duplicate_keys(
     let mut hashes: Vec<Vec<u64>> = Vec::with_capacity(batches.len());
     for batch in batches {
         let mut of_batch = vec![0; batch.num_rows()];
-        create_hashes(&keys_of(batch), &hasher, &mut of_batch)?;
+        create_hashes(keys_of(batch), &hasher, &mut of_batch)?;
         hashes.push(of_batch);
     }
     // Rather than sorting every hash: a bitmap of the hashes met (a few MB),

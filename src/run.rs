@@ -1397,12 +1397,12 @@ async fn build_and_check(
         // in a loop. Planning them says which tables are missing.
         let mut errors = Vec::new();
         for (task, _) in waiting {
-            if let Task::Shared { name, path } = task {
-                if let Err(e) = plan_file(ctx, &name, &path, deps).await {
-                    match e {
-                        Error::Queries(messages) => errors.extend(messages),
-                        other => return Err(other),
-                    }
+            if let Task::Shared { name, path } = task
+                && let Err(e) = plan_file(ctx, &name, &path, deps).await
+            {
+                match e {
+                    Error::Queries(messages) => errors.extend(messages),
+                    other => return Err(other),
                 }
             }
         }
@@ -1973,7 +1973,6 @@ async fn summarize(ctx: &SessionContext, findings: &[RecordBatch]) -> Result<Vec
     let batches = ctx
         .sql(sql)
         .await
-        .and_then(|df| Ok(df))
         .map_err(|e| Error::exec("summary", e))?
         .collect()
         .await

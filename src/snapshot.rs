@@ -296,15 +296,15 @@ fn validate_files(
             None => first = Some((file.clone(), contract_types)),
             Some((first_file, first_types)) => {
                 for (name, dt) in &contract_types {
-                    if let Some((_, first_dt)) = first_types.iter().find(|(n, _)| n == name) {
-                        if first_dt != dt {
-                            problems.push(format!(
+                    if let Some((_, first_dt)) = first_types.iter().find(|(n, _)| n == name)
+                        && first_dt != dt
+                    {
+                        problems.push(format!(
                                 "{}: {}: column `{name}` is {dt} here but {first_dt} in {} (part files must agree)",
                                 file.display(),
                                 table.qualified(),
                                 first_file.display()
                             ));
-                        }
                     }
                 }
             }

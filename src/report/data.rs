@@ -87,16 +87,16 @@ impl Layout {
             crate::findings::partitions(&self.out.join(kind))
                 .into_iter()
                 .collect();
-        if let Some(overlay) = &self.overlay {
-            if let Ok(entries) = std::fs::read_dir(overlay.join(kind)) {
-                for entry in entries.flatten() {
-                    let name = entry.file_name().to_string_lossy().to_string();
-                    if let Some(date) = name
-                        .strip_prefix("as_of=")
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                    {
-                        found.insert(date, entry.path());
-                    }
+        if let Some(overlay) = &self.overlay
+            && let Ok(entries) = std::fs::read_dir(overlay.join(kind))
+        {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(date) = name
+                    .strip_prefix("as_of=")
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                {
+                    found.insert(date, entry.path());
                 }
             }
         }
@@ -720,22 +720,20 @@ impl History {
                     .entry(Bucket::of(&check))
                     .or_default()
                     .add(n, leakage);
-                if per_partner {
-                    if let Some(p) = text(&grouped, "partner_id", i) {
-                        let pp = history
-                            .partners
-                            .entry(p)
-                            .or_default()
-                            .entry(*date)
-                            .or_default();
-                        pp.as_of = Some(*date);
-                        pp.run_id = run_id.clone();
-                        pp.total.add(n, leakage);
-                        pp.buckets
-                            .entry(Bucket::of(&check))
-                            .or_default()
-                            .add(n, leakage);
-                    }
+                if per_partner && let Some(p) = text(&grouped, "partner_id", i) {
+                    let pp = history
+                        .partners
+                        .entry(p)
+                        .or_default()
+                        .entry(*date)
+                        .or_default();
+                    pp.as_of = Some(*date);
+                    pp.run_id = run_id.clone();
+                    pp.total.add(n, leakage);
+                    pp.buckets
+                        .entry(Bucket::of(&check))
+                        .or_default()
+                        .add(n, leakage);
                 }
             }
         }
@@ -764,19 +762,17 @@ impl History {
                     .resolved
                     .get_or_insert_with(Tally::default)
                     .add(n, leakage);
-                if per_partner {
-                    if let Some(p) = text(&grouped, "partner_id", i) {
-                        let pp = history
-                            .partners
-                            .entry(p)
-                            .or_default()
-                            .entry(*date)
-                            .or_default();
-                        pp.as_of = Some(*date);
-                        pp.resolved
-                            .get_or_insert_with(Tally::default)
-                            .add(n, leakage);
-                    }
+                if per_partner && let Some(p) = text(&grouped, "partner_id", i) {
+                    let pp = history
+                        .partners
+                        .entry(p)
+                        .or_default()
+                        .entry(*date)
+                        .or_default();
+                    pp.as_of = Some(*date);
+                    pp.resolved
+                        .get_or_insert_with(Tally::default)
+                        .add(n, leakage);
                 }
             }
             // A run that resolved nothing still wrote its (empty) partition.

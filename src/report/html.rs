@@ -122,25 +122,25 @@ impl Redactor<'_> {
         let mut previous: Option<char> = None;
         while i < text.len() {
             let ch = text[i..].chars().next().expect("char boundary");
-            if !previous.is_some_and(char::is_alphanumeric) {
-                if let Some(candidates) = self.index.by_key.get(key_at(text, i)) {
-                    // The longest whole match, whoever it belongs to.
-                    let hit = candidates.iter().find(|(needle, _)| {
-                        text[i..].starts_with(needle.as_str())
-                            && !text[i + needle.len()..]
-                                .chars()
-                                .next()
-                                .is_some_and(char::is_alphanumeric)
-                    });
-                    if let Some((needle, _)) = hit {
-                        // The partner's own id or name (even when another
-                        // partner has the same name) stays.
-                        let own = candidates.iter().any(|(n, o)| o == self.own && n == needle);
-                        out.push_str(if own { needle } else { "another partner" });
-                        previous = needle.chars().next_back();
-                        i += needle.len();
-                        continue;
-                    }
+            if !previous.is_some_and(char::is_alphanumeric)
+                && let Some(candidates) = self.index.by_key.get(key_at(text, i))
+            {
+                // The longest whole match, whoever it belongs to.
+                let hit = candidates.iter().find(|(needle, _)| {
+                    text[i..].starts_with(needle.as_str())
+                        && !text[i + needle.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(char::is_alphanumeric)
+                });
+                if let Some((needle, _)) = hit {
+                    // The partner's own id or name (even when another
+                    // partner has the same name) stays.
+                    let own = candidates.iter().any(|(n, o)| o == self.own && n == needle);
+                    out.push_str(if own { needle } else { "another partner" });
+                    previous = needle.chars().next_back();
+                    i += needle.len();
+                    continue;
                 }
             }
             out.push(ch);
@@ -235,7 +235,7 @@ pub fn group_int(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -770,10 +770,9 @@ fn trend(h: &mut String, page: &Page) {
     h.push_str(r#"<section id="trend"><h2>Trend across runs</h2>"#);
     let runs = &page.trend;
     if runs.len() < 2 {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            r#"<p class="note">The trend appears once two or more runs exist in this output folder ({} so far).</p></section>
-"#,
+            r#"<p class="note">The trend appears once two or more runs exist in this output folder ({} so far).</p></section>"#,
             plural(runs.len() as u64, "run", "runs")
         );
         return;

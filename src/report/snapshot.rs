@@ -163,10 +163,10 @@ fn freshness(
                 .select([col(column).cast(DataType::Date).max().alias("newest")])
                 .collect()
         });
-        if let Ok(df) = newest {
-            if let Some(d) = date(&df, "newest", 0) {
-                found.insert(input.table.clone(), (d, column));
-            }
+        if let Ok(df) = newest
+            && let Some(d) = date(&df, "newest", 0)
+        {
+            found.insert(input.table.clone(), (d, column));
         }
     }
     found
