@@ -203,6 +203,21 @@ fn revleak_run(snapshot: &Path, out: &Path, extra: &[&str]) -> Child {
 }
 
 /// Waits for a run, killing it when it takes longer than `limit`.
+/// The run's status and output, or None (the run killed) when it has not ended
+/// within `limit`.
+fn finish_within(mut run: Child, limit: Duration) -> Option<(ExitStatus, String)> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if run.try_wait().unwrap().is_some() {
+            return Some(finish(run, Duration::ZERO));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = run.kill();
+    let _ = run.wait();
+    None
+}
+
 fn finish(mut run: Child, limit: Duration) -> (ExitStatus, String) {
     let deadline = Instant::now() + limit;
     loop {
@@ -474,7 +489,24 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
     std::thread::sleep(Duration::from_secs(3));
     let mut victim = cluster.executors.remove(0);
     victim.stop();
-    let (status, text) = finish(run, Duration::from_secs(900));
+    // A rerun after the scheduler notices the loss (20 s) takes well under a minute.
+    // When the kill lands mid-job, Ballista 55's scheduler can roll the lost stages
+    // back and leave one unresolved, and the job never ends (README, "Running on a
+    // cluster"): the run is then stopped as a scheduler's timeout would stop it, and
+    // what matters still holds: the previous outputs stand, nothing partial.
+    let Some((status, text)) = finish_within(run, Duration::from_secs(180)) else {
+        assert_eq!(manifest(&out)["run_id"], before, "nothing was published");
+        assert_eq!(
+            sorted(read_findings(&out)),
+            local,
+            "the previous outputs are intact"
+        );
+        revleak::publish::recover(&out).unwrap();
+        let leftovers = common::temp_entries(&out);
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        eprintln!("executor killed mid-run: Ballista's job hung; the run was stopped");
+        return;
+    };
     match status.code() {
         Some(0) => {
             // Ballista re-ran the lost executor's tasks on the other one.
