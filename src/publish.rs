@@ -179,33 +179,16 @@ pub fn upgrade_layout(out: &Path) -> Result<Vec<PathBuf>> {
             let reader =
                 ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| fail(e.to_string()))?;
             let schema = reader.schema().clone();
-            let Ok(column) = schema.index_of(PARTITION_COLUMN) else {
+            if schema.index_of(PARTITION_COLUMN).is_err() {
                 continue;
-            };
+            }
             let batches = reader
                 .build()
                 .map_err(|e| fail(e.to_string()))?
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| fail(e.to_string()))?;
-            let keep: Vec<usize> = (0..schema.fields().len())
-                .filter(|&i| i != column)
-                .collect();
-            let file_schema = Arc::new(schema.project(&keep).map_err(|e| fail(e.to_string()))?);
             let partial = dir.join("_part-0.parquet.upgrading");
-            let writer_file =
-                std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;
-            let mut writer = ArrowWriter::try_new(
-                writer_file,
-                file_schema,
-                Some(writer_properties(&date.to_string())),
-            )
-            .map_err(|e| fail(e.to_string()))?;
-            for batch in &batches {
-                let batch = batch.project(&keep).map_err(|e| fail(e.to_string()))?;
-                writer.write(&batch).map_err(|e| fail(e.to_string()))?;
-            }
-            let written = writer.into_inner().map_err(|e| fail(e.to_string()))?;
-            written.sync_all().map_err(|e| Error::io(&partial, e))?;
+            write_partition_file(&partial, &schema, &batches, &date.to_string())?;
             std::fs::rename(&partial, &path).map_err(|e| Error::io(&partial, e))?;
             upgraded.push(path);
         }
@@ -226,6 +209,35 @@ fn writer_properties(partition_value: &str) -> WriterProperties {
             partition_value.to_string(),
         )]))
         .build()
+}
+
+/// Writes `batches` to `path` without [`PARTITION_COLUMN`] (zstd, fsynced), the
+/// partition value in the file's metadata: the one writer of partitioned outputs,
+/// for a run and for [`upgrade_layout`] alike.
+fn write_partition_file(
+    path: &Path,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+    partition_value: &str,
+) -> Result<()> {
+    let fail = |message: String| Error::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| schema.field(i).name() != PARTITION_COLUMN)
+        .collect();
+    let file_schema = Arc::new(schema.project(&keep).map_err(|e| fail(e.to_string()))?);
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let props = writer_properties(partition_value);
+    let mut writer =
+        ArrowWriter::try_new(file, file_schema, Some(props)).map_err(|e| fail(e.to_string()))?;
+    for batch in batches {
+        let batch = batch.project(&keep).map_err(|e| fail(e.to_string()))?;
+        writer.write(&batch).map_err(|e| fail(e.to_string()))?;
+    }
+    let file = writer.into_inner().map_err(|e| fail(e.to_string()))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
 }
 
 /// Moves each staged `kind/partition` of `tmp` into `out`, setting an existing
@@ -304,35 +316,12 @@ impl Staged {
         batches: &[RecordBatch],
     ) -> Result<()> {
         let path = self.partition_dir(kind)?.join("part-0.parquet");
-        let file = std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?;
         let partition_value = self
             .partition
             .strip_prefix(&format!("{PARTITION_COLUMN}="))
             .unwrap_or(&self.partition)
             .to_string();
-        let props = writer_properties(&partition_value);
-        let fail = |e: datafusion::parquet::errors::ParquetError| Error::Output {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let keep: Vec<usize> = (0..schema.fields().len())
-            .filter(|&i| schema.field(i).name() != PARTITION_COLUMN)
-            .collect();
-        let file_schema = Arc::new(schema.project(&keep).map_err(|e| Error::Output {
-            path: path.clone(),
-            message: e.to_string(),
-        })?);
-        let mut writer = ArrowWriter::try_new(file, file_schema, Some(props)).map_err(fail)?;
-        for batch in batches {
-            let batch = batch.project(&keep).map_err(|e| Error::Output {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            writer.write(&batch).map_err(fail)?;
-        }
-        let file = writer.into_inner().map_err(fail)?;
-        file.sync_all().map_err(|e| Error::io(&path, e))?;
-        Ok(())
+        write_partition_file(&path, &schema, batches, &partition_value)
     }
 
     /// Writes `kind/as_of=.../name` with the given bytes (`name` may hold a
