@@ -36,6 +36,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Generate(args) => generate_command(args).map(Outcome::ok),
         Command::Checks(args) => checks_command(args).map(Outcome::ok),
         Command::Init(args) => init_command(args).map(Outcome::ok),
+        Command::Inspect(args) => inspect_command(args, output).await,
         Command::Config(args) => config_command(args).map(Outcome::ok),
         Command::Report(args) => report_command(args).map(Outcome::ok),
         Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
@@ -168,6 +169,26 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
             json
         }
     };
+    Ok(Outcome { stdout, exit_code })
+}
+
+/// `revleak inspect`: exit 0 when every staging view meets the contract, 2
+/// when a problem is listed.
+async fn inspect_command(args: crate::cli::InspectArgs, output: OutputFormat) -> Result<Outcome> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let queries =
+        crate::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
+    let inspection = crate::inspect::inspect(&args.snapshot, &queries, &config).await?;
+    let stdout = match output {
+        OutputFormat::Text => inspection.render(),
+        OutputFormat::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&inspection).expect("inspection serializes");
+            json.push('\n');
+            json
+        }
+    };
+    let exit_code = if inspection.problems.is_empty() { 0 } else { 2 };
     Ok(Outcome { stdout, exit_code })
 }
 
@@ -486,7 +507,6 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     crate::publish::recover(out)?;
     let options = crate::report::ReportOptions {
         partner_pages: args.partner_reports,
-        snapshot: None,
     };
     let files = crate::report::build(out, None, as_of, &options)?;
     let now = chrono::Utc::now();

@@ -54,6 +54,8 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Write a starter project to adapt: queries/ (staging, shared, checks) and revleak.toml
     Init(InitArgs),
+    /// Show how staging maps a snapshot's raw tables to the contract, and every mismatch, without running the checks
+    Inspect(InspectArgs),
     /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
     Config(ConfigArgs),
     /// Re-render the HTML report of a run from the published Parquet in an output folder
@@ -114,7 +116,7 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Snapshot folder: <system>/<table>.parquet or <system>/<table>/ part files
+    /// Snapshot folder: <system>/<name>.parquet, <name>.csv or <name>/ part files, mapped to the contract by staging/
     #[arg(default_value = "data/sample")]
     pub snapshot: PathBuf,
     /// Output folder (findings/, summary/, runs/ partitioned by as_of)
@@ -198,6 +200,19 @@ pub struct ChecksArgs {
     /// Folder holding checks/ [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Snapshot folder: <system>/<name>.parquet, <name>.csv or <name>/ part files
+    #[arg(default_value = "data/sample")]
+    pub snapshot: PathBuf,
+    /// Folder holding staging/ SQL [default: ./queries when present, else the built-in queries]
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Config file (default: ./revleak.toml when it exists): [csv."system/name"] formats
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -385,6 +385,58 @@ pub struct ConfigFile {
     pub engine: Option<String>,
     /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
     pub scheduler: Option<String>,
+    /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
+    #[serde(default)]
+    pub csv: BTreeMap<String, CsvTableConfig>,
+}
+
+/// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvTableConfig {
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+}
+
+impl ConfigFile {
+    /// The CSV formats of `[csv."system/name"]`, each checked.
+    pub fn csv_formats(&self) -> Result<BTreeMap<String, crate::snapshot::CsvFormat>> {
+        let source = self
+            .path
+            .as_ref()
+            .map_or_else(|| "revleak.toml".to_string(), |p| p.display().to_string());
+        let mut formats = BTreeMap::new();
+        for (table, config) in &self.csv {
+            if table
+                .split_once('/')
+                .is_none_or(|(s, n)| s.is_empty() || n.is_empty())
+            {
+                return Err(Error::Config(format!(
+                    "{source}: [csv.\"{table}\"]: name the raw table as \"system/name\", e.g. [csv.\"crm/opportunities\"]"
+                )));
+            }
+            let one_byte = |key: &str, value: &Option<String>, default: u8| -> Result<u8> {
+                match value.as_deref() {
+                    None => Ok(default),
+                    Some(v) if v.len() == 1 && v.is_ascii() => Ok(v.as_bytes()[0]),
+                    Some(v) => Err(Error::Config(format!(
+                        "{source}: [csv.\"{table}\"] {key} = {v:?}: must be one ASCII character (e.g. \";\" or \"\\t\")"
+                    ))),
+                }
+            };
+            let format = crate::snapshot::CsvFormat {
+                delimiter: one_byte("delimiter", &config.delimiter, b',')?,
+                quote: one_byte("quote", &config.quote, b'"')?,
+            };
+            if format.delimiter == format.quote {
+                return Err(Error::Config(format!(
+                    "{source}: [csv.\"{table}\"]: delimiter and quote must differ"
+                )));
+            }
+            formats.insert(table.clone(), format);
+        }
+        Ok(formats)
+    }
 }
 
 /// Every key of `revleak.toml` besides `[parameters]`, for `revleak config` and

@@ -11,9 +11,14 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
-    /// The snapshot does not meet the contract (missing or unreadable table, wrong column or type).
+    /// The snapshot cannot be read (unreadable or malformed file, a table present twice).
     #[error("{}", .0.join("\n"))]
     Snapshot(Vec<String>),
+
+    /// What a staging view returns does not meet the contract, or a raw value
+    /// cannot be converted: each line names the staging file and the raw file.
+    #[error("{}", .0.join("\n"))]
+    Staging(Vec<String>),
 
     /// Check or staging SQL files that fail to parse, plan or return the findings shape,
     /// one line each as `path:line:col: message`.

@@ -2,9 +2,12 @@
 //! the vendor's channel systems (PRM, CRM, contracts, billing, provisioning, ERP,
 //! commissions) with SQL checks run in Apache DataFusion.
 //!
-//! Stages, in the order data flows: [`snapshot`] (load + validate against
-//! [`contract`]), [`checks`] (staging views, data quality, checks), [`findings`]
-//! (run-level columns), [`publish`] (atomic output), driven by [`run`].
+//! Stages, in the order data flows: [`snapshot`] (find and register the raw
+//! tables), [`staging`] (map them to the canonical tables, checked against
+//! [`contract`]), [`quality`] (as-of and data-quality layers), [`checks`] (the
+//! check files), [`findings`] (run-level columns), [`scorecard`] (the report's
+//! figures), [`publish`] (atomic output), driven by [`run`]; [`inspect`] shows
+//! the staging mapping without running the checks.
 
 pub mod contract;
 pub mod dispositions;
@@ -20,11 +23,14 @@ pub mod cluster;
 pub mod config;
 pub mod estimates;
 pub mod findings;
+pub mod inspect;
 pub mod plan_rules;
 pub mod publish;
 pub mod quality;
 pub mod queries;
 pub mod report;
 pub mod run;
+pub mod scorecard;
 pub mod snapshot;
+pub mod staging;
 pub mod udf;

@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::findings;
 use crate::publish::{self, OutputLock, Staged};
 use crate::quality;
+use crate::scorecard;
 use crate::snapshot::Snapshot;
+use crate::staging::{self, Staging};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
@@ -140,9 +142,15 @@ pub struct DispositionStats {
 #[derive(Debug, Clone, Serialize)]
 pub struct TableStats {
     pub table: String,
+    /// The raw file(s) its staging view reads.
     pub path: Option<String>,
+    /// The staging view that builds it.
+    pub staging: String,
+    /// The raw tables (`system/name`) the staging view reads.
+    pub raw_tables: Vec<String>,
     pub files: usize,
     pub bytes: u64,
+    /// Rows its staging view returned (the canonical rows).
     pub rows_read: u64,
     /// Dated after as_of: not part of this run.
     pub rows_after_as_of: u64,
@@ -199,6 +207,9 @@ pub struct Manifest {
     /// `--fail-on` threshold and the number of findings that met it.
     pub fail_on: Option<String>,
     pub failing_findings: usize,
+    /// The report's figures beyond the findings (the partner figures are in
+    /// `partner_figures/`).
+    pub figures: crate::scorecard::FiguresMeta,
 }
 
 /// What a finished run reports back to the caller.
@@ -369,21 +380,9 @@ pub struct Prepared {
     pub pending_shared: Vec<PathBuf>,
 }
 
-/// Builds a session with the snapshot, parameters, staging views and the as-of
-/// and data-quality layers and the daily rates registered.
-pub async fn prepare(
-    ctx: &SessionContext,
-    snapshot: &Snapshot,
-    params: &Params,
-    queries: &Path,
-    layers: &Layers,
-) -> Result<Prepared> {
-    let catalog = ctx.catalog("datafusion").expect("default catalog");
-    for layer in LAYERS {
-        catalog
-            .register_schema(layer, Arc::new(MemorySchemaProvider::new()))
-            .map_err(|e| Error::exec("registering schemas", e))?;
-    }
+/// Registers the parameters as the one-row table `params`, which staging,
+/// shared and check SQL read.
+pub fn register_params(ctx: &SessionContext, params: &Params) -> Result<()> {
     // Typed literals in the plan rather than an in-memory table: a cluster's
     // executors receive them with the plan.
     let params_plan = literal_plan(&params.to_record_batch()?)
@@ -393,8 +392,24 @@ pub async fn prepare(
         datafusion::dataframe::DataFrame::new(ctx.state(), params_plan).into_view(),
     )
     .map_err(|e| Error::exec("registering params", e))?;
-    snapshot.register(ctx).await?;
-    register_staging(ctx, &queries.join("staging")).await?;
+    Ok(())
+}
+
+/// Builds the as-of and data-quality layers and the daily rates over the
+/// registered staging views.
+pub async fn prepare(
+    ctx: &SessionContext,
+    snapshot: &Snapshot,
+    staging: &Staging,
+    queries: &Path,
+    layers: &Layers,
+) -> Result<Prepared> {
+    let catalog = ctx.catalog("datafusion").expect("default catalog");
+    for layer in LAYERS.iter().filter(|l| catalog.schema(l).is_none()) {
+        catalog
+            .register_schema(layer, Arc::new(MemorySchemaProvider::new()))
+            .map_err(|e| Error::exec("registering schemas", e))?;
+    }
     let started = Instant::now();
 
     // Independent queries of one stage run side by side when the CPU has room.
@@ -415,16 +430,16 @@ pub async fn prepare(
         }) as Job<Result<()>>
     });
     // The biggest files first, so that the stage does not end on one of them alone.
-    let bytes: Vec<usize> = TABLES
-        .iter()
-        .map(|table| {
-            snapshot
-                .tables
+    let raw_bytes = |table: &crate::contract::Table| -> u64 {
+        staging.of(table).map_or(0, |s| {
+            s.reads
                 .iter()
-                .find(|f| f.table.qualified() == table.qualified())
-                .map_or(0, |f| f.bytes as usize)
+                .filter_map(|r| snapshot.table(r))
+                .map(|r| r.bytes)
+                .sum()
         })
-        .collect();
+    };
+    let bytes: Vec<usize> = TABLES.iter().map(|t| raw_bytes(t) as usize).collect();
     for done in run_costliest_first(reads.collect(), &bytes, width).await {
         done?;
     }
@@ -532,22 +547,35 @@ pub async fn prepare(
     let counts = count_all(ctx).await?;
     let mut stats = Vec::new();
     for table in TABLES {
-        let found = snapshot
-            .tables
+        let staged = staging.of(table).expect("every contract table is staged");
+        let raw: Vec<&crate::snapshot::RawTable> = staged
+            .reads
             .iter()
-            .find(|f| f.table.qualified() == table.qualified());
-        let (existing, passed) = counts.get(table.name).copied().unwrap_or((0, 0));
-        let rows_read = found.map(|f| f.rows).unwrap_or(0);
+            .filter_map(|r| snapshot.table(r))
+            .collect();
+        let (staged_rows, existing, passed) = counts.get(table.name).copied().unwrap_or((0, 0, 0));
+        let path = match raw.as_slice() {
+            [] => None,
+            [one] => Some(one.location.display().to_string()),
+            many => Some(
+                many.iter()
+                    .map(|r| r.location.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        };
         stats.push(TableStats {
             table: table.qualified(),
-            path: found.map(|f| f.location.display().to_string()),
-            files: found.map(|f| f.files.len()).unwrap_or(0),
-            bytes: found.map(|f| f.bytes).unwrap_or(0),
-            rows_read,
-            rows_after_as_of: rows_read.saturating_sub(existing),
+            path,
+            staging: staged.file.display().to_string(),
+            raw_tables: staged.reads.clone(),
+            files: raw.iter().map(|r| r.files.len()).sum(),
+            bytes: raw.iter().map(|r| r.bytes).sum(),
+            rows_read: staged_rows,
+            rows_after_as_of: staged_rows.saturating_sub(existing),
             rows_passed: passed,
             rows_flagged: existing - passed,
-            missing: found.is_none(),
+            missing: staged.missing(),
         });
     }
     Ok(Prepared {
@@ -555,57 +583,6 @@ pub async fn prepare(
         shared_deps,
         pending_shared: pending,
     })
-}
-
-async fn register_staging(ctx: &SessionContext, dir: &Path) -> Result<()> {
-    let mut problems = Vec::new();
-    for table in TABLES {
-        let path = dir.join(format!("{}.sql", table.name));
-        let sql = if path.exists() {
-            std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?
-        } else {
-            format!("select * from {}", table.raw_name())
-        };
-        match ctx.sql(&sql).await {
-            Ok(df) => {
-                if let Err(missing) = staging_shape(table, &df) {
-                    problems.push(format!("{}:1:1: {missing}", path.display()));
-                    continue;
-                }
-                ctx.register_table(format!("staging.{}", table.name), df.into_view())
-                    .map_err(|e| Error::exec(path.display().to_string(), e))?;
-            }
-            Err(e) => problems.push(checks::located(&path, &e)),
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Queries(problems))
-    }
-}
-
-/// A staging view must return every contract column.
-fn staging_shape(
-    table: &crate::contract::Table,
-    df: &datafusion::dataframe::DataFrame,
-) -> std::result::Result<(), String> {
-    let schema = df.schema();
-    let missing: Vec<&str> = table
-        .columns
-        .iter()
-        .filter(|c| !schema.fields().iter().any(|f| f.name() == c.name))
-        .map(|c| c.name)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "staging view for {} does not return column(s) {}",
-            table.qualified(),
-            missing.join(", ")
-        ))
-    }
 }
 
 /// How [`prepare`] keeps each layer.
@@ -1436,14 +1413,17 @@ fn input_tables(scanned: &BTreeSet<String>, deps: &SharedDeps) -> BTreeSet<Strin
     needs
 }
 
-/// Rows of every `existing.*` and `clean.*` table, by table name, in one query.
-async fn count_all(ctx: &SessionContext) -> Result<std::collections::HashMap<String, (u64, u64)>> {
+/// Rows of every `staging.*`, `existing.*` and `clean.*` table, by table name, in one query.
+async fn count_all(
+    ctx: &SessionContext,
+) -> Result<std::collections::HashMap<String, (u64, u64, u64)>> {
     let sql = TABLES
         .iter()
         .map(|t| {
             format!(
-                "select '{n}' as name, e.n as existing, c.n as passed \
-                 from (select count(*) as n from existing.{n}) e \
+                "select '{n}' as name, s.n as staged, e.n as existing, c.n as passed \
+                 from (select count(*) as n from staging.{n}) s \
+                 cross join (select count(*) as n from existing.{n}) e \
                  cross join (select count(*) as n from clean.{n}) c",
                 n = t.name
             )
@@ -1468,12 +1448,17 @@ async fn count_all(ctx: &SessionContext) -> Result<std::collections::HashMap<Str
         )
         .map_err(|e| failed(e.into()))?;
         let names = names.as_string::<i32>();
-        let existing = batch.column(1).as_primitive::<Int64Type>();
-        let passed = batch.column(2).as_primitive::<Int64Type>();
+        let staged = batch.column(1).as_primitive::<Int64Type>();
+        let existing = batch.column(2).as_primitive::<Int64Type>();
+        let passed = batch.column(3).as_primitive::<Int64Type>();
         for i in 0..batch.num_rows() {
             counts.insert(
                 names.value(i).to_string(),
-                (existing.value(i) as u64, passed.value(i) as u64),
+                (
+                    staged.value(i) as u64,
+                    existing.value(i) as u64,
+                    passed.value(i) as u64,
+                ),
             );
         }
     }
@@ -1557,7 +1542,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             std::fs::canonicalize(&opts.snapshot).map_err(|e| Error::io(&opts.snapshot, e))?
         }
     };
-    let snapshot = Snapshot::open(&snapshot_root)?;
+    let snapshot = Snapshot::open(&snapshot_root, &opts.config.csv_formats()?)?;
     // One run per output folder at a time, taken before any work so a second
     // run started meanwhile stops at once with a clear message.
     let _lock = OutputLock::acquire(&opts.out)?;
@@ -1577,19 +1562,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     );
 
     let mut warnings = Vec::new();
-    let missing: BTreeSet<String> = snapshot.missing.iter().map(|t| t.qualified()).collect();
-    for table in &missing {
-        warnings.push(format!(
-            "{}: table {table} is missing from the snapshot; checks that read it are skipped",
-            opts.snapshot.display()
-        ));
-    }
-    if opts.strict && !missing.is_empty() {
-        return Err(Error::Snapshot(warnings));
-    }
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
 
     let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
     if !opts.only.is_empty() {
@@ -1649,44 +1621,59 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     );
     let mut explain: Vec<CheckPlan> = Vec::new();
     tracing::info!(
-        tables = snapshot.tables.len(),
+        raw_tables = snapshot.raw.len(),
         "loading snapshot {}",
         opts.snapshot.display()
     );
+    // A cluster's executors cannot see this process's memory: CSV tables go to
+    // Parquet beside the layers, which every executor reads.
+    let csv_dir = match &layers {
+        Layers::Files {
+            dir,
+            embedded: false,
+        } => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            Some(dir.as_path())
+        }
+        _ => None,
+    };
+    register_params(&ctx, &params)?;
+    snapshot.register(&ctx, csv_dir).await?;
+    let staging = staging::register(&ctx, &snapshot, &opts.queries.join("staging")).await?;
+    let missing: BTreeSet<String> = staging.missing().map(|s| s.table.qualified()).collect();
+    for staged in staging.missing() {
+        warnings.push(format!(
+            "{}: table {} is missing: {} reads {}, which the snapshot does not hold; checks that read it are skipped",
+            opts.snapshot.display(),
+            staged.table.qualified(),
+            staged.file.display(),
+            staged.absent.join(", "),
+        ));
+    }
+    if opts.strict && !missing.is_empty() {
+        return Err(Error::Snapshot(warnings));
+    }
+    for raw in staging.unread(&snapshot) {
+        warnings.push(format!(
+            "{}: raw table {} ({} rows) is read by no staging view: its rows are not reconciled",
+            raw.location.display(),
+            raw.qualified(),
+            raw.rows
+        ));
+    }
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
     let Prepared {
         inputs,
         mut shared_deps,
         pending_shared,
-    } = prepare(&ctx, &snapshot, &params, &opts.queries, &layers)
+    } = prepare(&ctx, &snapshot, &staging, &opts.queries, &layers)
         .await
+        .map_err(|e| staging.explain(&snapshot, e))
         .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
-
-    // The report's snapshot figures (polars, over the snapshot's own files) need
-    // nothing the checks produce: read them meanwhile, on the cores the checks
-    // leave idle, rather than after them.
-    let figures_source = crate::report::data::Manifest {
-        snapshot: opts.snapshot.display().to_string(),
-        reporting_currency: params.reporting_currency(),
-        parameters: params
-            .values
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
-            .collect(),
-        inputs: inputs
-            .iter()
-            .map(|t| crate::report::data::ManifestInput {
-                table: t.table.clone(),
-                path: t.path.clone(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let snapshot_figures = std::thread::spawn(move || {
-        crate::report::snapshot::SnapshotData::load(&figures_source, as_of)
-    });
 
     let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(all_checks.len() as u64), "checks");
@@ -1714,6 +1701,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         .collect();
     if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Queries(problems));
+    }
+    let (partner_figures, figures_meta) = scorecard::compute(&ctx, &params).await;
+    if let Some(failed) = &figures_meta.failed {
+        warnings.push(format!(
+            "the report's partner figures are not shown: {failed}"
+        ));
     }
     // Recorded in the checks' order, so outcomes and findings do not depend on
     // which finished first.
@@ -1886,6 +1879,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         alerts: alerts.len(),
         fail_on: opts.fail_on.clone(),
         failing_findings: failing,
+        figures: figures_meta,
     };
 
     let mut staged = Staged::new(&opts.out, &run_id, as_of)?;
@@ -1900,13 +1894,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         alert_lines.push('\n');
     }
     staged.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
+    if manifest.figures.failed.is_none() {
+        staged.write_parquet(scorecard::OUTPUT, scorecard::schema(), &partner_figures)?;
+    }
     let mut manifest = manifest;
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     staged.write_file("runs", "manifest.json", &json)?;
     let report_options = crate::report::ReportOptions {
         partner_pages: opts.partner_reports,
-        snapshot: Some(crate::report::snapshot::joined(snapshot_figures.join())),
     };
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "findings written");
     for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {

@@ -187,6 +187,7 @@ pub struct Manifest {
     pub warnings: Vec<String>,
     pub findings: Option<u64>,
     pub previous_as_of: Option<NaiveDate>,
+    pub figures: crate::scorecard::FiguresMeta,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -583,7 +583,7 @@ fn inputs_summary(h: &mut String, page: &Page) {
             esc(&input.table),
             count_cell(input.rows_read),
             newest.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
-            fresh.get(&input.table).map(|(_, c)| *c).unwrap_or(""),
+            fresh.get(&input.table).map_or("", |(_, c)| c.as_str()),
             match lag {
                 Some(l) => num_cell(&l.to_string(), &l.to_string()),
                 None => num_cell("–", ""),
@@ -593,7 +593,7 @@ fn inputs_summary(h: &mut String, page: &Page) {
         );
     }
     h.push_str("</tbody></table></div>");
-    h.push_str(r#"<p class="note">Freshness is the newest event date on or before as_of in each table as exported (reference tables have none; tables dated by <code>valid_from</code> change rarely and do not count as stale).</p></details>"#);
+    h.push_str(r#"<p class="note">Freshness is the newest event date on or before as_of in each table after staging (reference tables have none; tables dated by <code>valid_from</code> change rarely and do not count as stale).</p></details>"#);
 }
 
 fn charts(h: &mut String, page: &Page) {

@@ -5,8 +5,8 @@
 //! - [`data`]: polars over the findings, resolved and summary partitions of
 //!   this and earlier runs (summaries, the partner × check pivot, top
 //!   findings, the trend);
-//! - [`snapshot`]: polars over the snapshot the manifest names, when it is
-//!   still readable (tier, region, billed, forecast attainment, DSO, freshness);
+//! - [`snapshot`]: the partner figures the run published and the freshness in
+//!   its manifest (tier, region, billed, forecast attainment, DSO);
 //! - [`html`], [`svg`]: the page, its inline charts, CSS and JS.
 //!
 //! The page is deterministic: the same Parquet renders the same bytes (no
@@ -31,10 +31,6 @@ use std::path::{Path, PathBuf};
 pub struct ReportOptions {
     /// Also write `partners/<partner_id>.html`, each restricted to one partner.
     pub partner_pages: bool,
-    /// The snapshot figures, when the caller already read them from the snapshot
-    /// the manifest names (a run reads them while its checks run); otherwise
-    /// they are read here.
-    pub snapshot: Option<SnapshotData>,
 }
 
 /// One file of the report partition, relative to `report/as_of=.../`.
@@ -107,10 +103,7 @@ pub fn build(
         ms = started.elapsed().as_millis() as u64,
         "report: findings and history read"
     );
-    let snapshot = match &options.snapshot {
-        Some(read) => read.clone(),
-        None => SnapshotData::load(&manifest, as_of),
-    };
+    let snapshot = SnapshotData::load(&layout, &manifest, as_of);
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "report: snapshot figures read"
@@ -248,7 +241,7 @@ fn partner_snapshot(all: &SnapshotData, partner: &str) -> SnapshotData {
         notes: all
             .notes
             .iter()
-            .filter(|n| !n.contains("invoice or forecast group"))
+            .filter(|n| !n.contains(snapshot::NO_RATE_NOTE))
             .cloned()
             .collect(),
         partners: all

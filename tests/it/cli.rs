@@ -93,7 +93,7 @@ fn run_on_the_sample_prints_findings_and_leakage_per_check() {
 }
 
 #[test]
-fn a_missing_column_names_file_column_and_type_and_publishes_nothing() {
+fn a_missing_column_names_the_staging_file_raw_file_and_column_and_publishes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
     copy_tree(&sample_dir(), &snapshot);

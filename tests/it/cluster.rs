@@ -321,6 +321,46 @@ fn a_cluster_run_publishes_the_same_findings_as_a_local_run() {
 }
 
 #[test]
+fn an_adapted_csv_export_runs_on_a_cluster_with_the_local_findings() {
+    let export = crate::exports::assemble("crm_csv");
+    let config = export.config.clone().unwrap();
+    let adapted = [
+        "--queries",
+        export.queries.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let local_out = export.tmp.path().join("local");
+    let (status, text) = finish(
+        revleak_run(&export.snapshot, &local_out, &adapted),
+        Duration::from_secs(600),
+    );
+    assert!(status.success(), "local run failed:\n{text}");
+    let local = sorted(read_findings(&local_out));
+    assert!(!local.is_empty());
+
+    let cluster = Cluster::start(export.tmp.path(), 2);
+    let out = export.tmp.path().join("cluster");
+    let mut args = adapted.to_vec();
+    args.extend([
+        "--engine",
+        "ballista",
+        "--scheduler",
+        &cluster.scheduler_url,
+    ]);
+    let (status, text) = finish(
+        revleak_run(&export.snapshot, &out, &args),
+        Duration::from_secs(900),
+    );
+    assert!(
+        status.success(),
+        "cluster run failed:\n{text}\n{}",
+        cluster.logs()
+    );
+    assert_eq!(sorted(read_findings(&out)), local);
+}
+
+#[test]
 fn a_check_with_a_scalar_subquery_is_refused_on_a_cluster_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let queries = tmp.path().join("queries");

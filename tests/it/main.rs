@@ -18,6 +18,7 @@ mod data_quality;
 mod end_to_end;
 mod engine_settings;
 mod exit_codes;
+mod exports;
 mod lifecycle;
 mod properties;
 mod report;

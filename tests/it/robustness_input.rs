@@ -163,8 +163,11 @@ fn a_missing_column() {
     let case = sample_copy();
     drop_column(&case.snapshot.join("billing/payments.parquet"), "amount");
     let err = fails(&case, &[]);
+    // the identity staging view names the column, and the error its file and raw file
     assert!(
-        err.contains("billing/payments.parquet") && err.contains("`amount`"),
+        err.contains("staging/payments.sql:")
+            && err.contains("billing/payments.parquet")
+            && err.contains("amount"),
         "{err}"
     );
 }
