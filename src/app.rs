@@ -37,6 +37,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Checks(args) => checks_command(args).map(Outcome::ok),
         Command::Init(args) => init_command(args).map(Outcome::ok),
         Command::Inspect(args) => inspect_command(args, output).await,
+        Command::Test(args) => test_command(args).await,
         Command::Config(args) => config_command(args).map(Outcome::ok),
         Command::Report(args) => report_command(args).map(Outcome::ok),
         Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
@@ -172,6 +173,24 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
     Ok(Outcome { stdout, exit_code })
 }
 
+/// `revleak test`: exit 0 when every case passes, 1 when one fails, 2 when a
+/// test file is broken (named with its line).
+async fn test_command(args: crate::cli::TestArgs) -> Result<Outcome> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let queries =
+        crate::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
+    let cases = crate::sql_tests::load(&queries.join("tests"))?;
+    let started = std::time::Instant::now();
+    let outcomes =
+        crate::sql_tests::run_all(cases, &queries, &config, args.filter.as_deref()).await;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "tests run");
+    let failed = outcomes.iter().any(|o| !o.problems.is_empty());
+    Ok(Outcome {
+        stdout: crate::sql_tests::render(&outcomes),
+        exit_code: if failed { 1 } else { 0 },
+    })
+}
+
 /// `revleak inspect`: exit 0 when every staging view meets the contract, 2
 /// when a problem is listed.
 async fn inspect_command(args: crate::cli::InspectArgs, output: OutputFormat) -> Result<Outcome> {
@@ -295,6 +314,13 @@ fn config_command(args: ConfigArgs) -> Result<String> {
             continue;
         }
         let _ = writeln!(out, "{} = {}", spec.name, quoted(&params.text(spec.name)));
+    }
+    for (table, format) in config.csv_formats()? {
+        let char_of = |b: u8| quoted(&(b as char).to_string());
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[csv.{}]", quoted(&table));
+        let _ = writeln!(out, "delimiter = {}", char_of(format.delimiter));
+        let _ = writeln!(out, "quote = {}", char_of(format.quote));
     }
     Ok(out)
 }
@@ -493,7 +519,7 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     let out = &args.dir;
     let as_of = match args.as_of {
         Some(d) => d,
-        None => crate::findings::partitions(&out.join("findings"))
+        None => crate::publish::partitions(&out.join("findings"))
             .last()
             .map(|(d, _)| *d)
             .ok_or_else(|| {

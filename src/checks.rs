@@ -5,7 +5,7 @@
 //! program owns (finding_id, check_id, default severity, currency).
 
 use crate::contract::{ENTITY_TYPES, SEVERITIES};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, located};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -70,6 +70,10 @@ impl ColumnKind {
     }
 }
 
+/// The `-- severity:` of a check without one: each finding's severity comes from
+/// its leakage (the bands of checks.md).
+pub const BY_LEAKAGE: &str = "by leakage";
+
 /// A check file and its metadata header.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CheckFile {
@@ -110,7 +114,23 @@ pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
             continue;
         }
         let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        checks.push(CheckFile::parse(id, path, sql));
+        let check = CheckFile::parse(id, path, sql);
+        if let Some(severity) = check.header_severity()
+            && !SEVERITIES.contains(&severity)
+        {
+            let line = check
+                .sql
+                .lines()
+                .position(|l| l.trim_start().starts_with("-- severity:"))
+                .map_or(1, |i| i + 1);
+            problems.push(format!(
+                "{}:{line}:1: severity `{severity}` is not one of {} (omit the header for severity by leakage)",
+                check.path.display(),
+                SEVERITIES.join(", ")
+            ));
+            continue;
+        }
+        checks.push(check);
     }
     if !problems.is_empty() {
         return Err(Error::Queries(problems));
@@ -120,12 +140,18 @@ pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
 }
 
 impl CheckFile {
+    /// The `-- severity:` header: the severity of a finding whose SQL returns a
+    /// null severity. None (no header, or `by leakage`): the leakage bands.
+    pub fn header_severity(&self) -> Option<&str> {
+        Some(self.default_severity.as_str()).filter(|s| *s != BY_LEAKAGE)
+    }
+
     pub fn parse(id: String, path: PathBuf, sql: String) -> CheckFile {
         let meta = |key: &str| header_value(&sql, key);
         CheckFile {
             title: meta("title").unwrap_or_else(|| id.replace('_', " ")),
             description: meta("description").unwrap_or_default(),
-            default_severity: meta("severity").unwrap_or_else(|| "by leakage".into()),
+            default_severity: meta("severity").unwrap_or_else(|| BY_LEAKAGE.into()),
             owner: meta("owner").unwrap_or_default(),
             sha256: sha256_hex(sql.as_bytes()),
             id,
@@ -175,29 +201,6 @@ fn header_value(sql: &str, key: &str) -> Option<String> {
         }
     }
     value
-}
-
-/// Formats a DataFusion error as `path:line:col: message` (line 1 col 1 when
-/// DataFusion gives no position).
-pub fn located(path: &Path, err: &DataFusionError) -> String {
-    let message = err.strip_backtrace().trim().replace('\n', " ");
-    let (line, col) = position(err).unwrap_or((1, 1));
-    format!("{}:{line}:{col}: {message}", path.display())
-}
-
-fn position(err: &DataFusionError) -> Option<(u64, u64)> {
-    if let Some(span) = err.diagnostic().and_then(|d| d.span)
-        && span.start.line > 0
-    {
-        return Some((span.start.line, span.start.column));
-    }
-    // sqlparser: "... at Line: 3, Column: 14"
-    let text = err.to_string();
-    let at = text.rfind("Line: ")?;
-    let rest = &text[at + 6..];
-    let (line, rest) = rest.split_once(", Column: ")?;
-    let col: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    Some((line.trim().parse().ok()?, col.parse().ok()?))
 }
 
 /// Plans a check and validates its output columns. Errors are `path:line:col: message`.
@@ -271,23 +274,12 @@ pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
 
 fn is_layer_table(name: &datafusion::common::TableReference) -> bool {
     name.schema()
-        .is_some_and(|schema| crate::run::LAYERS.contains(&schema))
+        .is_some_and(|schema| crate::engine::LAYERS.contains(&schema))
 }
 
 /// Runs a planned check and returns its findings in the findings shape (without
-/// run-level columns), sorted by entity.
-pub async fn execute(
-    ctx: &SessionContext,
-    check: &CheckFile,
-    df: DataFrame,
-) -> Result<Vec<RecordBatch>> {
-    execute_explained(ctx, check, df, false)
-        .await
-        .map(|(batches, _)| batches)
-}
-
-/// [`execute`], and with `explain` also the executed physical plan annotated with
-/// its metrics (output rows, elapsed compute, spills): what `EXPLAIN ANALYZE`
+/// run-level columns), sorted by entity; with `explain` also the executed
+/// physical plan annotated with its metrics (output rows, elapsed compute, spills): what `EXPLAIN ANALYZE`
 /// prints, taken from the very run that produced the findings.
 pub async fn execute_explained(
     ctx: &SessionContext,
@@ -302,7 +294,7 @@ pub async fn execute_explained(
         "select
             arrow_cast(left(encode(sha256(concat('{id}', '|', c.entity_type, '|', c.entity_id)), 'hex'), 16), 'Utf8') as finding_id,
             arrow_cast('{id}', 'Utf8') as check_id,
-            arrow_cast(coalesce(cast(c.severity as varchar),
+            arrow_cast(coalesce(cast(c.severity as varchar),{header}
                 case
                     when cast(c.leakage_amount as decimal(18, 2)) >= p.severity_critical then 'critical'
                     when cast(c.leakage_amount as decimal(18, 2)) >= p.severity_high then 'high'
@@ -321,7 +313,11 @@ pub async fn execute_explained(
             arrow_cast(c.detail, 'Utf8') as detail
         from {view} c cross join params p
         order by entity_type, entity_id",
-        id = check.id
+        id = check.id,
+        header = check
+            .header_severity()
+            .map(|s| format!(" '{s}',"))
+            .unwrap_or_default()
     );
     let result = async {
         let df = ctx.sql(&sql).await?;

@@ -54,6 +54,8 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Write a starter project to adapt: queries/ (staging, shared, checks) and revleak.toml
     Init(InitArgs),
+    /// Run the SQL tests beside the queries (queries/tests/*.toml): given rows, expected findings
+    Test(TestArgs),
     /// Show how staging maps a snapshot's raw tables to the contract, and every mismatch, without running the checks
     Inspect(InspectArgs),
     /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
@@ -200,6 +202,18 @@ pub struct ChecksArgs {
     /// Folder holding checks/ [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Only the cases whose name or file contains this text
+    pub filter: Option<String>,
+    /// Folder holding tests/ beside staging/, shared/ and checks/ [default: ./queries when present, else the built-in queries]
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    /// Config file (default: ./revleak.toml when it exists): its [csv."system/name"] formats
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,6 @@
 //! `fmt_money` decodes and runs on every process.
 
 use crate::error::{Error, Result};
-use crate::run::EngineSettings;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::execution_engine::{
@@ -29,7 +28,8 @@ use std::time::Duration;
 
 /// A session whose queries are planned by the Ballista scheduler at `scheduler`
 /// (`df://host:port`) and executed by its executors; results stream back here.
-pub async fn client_session(scheduler: &str, settings: &EngineSettings) -> Result<SessionContext> {
+/// `threads` sets the partitions of each stage (default: this machine's cores).
+pub async fn client_session(scheduler: &str, threads: Option<usize>) -> Result<SessionContext> {
     let address = scheduler_address(scheduler)?;
     // Fail at once, naming the address, rather than at the first query.
     let reachable = address
@@ -46,9 +46,8 @@ pub async fn client_session(scheduler: &str, settings: &EngineSettings) -> Resul
     let mut config = SessionConfig::new_with_ballista().with_information_schema(false);
     // Ballista's own default is 16 partitions per stage, a task each: on a small
     // cluster the tasks' overhead would dwarf the work.
-    let partitions = settings
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let partitions =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     config = config.with_target_partitions(partitions.max(1));
     // Ballista 55's adaptive planner re-plans the stages of revleak's checks
     // without end (new stage ids, never a result): use the static planner.

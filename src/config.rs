@@ -390,6 +390,22 @@ pub struct ConfigFile {
     pub csv: BTreeMap<String, CsvTableConfig>,
 }
 
+/// How a CSV raw table is written (`[csv."system/name"]` in `revleak.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    pub quote: u8,
+}
+
+impl Default for CsvFormat {
+    fn default() -> Self {
+        CsvFormat {
+            delimiter: b',',
+            quote: b'"',
+        }
+    }
+}
+
 /// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -400,7 +416,7 @@ pub struct CsvTableConfig {
 
 impl ConfigFile {
     /// The CSV formats of `[csv."system/name"]`, each checked.
-    pub fn csv_formats(&self) -> Result<BTreeMap<String, crate::snapshot::CsvFormat>> {
+    pub fn csv_formats(&self) -> Result<BTreeMap<String, CsvFormat>> {
         let source = self
             .path
             .as_ref()
@@ -424,7 +440,7 @@ impl ConfigFile {
                     ))),
                 }
             };
-            let format = crate::snapshot::CsvFormat {
+            let format = CsvFormat {
                 delimiter: one_byte("delimiter", &config.delimiter, b',')?,
                 quote: one_byte("quote", &config.quote, b'"')?,
             };
@@ -438,23 +454,6 @@ impl ConfigFile {
         Ok(formats)
     }
 }
-
-/// Every key of `revleak.toml` besides `[parameters]`, for `revleak config` and
-/// the `REVLEAK_<KEY>` environment variables.
-pub const CONFIG_KEYS: &[&str] = &[
-    "queries",
-    "strict",
-    "partner_reports",
-    "dispositions",
-    "alert_min_severity",
-    "fail_on",
-    "fail_on_new",
-    "threads",
-    "memory_limit",
-    "spill_dir",
-    "engine",
-    "scheduler",
-];
 
 /// Environment variables revleak reads that are not configuration keys.
 const ENV_NOT_CONFIG: &[&str] = &["REVLEAK_LOG"];
@@ -646,5 +645,42 @@ impl ConfigFile {
             self.engine = Some(parse_engine("engine", s)?);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_formats_are_one_ascii_character_each_and_name_a_raw_table() {
+        let config = ConfigFile::parse(
+            "[csv.\"crm/opportunities\"]\ndelimiter = \";\"\n[csv.\"erp/postings\"]\ndelimiter = \"\\t\"\nquote = \"'\"\n",
+            "revleak.toml",
+        )
+        .unwrap();
+        let formats = config.csv_formats().unwrap();
+        assert_eq!(formats["crm/opportunities"].delimiter, b';');
+        assert_eq!(formats["crm/opportunities"].quote, b'"');
+        assert_eq!(formats["erp/postings"].delimiter, b'\t');
+        assert_eq!(formats["erp/postings"].quote, b'\'');
+
+        let bad = |text: &str| {
+            ConfigFile::parse(text, "revleak.toml")
+                .unwrap()
+                .csv_formats()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            bad("[csv.\"crm/x\"]\ndelimiter = \";;\"\n")
+                .contains("delimiter = \";;\": must be one ASCII character")
+        );
+        assert!(
+            bad("[csv.\"x\"]\ndelimiter = \";\"\n")
+                .contains("name the raw table as \"system/name\"")
+        );
+        assert!(bad("[csv.\"crm/x\"]\ndelimiter = \"'\"\nquote = \"'\"\n").contains("must differ"));
+        assert!(ConfigFile::parse("[csv.\"crm/x\"]\nseparator = \";\"\n", "revleak.toml").is_err());
     }
 }

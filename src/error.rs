@@ -1,7 +1,8 @@
 //! The one error type of the library: a variant per stage, each message naming
 //! the file, table, column or query it is about.
 
-use std::path::PathBuf;
+use datafusion::error::DataFusionError;
+use std::path::{Path, PathBuf};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -68,4 +69,27 @@ impl Error {
             source,
         }
     }
+}
+
+/// Formats a DataFusion error as `path:line:col: message` (line 1 col 1 when
+/// DataFusion gives no position).
+pub fn located(path: &Path, err: &DataFusionError) -> String {
+    let message = err.strip_backtrace().trim().replace('\n', " ");
+    let (line, col) = position(err).unwrap_or((1, 1));
+    format!("{}:{line}:{col}: {message}", path.display())
+}
+
+fn position(err: &DataFusionError) -> Option<(u64, u64)> {
+    if let Some(span) = err.diagnostic().and_then(|d| d.span)
+        && span.start.line > 0
+    {
+        return Some((span.start.line, span.start.column));
+    }
+    // sqlparser: "... at Line: 3, Column: 14"
+    let text = err.to_string();
+    let at = text.rfind("Line: ")?;
+    let rest = &text[at + 6..];
+    let (line, rest) = rest.split_once(", Column: ")?;
+    let col: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((line.trim().parse().ok()?, col.parse().ok()?))
 }

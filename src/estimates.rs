@@ -139,7 +139,7 @@ fn estimated(plan: &dyn ExecutionPlan, rows: usize) -> StatisticsResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::run::{EngineSettings, session_with};
+    use crate::engine::{EngineSettings, session_with};
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_plan::joins::HashJoinExec;

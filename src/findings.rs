@@ -52,29 +52,10 @@ pub struct PreviousRun {
     pub first_seen: HashMap<String, NaiveDate>,
 }
 
-/// The partition folders `as_of=YYYY-MM-DD` under `dir`, oldest first.
-pub fn partitions(dir: &Path) -> Vec<(NaiveDate, PathBuf)> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if let Some(date) = name
-                .strip_prefix("as_of=")
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                && entry.path().join("_SUCCESS").exists()
-            {
-                found.push((date, entry.path()));
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
 /// The latest published run before `as_of` (re-running an as_of, or running an
 /// older one after a newer one, compares with the right run).
 pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>> {
-    let Some((date, dir)) = partitions(&out.join("findings"))
+    let Some((date, dir)) = crate::publish::partitions(&out.join("findings"))
         .into_iter()
         .rfind(|(d, _)| *d < as_of)
     else {
@@ -216,7 +197,7 @@ pub fn resolved(
 /// Sum of leakage_amount over the published `resolved/` partitions before `as_of`.
 pub fn recovered_before(out: &Path, as_of: NaiveDate) -> Result<rust_decimal::Decimal> {
     let mut total = rust_decimal::Decimal::ZERO;
-    for (date, dir) in partitions(&out.join("resolved")) {
+    for (date, dir) in crate::publish::partitions(&out.join("resolved")) {
         if date < as_of {
             total += decimal_sum(
                 &read_parquet(&dir.join("part-0.parquet"))?,

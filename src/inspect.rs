@@ -58,8 +58,8 @@ pub async fn inspect(
 ) -> Result<Inspection> {
     let snapshot = Snapshot::open(snapshot_dir, &config.csv_formats()?)?;
     let params = Params::resolve(config, &[], None, snapshot.as_of)?;
-    let ctx: SessionContext = crate::run::session();
-    crate::run::register_params(&ctx, &params)?;
+    let ctx: SessionContext = crate::engine::session();
+    crate::engine::register_params(&ctx, &params)?;
     snapshot.register(&ctx, None).await?;
     let (staging, mut problems) =
         crate::staging::plan(&ctx, &snapshot, &queries.join("staging")).await?;

@@ -6,11 +6,12 @@
 //! tables), [`staging`] (map them to the canonical tables, checked against
 //! [`contract`]), [`quality`] (as-of and data-quality layers), [`checks`] (the
 //! check files), [`findings`] (run-level columns), [`scorecard`] (the report's
-//! figures), [`publish`] (atomic output), driven by [`run`]; [`inspect`] shows
+//! figures), [`publish`] (atomic output), driven by [`run`] on the sessions of [`engine`]; [`inspect`] shows
 //! the staging mapping without running the checks.
 
 pub mod contract;
 pub mod dispositions;
+pub mod engine;
 pub mod error;
 pub mod generate;
 
@@ -32,5 +33,6 @@ pub mod report;
 pub mod run;
 pub mod scorecard;
 pub mod snapshot;
+pub mod sql_tests;
 pub mod staging;
 pub mod udf;

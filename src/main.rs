@@ -55,6 +55,8 @@ fn init_logging(cli: &Cli) {
         "off"
     } else {
         match cli.verbose {
+            // a test case is a whole run: its progress lines would bury the results
+            0 if matches!(cli.command, revleak::cli::Command::Test(_)) => "revleak=warn",
             0 => "revleak=info",
             1 => "revleak=debug",
             _ => "revleak=trace,datafusion=debug",

@@ -245,7 +245,7 @@ fn constant_row(
 
 #[cfg(test)]
 mod tests {
-    use crate::run::{EngineSettings, session_with};
+    use crate::engine::{EngineSettings, session_with};
     use datafusion::arrow::util::pretty::pretty_format_batches;
     use datafusion::physical_plan::displayable;
 
@@ -312,7 +312,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let plan = crate::run::literal_plan(&params).unwrap();
+        let plan = crate::engine::literal_plan(&params).unwrap();
         ctx.register_table(
             "params",
             datafusion::dataframe::DataFrame::new(ctx.state(), plan).into_view(),

@@ -22,6 +22,25 @@ use std::sync::Arc;
 /// its `run_id` column ties it to `runs/as_of=.../manifest.json`.
 pub const PARTITION_COLUMN: &str = "as_of";
 
+/// The partition folders `as_of=YYYY-MM-DD` under `dir`, oldest first.
+pub fn partitions(dir: &Path) -> Vec<(NaiveDate, PathBuf)> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(date) = name
+                .strip_prefix("as_of=")
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                && entry.path().join("_SUCCESS").exists()
+            {
+                found.push((date, entry.path()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Holds `DIR/_revleak.lock` for the life of a run: an OS file lock (`flock` on
 /// Unix, `LockFileEx` on Windows), which the OS releases when the process ends
 /// however it ends, so a killed run never leaves a lock that blocks the next
@@ -165,7 +184,7 @@ const PARQUET_OUTPUTS: [&str; 3] = ["findings", "summary", "resolved"];
 pub fn upgrade_layout(out: &Path) -> Result<Vec<PathBuf>> {
     let mut upgraded = Vec::new();
     for kind in PARQUET_OUTPUTS {
-        for (date, dir) in crate::findings::partitions(&out.join(kind)) {
+        for (date, dir) in partitions(&out.join(kind)) {
             let path = dir.join("part-0.parquet");
             let file = match std::fs::File::open(&path) {
                 Ok(f) => f,

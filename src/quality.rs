@@ -79,7 +79,7 @@ pub fn duplicate_keys_table(table: &Table) -> String {
 /// key at the end. Where a rule reads `params`, it is joined before the lookups:
 /// joined after them, the conditions on its columns would be pushed into that
 /// join and tested row by row as a nested-loop join filter.
-pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Option<String> {
+pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> String {
     let t = format!("existing.{}", table.name);
     let key = row_key_sql(table, "r");
     // (condition, problem text): the row has the problem when the condition holds.
@@ -196,12 +196,12 @@ pub fn issues_sql(table: &Table, with_fx: bool, duplicates: DuplicateKeys) -> Op
              from {t} r join quality.partner_cycles c on c.partner_id = r.partner_id"
         ));
     }
-    Some(format!(
+    format!(
         "select '{q}' as table_name, row_key, array_to_string(array_sort(array_agg(distinct problem)), '; ') as problems \
          from ({rules}) issues group by row_key",
         q = table.qualified(),
         rules = rules.join("\nunion all\n")
-    ))
+    )
 }
 
 /// The count column of [`duplicate_keys`].

@@ -142,6 +142,12 @@ queries = "queries"
 # severity_critical = "50000"
 # severity_high = "10000"
 # severity_medium = "1000"
+
+# How a CSV raw table of the snapshot is written, one section per table
+# (`system/name`, the file <snapshot>/<system>/<name>.csv). Default: "," and "\"".
+# [csv."crm/opportunities"]
+# delimiter = ";"
+# quote = "\""
 "#;
 
 /// `revleak init DIR`: a starter project, `DIR/queries/` (the built-in queries)

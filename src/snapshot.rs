@@ -8,6 +8,7 @@
 //! staging (`crate::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
+pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
@@ -21,22 +22,6 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// How a CSV raw table is written (`[csv."system/name"]` in `revleak.toml`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CsvFormat {
-    pub delimiter: u8,
-    pub quote: u8,
-}
-
-impl Default for CsvFormat {
-    fn default() -> Self {
-        CsvFormat {
-            delimiter: b',',
-            quote: b'"',
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RawFormat {

@@ -199,7 +199,7 @@ pub async fn plan(
                 .into_iter()
                 .partition::<Vec<String>, _>(|name| snapshot.table(name).is_some()),
             Err(e) => {
-                problems.push(crate::checks::located(&file, &e));
+                problems.push(crate::error::located(&file, &e));
                 continue;
             }
         };
@@ -214,15 +214,15 @@ pub async fn plan(
             // An empty relation in the plan, not an in-memory table: it runs on a
             // cluster too.
             let empty = RecordBatch::new_empty(read_schema(table));
-            let plan =
-                crate::run::literal_plan(&empty).map_err(|e| Error::exec(table.raw_name(), e))?;
+            let plan = crate::engine::literal_plan(&empty)
+                .map_err(|e| Error::exec(table.raw_name(), e))?;
             Some(datafusion::dataframe::DataFrame::new(ctx.state(), plan))
         } else {
             match ctx.sql(&sql).await {
                 Err(e) => {
                     problems.push(format!(
                         "{} (reads {})",
-                        crate::checks::located(&file, &e),
+                        crate::error::located(&file, &e),
                         staged.raw_files(snapshot)
                     ));
                     None

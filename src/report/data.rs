@@ -84,7 +84,7 @@ impl Layout {
     /// replaced by the overlay's.
     pub fn partitions(&self, kind: &str) -> BTreeMap<NaiveDate, PathBuf> {
         let mut found: BTreeMap<NaiveDate, PathBuf> =
-            crate::findings::partitions(&self.out.join(kind))
+            crate::publish::partitions(&self.out.join(kind))
                 .into_iter()
                 .collect();
         if let Some(overlay) = &self.overlay

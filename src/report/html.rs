@@ -5,6 +5,7 @@
 //! rows, the input tables) and passes every text through a [`Redactor`].
 
 use super::data::{Analysis, Bucket, FindingRow, Manifest, RunPoint, SEVERITIES, Tally};
+use super::escape::esc;
 use super::snapshot::{DSO_DAYS, PartnerFigures, PartnerInfo, SnapshotData};
 use super::svg::{self, Bar, Series};
 use crate::udf::format_money;
@@ -33,22 +34,6 @@ pub const CSP: &str =
 pub const SCORECARD_ROWS: usize = 1000;
 /// Partners in the bar chart and the heat map.
 pub const TOP_PARTNERS: usize = 20;
-
-/// HTML-escapes text for element content and quoted attributes.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
-    out
-}
 
 /// Every partner's id and name, indexed by their first word, to find them in
 /// text quickly.

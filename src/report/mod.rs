@@ -14,6 +14,7 @@
 //! the run wrote.
 
 pub mod data;
+pub mod escape;
 pub mod html;
 pub mod snapshot;
 pub mod svg;

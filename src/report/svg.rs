@@ -2,7 +2,7 @@
 //! floats; every label is formatted by the caller from exact amounts and
 //! escaped here.
 
-use super::html::esc;
+use super::escape::esc;
 use std::fmt::Write;
 
 /// One bar: its label, its length, the text written after it and a tooltip.

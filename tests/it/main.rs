@@ -6,6 +6,7 @@ mod common;
 #[path = "common/worlds.rs"]
 mod worlds;
 
+mod architecture;
 mod bi_reader;
 mod checks_billing;
 mod checks_commissions;

@@ -177,7 +177,7 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
     // Titles and descriptions come from the check files.
     let checks = revleak::checks::discover(&common::queries_dir().join("checks")).unwrap();
     for c in &checks {
-        let title = revleak::report::html::esc(&c.title);
+        let title = revleak::report::escape::esc(&c.title);
         assert!(html.contains(&title), "title of {}", c.id);
     }
     // The first run: no trend yet, and it says so.
@@ -309,7 +309,7 @@ fn a_partner_page_shows_no_other_partner() {
         );
         for (other, name) in partners.iter().filter(|(p, _)| p != id) {
             assert!(!occurs(&html, other), "{id}'s page names {other}");
-            let escaped = revleak::report::html::esc(name);
+            let escaped = revleak::report::escape::esc(name);
             assert!(
                 !occurs(&html, name) && !occurs(&html, &escaped),
                 "{id}'s page names {other} ({name})"

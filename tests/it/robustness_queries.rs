@@ -200,3 +200,58 @@ fn a_check_reads_a_new_shared_view_built_on_another_new_one() {
     assert!(deals > 0);
     assert_eq!(findings.len() as u64, deals, "one finding per clean deal");
 }
+
+/// A check whose SQL leaves the severity to revleak, with the given header lines.
+fn null_severity_check(header: &str) -> String {
+    format!(
+        "{header}select cast(null as varchar) as severity, cast(null as varchar) as partner_id, 'deal' as entity_type,\n\
+         deal_id as entity_id, cast(null as date) as period, cast(null as decimal(18, 2)) as expected_amount,\n\
+         cast(null as decimal(18, 2)) as actual_amount, cast(20000 as decimal(18, 2)) as leakage_amount,\n\
+         'x' as detail from clean.deals where deal_id = (select min(deal_id) from clean.deals)\n"
+    )
+}
+
+#[test]
+fn the_severity_header_is_the_severity_of_findings_whose_sql_leaves_it_null() {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    let checks = queries.join("checks");
+    std::fs::write(
+        checks.join("with_header.sql"),
+        null_severity_check("-- title: t\n-- severity: low\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        checks.join("without_header.sql"),
+        null_severity_check("-- title: t\n"),
+    )
+    .unwrap();
+    let mut opts = RunOptions::new(sample_dir(), tmp.path().join("out"));
+    opts.queries = queries.clone();
+    opts.only = vec!["with_header".into(), "without_header".into()];
+    run_with_options(&opts).unwrap();
+    let findings = common::read_findings(&opts.out);
+    let severity = |check: &str| {
+        let found = common::of_check(&findings, check);
+        assert_eq!(found.len(), 1, "{check}");
+        found[0].severity.clone()
+    };
+    assert_eq!(severity("with_header"), "low");
+    // 20,000 of leakage: the `high` band
+    assert_eq!(severity("without_header"), "high");
+
+    std::fs::write(
+        checks.join("with_header.sql"),
+        null_severity_check("-- title: t\n-- severity: urgent\n"),
+    )
+    .unwrap();
+    let err = run_with_options(&opts).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!(
+            "{}:2:1: severity `urgent` is not one of",
+            checks.join("with_header.sql").display()
+        )),
+        "{err}"
+    );
+}
