@@ -1,4 +1,5 @@
-//! Embeds the shipped `queries/` (staging, shared, checks) in the binary, so that
+//! Embeds the shipped `queries/` (staging, shared, checks, and the tests of
+//! `revleak test`) in the binary, so that
 //! `revleak run` works from any folder after `cargo install` and `revleak init`
 //! can write them out as a starter project.
 
@@ -27,14 +28,14 @@ fn main() {
     std::fs::write(&out, code).expect("write built_in_queries.rs");
 }
 
-/// Every `.sql` file below `dir`.
+/// Every `.sql` and `.toml` file below `dir`.
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     for entry in entries {
         let path = entry.expect("directory entry").path();
         if path.is_dir() {
             collect(&path, files);
-        } else if path.extension().is_some_and(|e| e == "sql") {
+        } else if path.extension().is_some_and(|e| e == "sql" || e == "toml") {
             files.push(path);
         }
     }

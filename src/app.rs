@@ -127,6 +127,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
         memory_limit,
         spill_dir,
         explain: args.explain,
+        report: true,
         snapshot: args.snapshot,
         out: args.out,
         as_of: args.as_of,

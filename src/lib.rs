@@ -4,16 +4,19 @@
 //!
 //! Stages, in the order data flows: [`snapshot`] (find and register the raw
 //! tables), [`staging`] (map them to the canonical tables, checked against
-//! [`contract`]), [`quality`] (as-of and data-quality layers), [`checks`] (the
-//! check files), [`findings`] (run-level columns), [`scorecard`] (the report's
-//! figures), [`publish`] (atomic output), driven by [`run`] on the sessions of [`engine`]; [`inspect`] shows
-//! the staging mapping without running the checks.
+//! [`contract`]), [`layers`] (as-of and data-quality layers, by the rules of
+//! [`quality`]), [`graph`] (shared views and the [`checks`]), [`findings`]
+//! (run-level columns, lifecycle), [`scorecard`] (the report's figures),
+//! [`publish`] (atomic output, [`manifest`]), driven by [`run`] on the sessions
+//! of [`engine`]. [`inspect`] shows the staging mapping without running the
+//! checks; [`sql_tests`] runs the analysts' TOML cases.
 
 pub mod contract;
 pub mod dispositions;
 pub mod engine;
 pub mod error;
 pub mod generate;
+pub mod graph;
 
 pub use error::{Error, Result};
 pub mod app;
@@ -25,6 +28,8 @@ pub mod config;
 pub mod estimates;
 pub mod findings;
 pub mod inspect;
+pub mod layers;
+pub mod manifest;
 pub mod plan_rules;
 pub mod publish;
 pub mod quality;

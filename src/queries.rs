@@ -181,10 +181,10 @@ mod tests {
     fn built_in_queries_are_the_shipped_folder() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let mut on_disk = Vec::new();
-        for sub in ["staging", "shared", "checks"] {
+        for sub in ["staging", "shared", "checks", "tests"] {
             for entry in std::fs::read_dir(root.join(sub)).unwrap() {
                 let path = entry.unwrap().path();
-                if path.extension().is_some_and(|e| e == "sql") {
+                if path.extension().is_some_and(|e| e == "sql" || e == "toml") {
                     let relative = format!("{sub}/{}", path.file_name().unwrap().to_string_lossy());
                     on_disk.push((relative, std::fs::read_to_string(&path).unwrap()));
                 }
@@ -197,6 +197,7 @@ mod tests {
             .collect();
         assert_eq!(built_in, on_disk);
         assert!(BUILT_IN.iter().any(|(p, _)| *p == "checks/payment_gap.sql"));
+        assert!(BUILT_IN.iter().any(|(p, _)| *p == "tests/payment_gap.toml"));
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
     if spec.case.is_empty() {
         problems.push(format!("{}:1: no [[case]] in the file", file.display()));
     }
-    let text_of = |v: &toml::Value| cell_text(v).map(|t| t.unwrap_or_default());
+    let text_of = |v: &toml::Value| cell_text(v).ok().map(|t| t.unwrap_or_default());
     for case in spec.case {
         let line = line_of(text, &format!("\"{}\"", case.name));
         let at = format!("{}:{line}: case \"{}\"", file.display(), case.name);
@@ -195,7 +195,7 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
         let as_of = match case.as_of.as_ref().or(spec.as_of.as_ref()) {
             None => DEFAULT_AS_OF.to_string(),
             Some(v) => match text_of(v) {
-                Ok(t) if chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").is_ok() => t,
+                Some(t) if chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").is_ok() => t,
                 _ => {
                     bad(format!("as_of {v} is not a date (YYYY-MM-DD)"));
                     continue;
@@ -206,8 +206,8 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
         let mut merged = spec.params.clone();
         merged.extend(case.params.clone());
         for (name, value) in &merged {
-            match text_of(value) {
-                Ok(t) => params.push((name.clone(), t)),
+            match cell_text(value) {
+                Ok(t) => params.push((name.clone(), t.unwrap_or_default())),
                 Err(e) => bad(format!("params.{name}: {e}")),
             }
         }
@@ -287,7 +287,8 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
                 ("leakage_amount", &e.leakage_amount),
             ] {
                 if let Some(v) = value
-                    && text_of(v).map_or(true, |t| Decimal::from_str(&t).is_err())
+                    && !matches!(cell_text(v), Ok(None))
+                    && text_of(v).is_none_or(|t| Decimal::from_str(&t).is_err())
                 {
                     bad(format!(
                         "expect[{i}].{column}: {v} is not an amount (write it as a string, e.g. \"12.50\")"
@@ -379,15 +380,17 @@ pub fn default_cell(table: &str, column: &str) -> Option<&'static str> {
     })
 }
 
-/// A canonical table's rows as a batch: named cells, else [`default_cell`],
-/// else a generated key for a one-column primary key (`<column>-<n>`), else
-/// null. A cell that is not of its column's type is an error naming it.
+/// A canonical table's rows as a batch: named cells, else (with
+/// `generate_keys`) a generated key for a one-column primary key
+/// (`<column>-<n>`), else [`default_cell`], else null. A cell that is not of
+/// its column's type is an error naming it.
 pub fn batch_of(
     table: &Table,
     rows: &[BTreeMap<String, Option<String>>],
+    generate_keys: bool,
 ) -> std::result::Result<RecordBatch, String> {
     let q = table.qualified();
-    let single_key = (table.primary_key.len() == 1).then(|| table.primary_key[0]);
+    let single_key = (generate_keys && table.primary_key.len() == 1).then(|| table.primary_key[0]);
     let cell = |i: usize, row: &BTreeMap<String, Option<String>>, column: &str| -> Option<String> {
         match row.get(column) {
             Some(v) => v.clone(),
@@ -470,7 +473,10 @@ pub fn batch_of(
         };
         columns.push(array);
     }
-    RecordBatch::try_new(table.schema(), columns).map_err(|e| format!("{q}: {e}"))
+    // Every column nullable: a null in a required column is a case of its own
+    // (data quality flags it), not a broken case.
+    RecordBatch::try_new(crate::staging::read_schema(table), columns)
+        .map_err(|e| format!("{q}: {e}"))
 }
 
 struct DataTypeDecimal(u8, i8);
@@ -498,7 +504,7 @@ pub fn write_snapshot(
             continue;
         }
         let rows = case.given.get(&qualified).cloned().unwrap_or_default();
-        let batch = batch_of(table, &rows)?;
+        let batch = batch_of(table, &rows, true)?;
         let path = dir
             .join(table.system)
             .join(format!("{}.parquet", table.name));
@@ -586,7 +592,7 @@ pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> Outco
 async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Result<Vec<String>> {
     let scratch = Scratch::new("case").map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let snapshot = scratch.0.join("snapshot");
-    write_snapshot(case, &snapshot, &config.csv_formats()?).map_err(|e| Error::Config(e))?;
+    write_snapshot(case, &snapshot, &config.csv_formats()?).map_err(Error::Config)?;
     let out = scratch.0.join("out");
     let mut opts = RunOptions::new(&snapshot, &out);
     opts.queries = queries.to_path_buf();
@@ -602,6 +608,7 @@ async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Res
     };
     opts.only = case.checks.clone();
     opts.threads = Some(1);
+    opts.report = false;
     run(&opts).await?;
     let found = read_findings(&out)?;
     Ok(compare(&case.expect, &found, &case.checks))
@@ -694,7 +701,8 @@ pub fn compare(expect: &[Expected], found: &[Found], checks: &[String]) -> Vec<S
         };
         let f = unmatched.remove(position);
         let mut differ = Vec::new();
-        let text_of = |v: &toml::Value| cell_text(v).ok().flatten().unwrap_or_default();
+        // None: the expectation is a null
+        let text_of = |v: &toml::Value| cell_text(v).ok().flatten();
         if let Some(s) = &e.severity
             && *s != f.severity
         {
@@ -711,7 +719,6 @@ pub fn compare(expect: &[Expected], found: &[Found], checks: &[String]) -> Vec<S
         }
         if let Some(p) = &e.period {
             let want = text_of(p);
-            let want = (want != "null").then_some(want);
             if want.as_deref() != f.period.as_deref() {
                 differ.push(format!(
                     "period expected {}, found {}",
@@ -726,10 +733,7 @@ pub fn compare(expect: &[Expected], found: &[Found], checks: &[String]) -> Vec<S
             ("leakage_amount", &e.leakage_amount, f.leakage_amount),
         ] {
             if let Some(want) = want {
-                let text = text_of(want);
-                let want = (text != "null")
-                    .then(|| Decimal::from_str(&text).ok())
-                    .flatten();
+                let want = text_of(want).and_then(|t| Decimal::from_str(&t).ok());
                 if want != have {
                     differ.push(format!(
                         "{column} expected {}, found {}",

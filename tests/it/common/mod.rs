@@ -2,20 +2,16 @@
 //! reconciles one with the real pipeline, and a reader for published findings.
 #![allow(dead_code)]
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Int64Array, RecordBatch,
-    StringArray,
-};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Decimal128Type};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use revleak::contract::{ColumnType, TABLES, Table};
+use revleak::contract::{TABLES, Table};
 use revleak::run::{RunOptions, RunReport};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 
 pub const AS_OF: &str = "2026-11-26";
 
@@ -25,7 +21,7 @@ pub fn queries_dir() -> PathBuf {
 }
 
 /// A snapshot written row by row: `snap.row("crm/deals", "deal_id=D1 stage=closed_won")`.
-/// Columns not named take a per-table default (see [`default_cell`]) or null.
+/// Columns not named take a per-table default (`revleak::sql_tests::default_cell`) or null.
 pub struct Snap {
     rows: BTreeMap<String, Vec<BTreeMap<String, String>>>,
     as_of: String,
@@ -124,121 +120,18 @@ fn table_of(table: &str) -> &'static Table {
     revleak::contract::table(table).unwrap_or_else(|| panic!("no contract table {table}"))
 }
 
-/// Defaults that make a one-line row valid, so a test names only what matters.
-pub fn default_cell(table: &str, column: &str) -> Option<&'static str> {
-    Some(match (table, column) {
-        ("prm/partners", "name") => "Partner",
-        ("prm/partners", "tier") => "gold",
-        ("prm/partners", "region") => "NA",
-        ("prm/partners", "agreement_start") => "2020-01-01",
-        ("prm/partners", "status") => "active",
-        ("prm/partner_sales_reports", "customer_id") => "C1",
-        ("prm/partner_sales_reports", "sku") => "SKU1",
-        ("prm/partner_sales_reports", "quantity") => "1",
-        ("prm/partner_sales_reports", "currency") => "USD",
-        ("crm/deals", "customer_id") => "C1",
-        ("crm/deals", "stage") => "closed_won",
-        ("crm/deals", "currency") => "USD",
-        ("crm/deals", "deal_type") => "new",
-        ("crm/deal_lines", "line_no") => "1",
-        ("crm/deal_lines", "sku") => "SKU1",
-        ("crm/deal_lines", "quantity") => "1",
-        ("crm/deal_lines", "discount_pct") => "0",
-        ("crm/forecasts", "currency") => "USD",
-        ("contracts/products", "name") => "Product",
-        ("contracts/products", "family") => "platform",
-        ("contracts/products", "billing_model") => "subscription",
-        ("contracts/price_list", "currency") => "USD",
-        ("contracts/price_list", "valid_from") => "2020-01-01",
-        ("contracts/discount_policies", "valid_from") => "2020-01-01",
-        ("contracts/discount_policies", "family") => "platform",
-        ("contracts/commission_plans", "valid_from") => "2020-01-01",
-        ("billing/invoices", "customer_id") => "C1",
-        ("billing/invoices", "currency") => "USD",
-        ("billing/invoices", "status") => "issued",
-        ("billing/invoice_lines", "line_no") => "1",
-        ("billing/invoice_lines", "sku") => "SKU1",
-        ("billing/invoice_lines", "quantity") => "1",
-        ("billing/invoice_lines", "discount_pct") => "0",
-        ("billing/payments", "currency") => "USD",
-        ("billing/subscriptions", "customer_id") => "C1",
-        ("billing/subscriptions", "sku") => "SKU1",
-        ("billing/subscriptions", "quantity") => "1",
-        ("billing/subscriptions", "auto_renew") => "false",
-        ("billing/subscriptions", "currency") => "USD",
-        ("billing/subscriptions", "status") => "expired",
-        ("provisioning/activations", "customer_id") => "C1",
-        ("provisioning/activations", "sku") => "SKU1",
-        ("erp/revenue_postings", "currency") => "USD",
-        ("commissions/payouts", "level") => "1",
-        ("commissions/payouts", "rate_pct") => "10",
-        ("commissions/payouts", "currency") => "USD",
-        _ => return None,
-    })
-}
-
+/// A snapshot table's rows as a batch, with the defaults `revleak test` uses
+/// (`null` is a null; no generated keys: a row without its key has a null key).
 fn batch_of(table: &Table, rows: &[BTreeMap<String, String>]) -> RecordBatch {
-    let q = table.qualified();
-    let cell = |row: &BTreeMap<String, String>, column: &str| -> Option<String> {
-        match row.get(column) {
-            Some(v) if v == "null" => None,
-            Some(v) => Some(v.clone()),
-            None => default_cell(&q, column).map(str::to_string),
-        }
-    };
-    let columns: Vec<ArrayRef> = table
-        .columns
+    let rows: Vec<BTreeMap<String, Option<String>>> = rows
         .iter()
-        .map(|c| {
-            let values: Vec<Option<String>> = rows.iter().map(|r| cell(r, c.name)).collect();
-            let array: ArrayRef = match c.ty {
-                ColumnType::String => Arc::new(StringArray::from(values)),
-                ColumnType::Date => Arc::new(Date32Array::from(
-                    values
-                        .iter()
-                        .map(|v| v.as_ref().map(|v| date32(v)))
-                        .collect::<Vec<_>>(),
-                )),
-                ColumnType::Int => Arc::new(Int64Array::from(
-                    values
-                        .iter()
-                        .map(|v| v.as_ref().map(|v| v.parse::<i64>().unwrap()))
-                        .collect::<Vec<_>>(),
-                )),
-                ColumnType::Bool => Arc::new(BooleanArray::from(
-                    values
-                        .iter()
-                        .map(|v| v.as_ref().map(|v| v == "true"))
-                        .collect::<Vec<_>>(),
-                )),
-                ColumnType::Money | ColumnType::Pct | ColumnType::Rate => {
-                    let (p, s) = match c.ty {
-                        ColumnType::Money => (18, 2),
-                        ColumnType::Pct => (5, 2),
-                        _ => (18, 8),
-                    };
-                    Arc::new(
-                        Decimal128Array::from(
-                            values
-                                .iter()
-                                .map(|v| {
-                                    v.as_ref().map(|v| {
-                                        let mut d = Decimal::from_str(v).unwrap();
-                                        d.rescale(s as u32);
-                                        d.mantissa()
-                                    })
-                                })
-                                .collect::<Vec<_>>(),
-                        )
-                        .with_precision_and_scale(p, s)
-                        .unwrap(),
-                    )
-                }
-            };
-            array
+        .map(|row| {
+            row.iter()
+                .map(|(k, v)| (k.clone(), (v != "null").then(|| v.clone())))
+                .collect()
         })
         .collect();
-    RecordBatch::try_new(table.schema(), columns).unwrap()
+    revleak::sql_tests::batch_of(table, &rows, false).unwrap()
 }
 
 pub fn date32(iso: &str) -> i32 {

@@ -1,0 +1,135 @@
+//! What a run records about itself in `runs/as_of=.../manifest.json`: run id,
+//! times, parameters, every raw and canonical table with its rows (read,
+//! after as_of, passed, flagged), every query file, and per check its outcome.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// New, recurring and resolved findings against the previous run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Lifecycle {
+    pub previous_as_of: Option<NaiveDate>,
+    pub new: usize,
+    pub new_leakage: Decimal,
+    pub recurring: usize,
+    pub recurring_leakage: Decimal,
+    pub resolved: usize,
+    /// Leakage of the resolved findings as last reported: revenue recovered or explained.
+    pub resolved_leakage: Decimal,
+    /// Resolved leakage of every run up to and including this one.
+    pub recovered_to_date: Decimal,
+}
+
+/// What the dispositions file did to this run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DispositionStats {
+    pub file: Option<String>,
+    /// Findings carrying a live disposition (excluded from totals, alerts, --fail-on).
+    pub applied: usize,
+    pub excluded_leakage: Decimal,
+    /// Decisions whose `until` has passed: their findings count again.
+    pub expired: usize,
+    /// Decisions for finding_ids this run did not report.
+    pub unmatched: Vec<String>,
+}
+
+/// Per input table: where it came from and what became of its rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStats {
+    pub table: String,
+    /// The raw file(s) its staging view reads.
+    pub path: Option<String>,
+    /// The staging view that builds it.
+    pub staging: String,
+    /// The raw tables (`system/name`) the staging view reads.
+    pub raw_tables: Vec<String>,
+    pub files: usize,
+    pub bytes: u64,
+    /// Rows its staging view returned (the canonical rows).
+    pub rows_read: u64,
+    /// Dated after as_of: not part of this run.
+    pub rows_after_as_of: u64,
+    pub rows_passed: u64,
+    pub rows_flagged: u64,
+    pub missing: bool,
+}
+
+/// A raw table as the manifest lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RawTableStats {
+    /// `system/name`.
+    pub table: String,
+    pub path: String,
+    pub format: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub rows: u64,
+    /// The canonical tables (`system/table`) whose staging views read it.
+    pub read_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub check_id: String,
+    pub path: String,
+    pub title: String,
+    pub sha256: String,
+    pub rows: usize,
+    pub leakage: Decimal,
+    pub millis: u128,
+    /// Set when the check did not run (a table it reads is missing).
+    pub skipped: Option<String>,
+    /// Set when the check's SQL failed and `--keep-going` let the run go on.
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub tool: String,
+    pub version: String,
+    pub as_of: NaiveDate,
+    pub started: String,
+    pub finished: String,
+    pub snapshot: String,
+    pub reporting_currency: String,
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// Every raw table of the snapshot and the canonical tables whose staging
+    /// views read it (none: its rows are not reconciled, and a warning says so).
+    pub raw_tables: Vec<RawTableStats>,
+    pub inputs: Vec<TableStats>,
+    pub queries: Vec<QueryFile>,
+    pub checks: Vec<CheckOutcome>,
+    pub warnings: Vec<String>,
+    pub findings: usize,
+    pub total_leakage: Decimal,
+    pub previous_as_of: Option<NaiveDate>,
+    /// Leakage of the findings without a live disposition: the headline figure.
+    pub open_leakage: Decimal,
+    pub lifecycle: Lifecycle,
+    pub dispositions: DispositionStats,
+    /// New findings written to alerts.jsonl.
+    pub alerts: usize,
+    /// `--fail-on` threshold and the number of findings that met it.
+    pub fail_on: Option<String>,
+    pub failing_findings: usize,
+    /// The report's figures beyond the findings (the partner figures are in
+    /// `partner_figures/`).
+    pub figures: crate::scorecard::FiguresMeta,
+}
+
+/// One check's executed physical plan, annotated with rows, times and spills.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckPlan {
+    pub check_id: String,
+    pub millis: u128,
+    pub rows: usize,
+    pub plan: String,
+}

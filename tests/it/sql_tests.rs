@@ -1,0 +1,142 @@
+//! `revleak test`: the shipped `queries/tests/` pass (every check has its
+//! cases), and what the command says when a case fails or a test file is broken.
+
+use crate::common::{copy_tree, queries_dir};
+use std::path::Path;
+use std::process::Command;
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn revleak_test(queries: &Path, filter: &[&str]) -> Outcome {
+    let output = Command::new(env!("CARGO_BIN_EXE_revleak"))
+        .arg("test")
+        .args(filter)
+        .arg("--queries")
+        .arg(queries)
+        .env("REVLEAK_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_shipped_sql_tests_pass_and_every_check_has_some() {
+    let queries = queries_dir();
+    for entry in std::fs::read_dir(queries.join("checks")).unwrap() {
+        let path = entry.unwrap().path();
+        let id = path.file_stem().unwrap().to_string_lossy().to_string();
+        let tests = queries.join("tests").join(format!("{id}.toml"));
+        assert!(tests.exists(), "{id} has no {}", tests.display());
+    }
+    let out = revleak_test(&queries, &[]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let tally = out.stdout.lines().last().unwrap_or_default().to_string();
+    let passed: usize = tally
+        .split(" passed")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 45 && tally.ends_with(", 0 failed"), "{tally}");
+}
+
+fn queries_with_tests(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    std::fs::remove_dir_all(queries.join("tests")).unwrap();
+    std::fs::create_dir_all(queries.join("tests")).unwrap();
+    for (name, text) in files {
+        std::fs::write(queries.join("tests").join(name), text).unwrap();
+    }
+    tmp
+}
+
+const OVERDUE: &str = r#"
+[[case]]
+name = "right"
+given.invoices = [
+  { invoice_id = "I1", total_amount = "1000.00", invoice_date = 2026-10-01, due_date = 2026-11-10 },
+]
+expect = [ { check_id = "payment_gap", entity_id = "I1", leakage_amount = "1000.00" } ]
+
+[[case]]
+name = "wrong"
+given.invoices = [
+  { invoice_id = "I1", total_amount = "1000.00", invoice_date = 2026-10-01, due_date = 2026-11-10 },
+  { invoice_id = "I2", total_amount = "50.00", invoice_date = 2026-10-01, due_date = 2026-11-10 },
+]
+given.payments = [ { invoice_id = "I1", amount = "400.00", payment_date = 2026-11-01 } ]
+expect = [
+  { check_id = "payment_gap", entity_id = "I1", leakage_amount = "1000.00", severity = "high" },
+  { check_id = "payment_gap", entity_id = "I9" },
+]
+"#;
+
+#[test]
+fn a_failing_case_shows_missing_unexpected_and_differing_rows_and_exits_1() {
+    let tmp = queries_with_tests(&[("payment_gap.toml", OVERDUE)]);
+    let out = revleak_test(&tmp.path().join("queries"), &[]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let file = tmp.path().join("queries/tests/payment_gap.toml");
+    assert!(
+        out.stdout
+            .contains(&format!("{}:3: right ... ok", file.display())),
+        "{}",
+        out.stdout
+    );
+    for line in [
+        "wrong ... FAILED",
+        "differs:    payment_gap I1: severity expected high, found low; leakage_amount expected 1000.00, found 600.00",
+        "missing:    payment_gap I9",
+        "unexpected: payment_gap invoice I2 severity=low",
+        "1 passed, 1 failed",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    // a filter runs only the matching cases
+    let out = revleak_test(&tmp.path().join("queries"), &["right"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with("1 passed, 0 failed\n"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_broken_test_file_is_named_with_its_line_and_exits_2() {
+    let tmp = queries_with_tests(&[
+        (
+            "syntax.toml",
+            "[[case]]\nname = \"x\"\ngiven.invoices = [ { invoice_id = } ]\n",
+        ),
+        (
+            "columns.toml",
+            "[[case]]\nname = \"unknown column\"\ngiven.invoices = [ { invoice_no = \"I1\" } ]\n\n[[case]]\nname = \"float amount\"\ngiven.invoices = [ { total_amount = 10.5 } ]\n",
+        ),
+    ]);
+    let out = revleak_test(&tmp.path().join("queries"), &[]);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    let tests = tmp.path().join("queries/tests");
+    for expected in [
+        format!("{}:3:", tests.join("syntax.toml").display()),
+        format!(
+            "{}:2: case \"unknown column\": given.invoices[0]: billing/invoices has no column `invoice_no`",
+            tests.join("columns.toml").display()
+        ),
+        format!(
+            "{}:6: case \"float amount\": given.invoices[0].total_amount: 10.5 is a float",
+            tests.join("columns.toml").display()
+        ),
+    ] {
+        assert!(out.stderr.contains(&expected), "{expected}\n{}", out.stderr);
+    }
+}
