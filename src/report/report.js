@@ -126,6 +126,13 @@
     } catch (e) {
       window.__revleakErrors.push('selftest: ' + e);
     }
+    // A figure wider than its card (seen with eight-digit amounts) is listed.
+    result.overflow = Array.prototype.filter.call(document.querySelectorAll('.card .v'), function (v) {
+      var card = v.closest('.card');
+      var row = v.closest('.cards').getBoundingClientRect();
+      return v.scrollWidth > v.clientWidth + 1 || card.scrollWidth > card.clientWidth + 1 ||
+        card.getBoundingClientRect().right > row.right + 1;
+    }).map(function (v) { return v.textContent; });
     result.errors = window.__revleakErrors.slice();
     result.resources = performance.getEntriesByType('resource').length;
     var pre = document.createElement('pre');

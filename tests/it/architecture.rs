@@ -142,3 +142,23 @@ fn a_circle_is_found_when_there_is_one() {
     let cycle = find_cycle(&edges).expect("engine -> run -> engine");
     assert!(cycle.contains(&"engine".to_string()) && cycle.contains(&"run".to_string()));
 }
+
+#[test]
+fn the_generator_is_a_guest_only_the_cli_calls() {
+    let edges = graph();
+    let importers: Vec<&String> = edges
+        .iter()
+        .filter(|(module, targets)| {
+            !module.starts_with("generate")
+                && targets
+                    .iter()
+                    .any(|t| t == "generate" || t.starts_with("generate/"))
+        })
+        .map(|(module, _)| module)
+        .collect();
+    assert_eq!(
+        importers,
+        vec!["app"],
+        "the pipeline must not import generate/"
+    );
+}

@@ -628,6 +628,11 @@ fn in_a_headless_browser_the_page_sorts_without_errors_or_requests() {
         "console errors: {json}"
     );
     assert_eq!(result["resources"], 0, "network requests: {json}");
+    assert_eq!(
+        result["overflow"],
+        serde_json::json!([]),
+        "figures wider than their card: {json}"
+    );
     let sort = &result["sort"];
     assert_eq!(sort["table"], "scorecard-table", "{json}");
     assert_eq!(sort["column"], "Leakage", "{json}");
@@ -670,5 +675,60 @@ fn in_a_headless_browser_the_page_sorts_without_errors_or_requests() {
     assert!(png.len() > 20_000, "{} bytes", png.len());
     if let Some(keep) = std::env::var_os("REVLEAK_REPORT_SCREENSHOT") {
         std::fs::copy(&screenshot, keep).unwrap();
+    }
+}
+
+/// The page's self-test result in a headless browser `width` pixels wide.
+fn selftest_at(page: &Path, width: u32, profile: &Path) -> serde_json::Value {
+    let url = format!("file://{}#selftest", page.display());
+    let (dom, log) = headless(
+        &[
+            "--virtual-time-budget=5000".into(),
+            format!("--window-size={width},900"),
+            "--dump-dom".into(),
+            url,
+        ],
+        profile,
+    );
+    let marker = "<pre id=\"selftest-result\">";
+    let start = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("the self-test did not run; log:\n{log}"))
+        + marker.len();
+    serde_json::from_str(&unescape(
+        &dom[start..start + dom[start..].find("</pre>").unwrap()],
+    ))
+    .unwrap()
+}
+
+#[test]
+fn an_eight_digit_headline_fits_its_card_in_a_narrow_window() {
+    // one won deal of 12,345,678.90 never invoiced: a missing_invoice of eight digits
+    let mut snap = crate::worlds::world();
+    crate::worlds::deal(
+        &mut snap,
+        "D-BIG",
+        "partner_id=P1 close_date=2026-01-15",
+        "12345678.90",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = tmp.path().join("snapshot");
+    snap.write(&snapshot);
+    let out = tmp.path().join("out");
+    common::run_pipeline(&snapshot, &out, &common::queries_dir(), &[]).unwrap();
+    let page = report_dir(&out, AS_OF).join("index.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        text_of(&html, "total-leakage").starts_with("12,345,678.90"),
+        "{}",
+        text_of(&html, "total-leakage")
+    );
+    for width in [700, 1400] {
+        let result = selftest_at(&page, width, &tmp.path().join(format!("profile-{width}")));
+        assert_eq!(
+            result["overflow"],
+            serde_json::json!([]),
+            "figures wider than their card at {width} px: {result}"
+        );
     }
 }
