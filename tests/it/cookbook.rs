@@ -1,6 +1,7 @@
 //! The README's "Adding your own check" cookbook, followed to the letter: the SQL
 //! block it shows is saved as a new file in a copy of the queries folder, and a
-//! run on a tiny snapshot returns that check's findings (and only the right ones).
+//! run on a tiny snapshot returns that check's findings (and only the right ones);
+//! the test it ends with, saved beside it, passes under `revleak test`.
 
 use crate::common::{Snap, copy_tree, of_check, queries_dir, read_findings, run_pipeline};
 
@@ -70,4 +71,44 @@ fn the_readme_cookbook_check_runs_and_finds_what_it_describes() {
     assert_eq!(own[0].entity_id, "D1:1");
     assert_eq!(own[0].partner_id.as_deref(), Some("P1"));
     assert_eq!(own[0].severity, "info");
+}
+
+/// The first ```toml block of the cookbook section: the new check's test.
+fn cookbook_test() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Adding your own check")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has the cookbook section");
+    section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the cookbook ends with a test for the check")
+        .to_string()
+}
+
+#[test]
+fn the_readme_cookbook_test_passes_under_revleak_test() {
+    let (check_id, sql) = cookbook_sql();
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    std::fs::write(queries.join(format!("checks/{check_id}.sql")), sql).unwrap();
+    std::fs::write(
+        queries.join(format!("tests/{check_id}.toml")),
+        cookbook_test(),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
+        .args(["test", &check_id, "--queries"])
+        .arg(&queries)
+        .env("REVLEAK_LOG", "off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.ends_with("2 passed, 0 failed\n"), "{stdout}");
 }

@@ -140,3 +140,62 @@ fn a_broken_test_file_is_named_with_its_line_and_exits_2() {
         assert!(out.stderr.contains(&expected), "{expected}\n{}", out.stderr);
     }
 }
+
+/// The shipped queries with one line of a check replaced.
+fn mutated(check: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    copy_tree(&queries_dir(), &queries);
+    let path = queries.join("checks").join(format!("{check}.sql"));
+    let sql = std::fs::read_to_string(&path).unwrap();
+    assert!(sql.contains(from), "{check}.sql has no `{from}`");
+    std::fs::write(&path, sql.replacen(from, to, 1)).unwrap();
+    tmp
+}
+
+#[test]
+fn the_shipped_cases_catch_a_mutated_check() {
+    // the grace boundary moved by one day: the invoice whose grace ends on as_of
+    // becomes a gap
+    let tmp = mutated(
+        "payment_gap",
+        "i.due_date + p.payment_grace_days < p.as_of",
+        "i.due_date + p.payment_grace_days <= p.as_of",
+    );
+    let out = revleak_test(&tmp.path().join("queries"), &["payment_gap"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("an unpaid invoice whose grace ends on as_of is not yet a gap ... FAILED"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("    unexpected: payment_gap invoice "),
+        "{}",
+        out.stdout
+    );
+
+    // the leakage counts the total, not what is still outstanding: the case with
+    // partial payments names the column that differs
+    let tmp = mutated(
+        "payment_gap",
+        "cast(o.outstanding * fx.rate as decimal(18, 2)) as leakage_amount",
+        "cast(o.total_amount * fx.rate as decimal(18, 2)) as leakage_amount",
+    );
+    let out = revleak_test(&tmp.path().join("queries"), &["payment_gap"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("partial payments and credit notes are netted from the total ... FAILED"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("differs:") && l.contains("leakage_amount expected")),
+        "{}",
+        out.stdout
+    );
+}
