@@ -1,13 +1,18 @@
 //! What a run records about itself in `runs/as_of=.../manifest.json`: run id,
 //! times, parameters, every raw and canonical table with its rows (read,
 //! after as_of, passed, flagged), every query file, and per check its outcome.
+//! One type for the run that writes it and the report that reads it back;
+//! read leniently (a field an earlier version did not write is left empty).
 
+use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// New, recurring and resolved findings against the previous run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Lifecycle {
     pub previous_as_of: Option<NaiveDate>,
     pub new: usize,
@@ -22,7 +27,8 @@ pub struct Lifecycle {
 }
 
 /// What the dispositions file did to this run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DispositionStats {
     pub file: Option<String>,
     /// Findings carrying a live disposition (excluded from totals, alerts, --fail-on).
@@ -35,7 +41,8 @@ pub struct DispositionStats {
 }
 
 /// Per input table: where it came from and what became of its rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TableStats {
     pub table: String,
     /// The raw file(s) its staging view reads.
@@ -56,7 +63,8 @@ pub struct TableStats {
 }
 
 /// A raw table as the manifest lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RawTableStats {
     /// `system/name`.
     pub table: String,
@@ -69,7 +77,8 @@ pub struct RawTableStats {
     pub read_by: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CheckOutcome {
     pub check_id: String,
     pub path: String,
@@ -84,13 +93,15 @@ pub struct CheckOutcome {
     pub failed: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QueryFile {
     pub path: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     pub run_id: String,
     pub tool: String,
@@ -126,10 +137,38 @@ pub struct Manifest {
 }
 
 /// One check's executed physical plan, annotated with rows, times and spills.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CheckPlan {
     pub check_id: String,
     pub millis: u128,
     pub rows: usize,
     pub plan: String,
+}
+
+impl Manifest {
+    pub fn read(path: &Path) -> Result<Manifest> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Output {
+            path: path.to_path_buf(),
+            message: format!("not a revleak manifest: {e}"),
+        })
+    }
+
+    /// A parameter as text (`""` when absent).
+    pub fn parameter(&self, name: &str) -> String {
+        self.parameters.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The reporting currency (USD when the manifest names none).
+    pub fn currency(&self) -> String {
+        let from_params = self.parameter("reporting_currency");
+        if !self.reporting_currency.is_empty() {
+            self.reporting_currency.clone()
+        } else if !from_params.is_empty() {
+            from_params
+        } else {
+            "USD".into()
+        }
+    }
 }

@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -167,100 +166,7 @@ pub fn failed(path: &Path) -> impl Fn(PolarsError) -> Error + '_ {
 
 // ---------------------------------------------------------------- manifest
 
-/// `runs/as_of=.../manifest.json`, read leniently: fields a run did not write
-/// are left empty.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct Manifest {
-    pub run_id: String,
-    pub tool: String,
-    pub version: String,
-    pub as_of: Option<NaiveDate>,
-    pub started: String,
-    pub finished: String,
-    pub snapshot: String,
-    pub reporting_currency: String,
-    pub parameters: BTreeMap<String, serde_json::Value>,
-    pub inputs: Vec<ManifestInput>,
-    pub queries: Vec<ManifestQuery>,
-    pub checks: Vec<ManifestCheck>,
-    pub warnings: Vec<String>,
-    pub findings: Option<u64>,
-    pub previous_as_of: Option<NaiveDate>,
-    pub figures: crate::scorecard::FiguresMeta,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ManifestInput {
-    pub table: String,
-    pub path: Option<String>,
-    pub files: u64,
-    pub bytes: u64,
-    pub rows_read: u64,
-    pub rows_after_as_of: u64,
-    pub rows_passed: u64,
-    pub rows_flagged: u64,
-    pub missing: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ManifestQuery {
-    pub path: String,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct ManifestCheck {
-    pub check_id: String,
-    pub path: String,
-    pub title: String,
-    pub sha256: String,
-    pub rows: u64,
-    pub leakage: serde_json::Value,
-    pub millis: u64,
-    pub skipped: Option<String>,
-}
-
-impl Manifest {
-    pub fn read(path: &Path) -> Result<Manifest> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Output {
-            path: path.to_path_buf(),
-            message: format!("not a revleak manifest: {e}"),
-        })
-    }
-
-    /// A parameter as text (`""` when absent).
-    pub fn parameter(&self, name: &str) -> String {
-        self.parameters
-            .get(name)
-            .map(value_text)
-            .unwrap_or_default()
-    }
-
-    pub fn currency(&self) -> String {
-        let from_params = self.parameter("reporting_currency");
-        if !self.reporting_currency.is_empty() {
-            self.reporting_currency.clone()
-        } else if !from_params.is_empty() {
-            from_params
-        } else {
-            "USD".into()
-        }
-    }
-}
-
-/// A JSON value as plain text: strings without quotes.
-pub fn value_text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
+pub use crate::manifest::Manifest;
 
 // ---------------------------------------------------------------- values
 

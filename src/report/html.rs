@@ -1189,7 +1189,7 @@ fn data_quality(h: &mut String, page: &Page) {
                 "<tr><td>{}</td><td><code>{}</code></td>{}{}{}{}{}{}<td>{}</td></tr>",
                 esc(&i.table),
                 esc(i.path.as_deref().unwrap_or("")),
-                count_cell(i.files),
+                count_cell(i.files as u64),
                 count_cell(i.bytes),
                 count_cell(i.rows_read),
                 count_cell(i.rows_after_as_of),
@@ -1300,7 +1300,7 @@ fn run_details(h: &mut String, page: &Page) {
                 h,
                 "<tr><td><code>{}</code></td><td>{}</td></tr>",
                 esc(k),
-                esc(&super::data::value_text(v))
+                esc(v)
             );
         }
         h.push_str("</tbody></table></div>");
@@ -1319,18 +1319,18 @@ fn run_details(h: &mut String, page: &Page) {
             }
             h.push_str("</tr></thead><tbody>");
             for c in &m.checks {
-                let leakage = super::data::value_text(&c.leakage).parse::<Decimal>().ok();
+                let leakage = Some(c.leakage);
                 let _ = write!(
                     h,
                     "<tr><td>{}</td>{}{}{}<td>{}</td></tr>",
                     esc(&c.check_id),
-                    count_cell(c.rows),
+                    count_cell(c.rows as u64),
                     money_cell(leakage),
-                    count_cell(c.millis),
+                    count_cell(c.millis as u64),
                     esc(c.skipped.as_deref().unwrap_or(""))
                 );
             }
-            let total: u64 = m.checks.iter().map(|c| c.millis).sum();
+            let total: u64 = m.checks.iter().map(|c| c.millis as u64).sum();
             let _ = write!(
                 h,
                 r#"</tbody></table></div><p class="note">Checks took {} ms in all.</p>"#,

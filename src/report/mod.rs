@@ -285,7 +285,7 @@ fn check_meta(manifest: &Manifest, analysis: &Analysis) -> Vec<CheckMeta> {
             .parameters
             .iter()
             .filter(|(name, _)| mentions(sql, name))
-            .map(|(name, v)| (name.clone(), data::value_text(v)))
+            .map(|(name, v)| (name.clone(), v.clone()))
             .collect()
     };
     let mut metas = Vec::new();
@@ -305,7 +305,7 @@ fn check_meta(manifest: &Manifest, analysis: &Analysis) -> Vec<CheckMeta> {
                     )
                 }),
                 skipped: c.skipped.clone(),
-                millis: Some(c.millis),
+                millis: Some(c.millis as u64),
             },
             None => CheckMeta {
                 id: c.check_id.clone(),
@@ -323,7 +323,7 @@ fn check_meta(manifest: &Manifest, analysis: &Analysis) -> Vec<CheckMeta> {
                     c.path
                 )),
                 skipped: c.skipped.clone(),
-                millis: Some(c.millis),
+                millis: Some(c.millis as u64),
             },
         };
         metas.push(meta);
