@@ -92,6 +92,22 @@ pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>>
     }))
 }
 
+/// The findings of the published run of `date`, if there is one.
+pub fn partition_rows(out: &Path, date: NaiveDate) -> Result<Option<Vec<FindingRow>>> {
+    let Some((_, dir)) = crate::publish::partitions(&out.join("findings"))
+        .into_iter()
+        .find(|(d, _)| *d == date)
+    else {
+        return Ok(None);
+    };
+    let path = dir.join("part-0.parquet");
+    let batches = read_parquet(&path)?
+        .iter()
+        .map(|b| conform(b, &findings_schema(), date, &path))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(rows(&batches)))
+}
+
 fn index(schema: &SchemaRef, name: &str) -> usize {
     schema
         .index_of(name)
@@ -390,4 +406,108 @@ pub fn severity_rank(severity: &str) -> usize {
         .position(|s| *s == severity)
         .map(|p| order.len() - 1 - p)
         .unwrap_or(0)
+}
+
+/// The alert and fail-on thresholds of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds<'a> {
+    /// New findings at or above it are alerts.
+    pub alert_min_severity: &'a str,
+    /// Open findings at or above it fail the run (exit 1).
+    pub fail_on: Option<&'a str>,
+    /// With `fail_on`: count new findings only.
+    pub fail_on_new: bool,
+}
+
+/// What a run's findings add up to: new and recurring (beside the resolved ones
+/// already in `lifecycle`), the dispositions applied, expired and unmatched, the
+/// alerts (each finding once: `alerted` is the record, updated) and the
+/// findings that meet `--fail-on`.
+pub struct Tally {
+    pub lifecycle: crate::manifest::Lifecycle,
+    pub dispositions: crate::manifest::DispositionStats,
+    pub alerts: Vec<serde_json::Value>,
+    pub failing: usize,
+    /// Warnings for the log and the manifest.
+    pub notes: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn tally(
+    rows: &[FindingRow],
+    decisions: &HashMap<String, crate::dispositions::Disposition>,
+    current: &std::collections::HashSet<String>,
+    as_of: NaiveDate,
+    thresholds: Thresholds,
+    alerted: &mut crate::alerts::AlertRecord,
+    mut lifecycle: crate::manifest::Lifecycle,
+    mut dispositions: crate::manifest::DispositionStats,
+) -> Tally {
+    let alert_rank = severity_rank(thresholds.alert_min_severity);
+    let fail_rank = thresholds.fail_on.map(severity_rank);
+    let mut alerts = Vec::new();
+    let mut failing = 0;
+    for row in rows {
+        if row.status == "new" {
+            lifecycle.new += 1;
+            lifecycle.new_leakage += row.leakage;
+        } else {
+            lifecycle.recurring += 1;
+            lifecycle.recurring_leakage += row.leakage;
+        }
+        if row.disposition.is_some() {
+            dispositions.applied += 1;
+            dispositions.excluded_leakage += row.leakage;
+            continue;
+        }
+        let rank = severity_rank(&row.severity);
+        // Once per finding, however often the day is run (see `alerts`).
+        if rank >= alert_rank && alerted.raise(row, as_of) {
+            alerts.push(alert_json(row, as_of));
+        }
+        if fail_rank.is_some_and(|f| rank >= f) && (!thresholds.fail_on_new || row.status == "new")
+        {
+            failing += 1;
+        }
+    }
+    for (id, decision) in decisions {
+        if !current.contains(id) {
+            dispositions.unmatched.push(id.clone());
+        } else if !decision.is_live(as_of) {
+            dispositions.expired += 1;
+        }
+    }
+    alerted.retain(current);
+    dispositions.unmatched.sort();
+    let mut notes = Vec::new();
+    if !dispositions.unmatched.is_empty() {
+        notes.push(format!(
+            "{} disposition(s) name findings this run did not report: {}",
+            dispositions.unmatched.len(),
+            dispositions.unmatched.join(", ")
+        ));
+    }
+    Tally {
+        lifecycle,
+        dispositions,
+        alerts,
+        failing,
+        notes,
+    }
+}
+
+/// One line of alerts.jsonl: what a chat or ticket system needs.
+fn alert_json(row: &FindingRow, as_of: NaiveDate) -> serde_json::Value {
+    serde_json::json!({
+        "finding_id": row.finding_id,
+        "as_of": as_of.to_string(),
+        "check_id": row.check_id,
+        "severity": row.severity,
+        "partner_id": row.partner_id,
+        "entity_type": row.entity_type,
+        "entity_id": row.entity_id,
+        "leakage_amount": row.leakage.to_string(),
+        "currency": row.currency,
+        "detail": row.detail,
+    })
 }

@@ -124,6 +124,155 @@ impl RunReport {
     }
 }
 
+/// What a run publishes besides its manifest and report.
+struct Outputs<'a> {
+    findings: &'a [RecordBatch],
+    summary: &'a [RecordBatch],
+    /// None on a first run (no previous run to resolve against).
+    resolved: Option<&'a [RecordBatch]>,
+    alerts: &'a [serde_json::Value],
+    /// What has been alerted, this run included.
+    alerted: &'a crate::alerts::AlertRecord,
+    partner_figures: &'a [RecordBatch],
+}
+
+/// Writes every output of the run under `_tmp-<run>/`, the manifest last but
+/// the report, and moves them into place at once (see [`publish`]).
+fn publish_run(
+    opts: &RunOptions,
+    run_id: &str,
+    as_of: NaiveDate,
+    outputs: Outputs,
+    mut manifest: Manifest,
+) -> Result<(Manifest, Vec<PathBuf>)> {
+    let mut staged = Staged::new(&opts.out, run_id, as_of)?;
+    staged.write_parquet("findings", findings::findings_schema(), outputs.findings)?;
+    staged.write_parquet("summary", summary_schema(), outputs.summary)?;
+    if let Some(resolved) = outputs.resolved {
+        staged.write_parquet("resolved", findings::resolved_schema(), resolved)?;
+    }
+    let mut alert_lines = String::new();
+    for alert in outputs.alerts {
+        alert_lines.push_str(&alert.to_string());
+        alert_lines.push('\n');
+    }
+    staged.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
+    staged.write_file(
+        "alerts",
+        crate::alerts::RECORD,
+        outputs.alerted.to_jsonl().as_bytes(),
+    )?;
+    if manifest.figures.failed.is_none() {
+        staged.write_parquet(
+            scorecard::OUTPUT,
+            scorecard::schema(),
+            outputs.partner_figures,
+        )?;
+    }
+    manifest.finished = Utc::now().to_rfc3339();
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    staged.write_file("runs", "manifest.json", &json)?;
+    if opts.report {
+        let report_options = crate::report::ReportOptions {
+            partner_pages: opts.partner_reports,
+        };
+        for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {
+            staged.write_file("report", &file.name, &file.bytes)?;
+        }
+    }
+    let published = staged.commit()?;
+    Ok((manifest, published))
+}
+
+/// The warnings of staging: canonical tables that are missing (an error with
+/// `--strict`) and raw tables no staging view reads.
+fn staging_warnings(
+    opts: &RunOptions,
+    snapshot: &Snapshot,
+    staging: &staging::Staging,
+) -> Result<Vec<String>> {
+    let mut warnings = Vec::new();
+    for staged in staging.missing() {
+        warnings.push(format!(
+            "{}: table {} is missing: {} reads {}, which the snapshot does not hold; checks that read it are skipped",
+            opts.snapshot.display(),
+            staged.table.qualified(),
+            staged.file.display(),
+            staged.absent.join(", "),
+        ));
+    }
+    if opts.strict && !warnings.is_empty() {
+        return Err(Error::Snapshot(warnings));
+    }
+    for raw in staging.unread(snapshot) {
+        warnings.push(format!(
+            "{}: raw table {} ({} rows) is read by no staging view: its rows are not reconciled",
+            raw.location.display(),
+            raw.qualified(),
+            raw.rows
+        ));
+    }
+    Ok(warnings)
+}
+
+/// The check files of the run: every one, or those of `--only` (each must exist).
+fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
+    let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
+    if !opts.only.is_empty() {
+        for id in &opts.only {
+            if !all_checks.iter().any(|c| &c.id == id) {
+                return Err(Error::Config(format!(
+                    "--only {id}: no check file {}",
+                    opts.queries
+                        .join("checks")
+                        .join(format!("{id}.sql"))
+                        .display()
+                )));
+            }
+        }
+        all_checks.retain(|c| opts.only.contains(&c.id));
+    }
+    Ok(all_checks)
+}
+
+/// Every raw table of the snapshot, with the canonical tables whose staging
+/// views read it.
+fn raw_table_stats(snapshot: &Snapshot, staging: &staging::Staging) -> Vec<RawTableStats> {
+    snapshot
+        .raw
+        .iter()
+        .map(|raw| RawTableStats {
+            table: raw.qualified(),
+            path: raw.location.display().to_string(),
+            format: raw.format.name().to_string(),
+            files: raw.files.len(),
+            bytes: raw.bytes,
+            rows: raw.rows,
+            read_by: staging
+                .tables
+                .iter()
+                .filter(|s| s.reads.contains(&raw.qualified()))
+                .map(|s| s.table.qualified())
+                .collect(),
+        })
+        .collect()
+}
+
+/// Every query file the run read, with its SHA-256.
+fn query_files(queries: &std::path::Path) -> Result<Vec<QueryFile>> {
+    let mut files = Vec::new();
+    for dir in ["staging", "shared", "checks"] {
+        for path in sql_files(&queries.join(dir))? {
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            files.push(QueryFile {
+                path: path.display().to_string(),
+                sha256: checks::sha256_hex(&bytes),
+            });
+        }
+    }
+    Ok(files)
+}
+
 /// The engine settings of a run: a memory limit spills under `<out>/_spill`
 /// unless told where.
 fn engine_settings(opts: &RunOptions) -> EngineSettings {
@@ -170,21 +319,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let mut warnings = Vec::new();
 
-    let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
-    if !opts.only.is_empty() {
-        for id in &opts.only {
-            if !all_checks.iter().any(|c| &c.id == id) {
-                return Err(Error::Config(format!(
-                    "--only {id}: no check file {}",
-                    opts.queries
-                        .join("checks")
-                        .join(format!("{id}.sql"))
-                        .display()
-                )));
-            }
-        }
-        all_checks.retain(|c| opts.only.contains(&c.id));
-    }
+    let all_checks = selected_checks(opts)?;
 
     let engine = engine_settings(opts);
     // Created by session_with when needed; removed (if left empty) after the engine.
@@ -248,26 +383,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     snapshot.register(&ctx, csv_dir).await?;
     let staging = staging::register(&ctx, &snapshot, &opts.queries.join("staging")).await?;
     let missing: BTreeSet<String> = staging.missing().map(|s| s.table.qualified()).collect();
-    for staged in staging.missing() {
-        warnings.push(format!(
-            "{}: table {} is missing: {} reads {}, which the snapshot does not hold; checks that read it are skipped",
-            opts.snapshot.display(),
-            staged.table.qualified(),
-            staged.file.display(),
-            staged.absent.join(", "),
-        ));
-    }
-    if opts.strict && !missing.is_empty() {
-        return Err(Error::Snapshot(warnings));
-    }
-    for raw in staging.unread(&snapshot) {
-        warnings.push(format!(
-            "{}: raw table {} ({} rows) is read by no staging view: its rows are not reconciled",
-            raw.location.display(),
-            raw.qualified(),
-            raw.rows
-        ));
-    }
+    warnings.extend(staging_warnings(opts, &snapshot, &staging)?);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -402,63 +518,37 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     lifecycle.recovered_to_date =
         findings::recovered_before(&opts.out, as_of)? + lifecycle.resolved_leakage;
-    let mut disposition_stats = DispositionStats {
+    let mut alerted = crate::alerts::AlertRecord::load(&opts.out, as_of, &opts.alert_min_severity)?;
+    let disposition_stats = DispositionStats {
         file: disposition_file.map(|p| p.display().to_string()),
         ..Default::default()
     };
-    let alert_rank = findings::severity_rank(&opts.alert_min_severity);
-    let fail_rank = opts.fail_on.as_deref().map(findings::severity_rank);
-    let mut alerts = Vec::new();
-    let mut failing = 0;
-    for row in &rows {
-        if row.status == "new" {
-            lifecycle.new += 1;
-            lifecycle.new_leakage += row.leakage;
-        } else {
-            lifecycle.recurring += 1;
-            lifecycle.recurring_leakage += row.leakage;
-        }
-        if row.disposition.is_some() {
-            disposition_stats.applied += 1;
-            disposition_stats.excluded_leakage += row.leakage;
-            continue;
-        }
-        let rank = findings::severity_rank(&row.severity);
-        if row.status == "new" && rank >= alert_rank {
-            alerts.push(alert_json(row, as_of));
-        }
-        if fail_rank.is_some_and(|f| rank >= f) && (!opts.fail_on_new || row.status == "new") {
-            failing += 1;
-        }
-    }
-    for (id, decision) in &decisions {
-        if !current.contains(id) {
-            disposition_stats.unmatched.push(id.clone());
-        } else if !decision.is_live(as_of) {
-            disposition_stats.expired += 1;
-        }
-    }
-    disposition_stats.unmatched.sort();
-    if !disposition_stats.unmatched.is_empty() {
-        let note = format!(
-            "{} disposition(s) name findings this run did not report: {}",
-            disposition_stats.unmatched.len(),
-            disposition_stats.unmatched.join(", ")
-        );
+    let findings::Tally {
+        lifecycle,
+        dispositions: disposition_stats,
+        alerts,
+        failing,
+        notes,
+    } = findings::tally(
+        &rows,
+        &decisions,
+        &current,
+        as_of,
+        findings::Thresholds {
+            alert_min_severity: &opts.alert_min_severity,
+            fail_on: opts.fail_on.as_deref(),
+            fail_on_new: opts.fail_on_new,
+        },
+        &mut alerted,
+        lifecycle,
+        disposition_stats,
+    );
+    for note in notes {
         tracing::warn!("{note}");
         warnings.push(note);
     }
 
-    let mut query_files: Vec<QueryFile> = Vec::new();
-    for dir in ["staging", "shared", "checks"] {
-        for path in sql_files(&opts.queries.join(dir))? {
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            query_files.push(QueryFile {
-                path: path.display().to_string(),
-                sha256: checks::sha256_hex(&bytes),
-            });
-        }
-    }
+    let query_files = query_files(&opts.queries)?;
     let manifest = Manifest {
         run_id: run_id.clone(),
         tool: "revleak".into(),
@@ -468,24 +558,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         finished: String::new(),
         snapshot: opts.snapshot.display().to_string(),
         reporting_currency: params.reporting_currency(),
-        raw_tables: snapshot
-            .raw
-            .iter()
-            .map(|raw| RawTableStats {
-                table: raw.qualified(),
-                path: raw.location.display().to_string(),
-                format: raw.format.name().to_string(),
-                files: raw.files.len(),
-                bytes: raw.bytes,
-                rows: raw.rows,
-                read_by: staging
-                    .tables
-                    .iter()
-                    .filter(|s| s.reads.contains(&raw.qualified()))
-                    .map(|s| s.table.qualified())
-                    .collect(),
-            })
-            .collect(),
+        raw_tables: raw_table_stats(&snapshot, &staging),
         parameters: params
             .values
             .iter()
@@ -508,35 +581,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         figures: figures_meta,
     };
 
-    let mut staged = Staged::new(&opts.out, &run_id, as_of)?;
-    staged.write_parquet("findings", findings::findings_schema(), &published_findings)?;
-    staged.write_parquet("summary", summary_schema(), &summary)?;
-    if previous.is_some() {
-        staged.write_parquet("resolved", findings::resolved_schema(), &resolved)?;
-    }
-    let mut alert_lines = String::new();
-    for alert in &alerts {
-        alert_lines.push_str(&alert.to_string());
-        alert_lines.push('\n');
-    }
-    staged.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
-    if manifest.figures.failed.is_none() {
-        staged.write_parquet(scorecard::OUTPUT, scorecard::schema(), &partner_figures)?;
-    }
-    let mut manifest = manifest;
-    manifest.finished = Utc::now().to_rfc3339();
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    staged.write_file("runs", "manifest.json", &json)?;
-    let report_options = crate::report::ReportOptions {
-        partner_pages: opts.partner_reports,
+    let outputs = Outputs {
+        findings: &published_findings,
+        summary: &summary,
+        resolved: previous.is_some().then_some(resolved.as_slice()),
+        alerts: &alerts,
+        alerted: &alerted,
+        partner_figures: &partner_figures,
     };
-    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "findings written");
-    if opts.report {
-        for file in crate::report::build(&opts.out, Some(staged.root()), as_of, &report_options)? {
-            staged.write_file("report", &file.name, &file.bytes)?;
-        }
-    }
-    let published = staged.commit()?;
+    let (manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
     Ok(RunReport {
         manifest,
@@ -615,22 +668,6 @@ async fn summarize(ctx: &SessionContext, findings: &[RecordBatch]) -> Result<Vec
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::exec("summary", e.into()))
-}
-
-/// One line of alerts.jsonl: what a chat or ticket system needs.
-fn alert_json(row: &findings::FindingRow, as_of: NaiveDate) -> serde_json::Value {
-    serde_json::json!({
-        "finding_id": row.finding_id,
-        "as_of": as_of.to_string(),
-        "check_id": row.check_id,
-        "severity": row.severity,
-        "partner_id": row.partner_id,
-        "entity_type": row.entity_type,
-        "entity_id": row.entity_id,
-        "leakage_amount": row.leakage.to_string(),
-        "currency": row.currency,
-        "detail": row.detail,
-    })
 }
 
 /// A progress bar on stderr, or a hidden one (when stderr is not a terminal, or

@@ -219,3 +219,67 @@ fn a_malformed_dispositions_file_fails_the_run_naming_file_and_line() {
     );
     assert!(!out.join("findings").exists(), "nothing is published");
 }
+
+/// The deals of the day's missing_invoice alerts.
+fn alert_ids(out: &Path, as_of: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(out.join(format!("alerts/as_of={as_of}/alerts.jsonl"))).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|alert| alert["check_id"] == "missing_invoice")
+        .map(|alert| alert["entity_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn each_finding_alerts_once_however_often_a_day_is_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let medium = |o: &mut RunOptions| o.alert_min_severity = "medium".into();
+
+    // Hourly runs of one day: the first alerts D1 and D2, the others nothing.
+    let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
+    assert_eq!(first.manifest.alerts, 2);
+    for _ in 0..2 {
+        let again = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
+        assert_eq!(
+            again.manifest.alerts, 0,
+            "a re-run of the day alerts nothing"
+        );
+        assert!(alert_ids(&out, "2026-11-26").is_empty());
+    }
+    // A new finding later that day alerts alone.
+    let later = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-26", medium);
+    assert_eq!(alert_ids(&out, "2026-11-26"), ["D3"]);
+    assert_eq!(later.manifest.alerts, 1);
+
+    // The next day: D2 invoiced (resolved), D1 and D3 recurring: no missing
+    // invoice alert (D2's invoice, 87 days after its close, is a new late_invoice).
+    run_night(&night(&[D1, D2, D3], &["D2"]), &out, "2026-11-27", medium);
+    assert!(alert_ids(&out, "2026-11-27").is_empty());
+    // D2 comes back (its invoice gone): it alerts again.
+    let back = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-28", medium);
+    assert_eq!(alert_ids(&out, "2026-11-28"), ["D2"]);
+    assert_eq!(back.manifest.alerts, 1, "and nothing else");
+    // D1's leakage grows past the high band (10,000): it alerts again, as high.
+    let big = ("D1", "2026-09-01", "15000.00");
+    run_night(&night(&[big, D2, D3], &[]), &out, "2026-11-29", medium);
+    assert_eq!(alert_ids(&out, "2026-11-29"), ["D1"]);
+}
+
+#[test]
+fn an_output_folder_of_an_earlier_version_raises_no_alert_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let medium = |o: &mut RunOptions| o.alert_min_severity = "medium".into();
+    run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
+    // An earlier revleak kept no record of its alerts.
+    std::fs::remove_file(out.join("alerts/as_of=2026-11-26/alerted.jsonl")).unwrap();
+    let next = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-27", medium);
+    assert_eq!(
+        alert_ids(&out, "2026-11-27"),
+        ["D3"],
+        "D1 and D2 were alerted then"
+    );
+    assert_eq!(next.manifest.alerts, 1);
+}
