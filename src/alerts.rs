@@ -6,8 +6,8 @@
 //! without a live disposition, and again only when its severity rises or when
 //! it resolves and comes back.
 
+use crate::contract::severity_rank;
 use crate::error::{Error, Result};
-use crate::findings::{FindingRow, severity_rank};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -34,9 +34,14 @@ pub struct AlertRecord {
 impl AlertRecord {
     /// The record of the latest run at or before `as_of`. A run of an earlier
     /// revleak wrote none: its alerts were the new findings at or above the
-    /// threshold, so its findings at or above it (without a disposition) count
-    /// as alerted, and an upgrade raises nothing twice.
-    pub fn load(out: &Path, as_of: NaiveDate, alert_min_severity: &str) -> Result<AlertRecord> {
+    /// threshold, so `seed` gives, for that run's as_of, its findings (id and
+    /// severity) at or above it without a disposition, which count as alerted:
+    /// an upgrade raises nothing twice.
+    pub fn load(
+        out: &Path,
+        as_of: NaiveDate,
+        seed: impl FnOnce(NaiveDate) -> Result<Vec<(String, String)>>,
+    ) -> Result<AlertRecord> {
         let Some((date, dir)) = crate::publish::partitions(&out.join("alerts"))
             .into_iter()
             .rfind(|(d, _)| *d <= as_of)
@@ -44,56 +49,51 @@ impl AlertRecord {
             return Ok(AlertRecord::default());
         };
         let path = dir.join(RECORD);
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let mut by_id = BTreeMap::new();
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                let alerted: Alerted = serde_json::from_str(line).map_err(|e| Error::Output {
-                    path: path.clone(),
-                    message: format!("line {}: not an alert record: {e}", i + 1),
-                })?;
-                by_id.insert(alerted.finding_id.clone(), alerted);
-            }
+        if !path.exists() {
+            let by_id = seed(date)?
+                .into_iter()
+                .map(|(finding_id, severity)| {
+                    let alerted = Alerted {
+                        finding_id: finding_id.clone(),
+                        severity,
+                        as_of: date,
+                    };
+                    (finding_id, alerted)
+                })
+                .collect();
             return Ok(AlertRecord { by_id });
         }
-        let Some(findings) = crate::findings::partition_rows(out, date)? else {
-            return Ok(AlertRecord::default());
-        };
-        let threshold = severity_rank(alert_min_severity);
-        let by_id = findings
-            .into_iter()
-            .filter(|r| r.disposition.is_none() && severity_rank(&r.severity) >= threshold)
-            .map(|r| {
-                let alerted = Alerted {
-                    finding_id: r.finding_id.clone(),
-                    severity: r.severity,
-                    as_of: date,
-                };
-                (r.finding_id, alerted)
-            })
-            .collect();
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let mut by_id = BTreeMap::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let alerted: Alerted = serde_json::from_str(line).map_err(|e| Error::Output {
+                path: path.clone(),
+                message: format!("line {}: not an alert record: {e}", i + 1),
+            })?;
+            by_id.insert(alerted.finding_id.clone(), alerted);
+        }
         Ok(AlertRecord { by_id })
     }
 
-    /// Whether `row` (at or above the threshold, without a live disposition)
-    /// raises an alert now: never alerted, or at a higher severity than it was.
-    /// Records it when it does.
-    pub fn raise(&mut self, row: &FindingRow, as_of: NaiveDate) -> bool {
-        let rank = severity_rank(&row.severity);
+    /// Whether a finding (at or above the threshold, without a live
+    /// disposition) raises an alert now: never alerted, or at a higher severity
+    /// than it was. Records it when it does.
+    pub fn raise(&mut self, finding_id: &str, severity: &str, as_of: NaiveDate) -> bool {
+        let rank = severity_rank(severity);
         let raised = self
             .by_id
-            .get(&row.finding_id)
+            .get(finding_id)
             .is_none_or(|a| rank > severity_rank(&a.severity));
         if raised {
             self.by_id.insert(
-                row.finding_id.clone(),
+                finding_id.to_string(),
                 Alerted {
-                    finding_id: row.finding_id.clone(),
-                    severity: row.severity.clone(),
+                    finding_id: finding_id.to_string(),
+                    severity: severity.to_string(),
                     as_of,
                 },
             );
@@ -130,40 +130,21 @@ impl AlertRecord {
 mod tests {
     use super::*;
 
-    fn row(id: &str, severity: &str) -> FindingRow {
-        FindingRow {
-            finding_id: id.into(),
-            check_id: "c".into(),
-            severity: severity.into(),
-            partner_id: None,
-            entity_type: "deal".into(),
-            entity_id: id.into(),
-            leakage: Default::default(),
-            currency: "USD".into(),
-            detail: String::new(),
-            status: "new".into(),
-            disposition: None,
-        }
-    }
-
     #[test]
     fn a_finding_alerts_once_again_when_its_severity_rises_and_after_it_resolved() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let mut record = AlertRecord::default();
-        assert!(record.raise(&row("a", "high"), d));
-        assert!(!record.raise(&row("a", "high"), d), "the same day's re-run");
-        assert!(!record.raise(&row("a", "medium"), d), "lower is no news");
+        assert!(record.raise("a", "high", d));
+        assert!(!record.raise("a", "high", d), "the same day's re-run");
+        assert!(!record.raise("a", "medium", d), "lower is no news");
         assert!(
-            !record.raise(&row("a", "high"), d),
+            !record.raise("a", "high", d),
             "back to the alerted severity"
         );
-        assert!(record.raise(&row("a", "critical"), d), "it rose");
+        assert!(record.raise("a", "critical", d), "it rose");
         record.retain(&HashSet::new());
         assert!(record.is_empty());
-        assert!(
-            record.raise(&row("a", "critical"), d),
-            "resolved, then back"
-        );
+        assert!(record.raise("a", "critical", d), "resolved, then back");
         assert_eq!(
             record.to_jsonl(),
             "{\"finding_id\":\"a\",\"severity\":\"critical\",\"as_of\":\"2026-11-26\"}\n"

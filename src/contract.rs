@@ -637,3 +637,14 @@ pub const ENTITY_TYPES: &[&str] = &[
     "credit_note",
     "row",
 ];
+
+/// Severity rank: critical 4 … info 0.
+pub fn severity_rank(severity: &str) -> usize {
+    let order = SEVERITIES;
+    // SEVERITIES lists critical first
+    order
+        .iter()
+        .position(|s| *s == severity)
+        .map(|p| order.len() - 1 - p)
+        .unwrap_or(0)
+}

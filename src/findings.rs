@@ -3,6 +3,7 @@
 //! first_seen; findings gone since then are `resolved`) and analysts' dispositions.
 
 use crate::config::{date32, from_date32};
+pub use crate::contract::severity_rank;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{
@@ -397,17 +398,6 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<FindingRow> {
     out
 }
 
-/// Severity rank: critical 4 … info 0.
-pub fn severity_rank(severity: &str) -> usize {
-    let order = crate::contract::SEVERITIES;
-    // SEVERITIES lists critical first
-    order
-        .iter()
-        .position(|s| *s == severity)
-        .map(|p| order.len() - 1 - p)
-        .unwrap_or(0)
-}
-
 /// The alert and fail-on thresholds of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds<'a> {
@@ -462,7 +452,7 @@ pub fn tally(
         }
         let rank = severity_rank(&row.severity);
         // Once per finding, however often the day is run (see `alerts`).
-        if rank >= alert_rank && alerted.raise(row, as_of) {
+        if rank >= alert_rank && alerted.raise(&row.finding_id, &row.severity, as_of) {
             alerts.push(alert_json(row, as_of));
         }
         if fail_rank.is_some_and(|f| rank >= f) && (!thresholds.fail_on_new || row.status == "new")

@@ -134,6 +134,21 @@ pub struct Manifest {
     /// The report's figures beyond the findings (the partner figures are in
     /// `partner_figures/`).
     pub figures: crate::scorecard::FiguresMeta,
+    /// The earlier runs of the same as_of, oldest first: the published partition
+    /// is the latest run's, and this keeps the sequence of the day.
+    pub earlier_runs_of_the_day: Vec<DayRun>,
+}
+
+/// One earlier run of the same as_of.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct DayRun {
+    pub run_id: String,
+    pub started: String,
+    pub finished: String,
+    pub findings: usize,
+    pub total_leakage: Decimal,
+    pub alerts: usize,
 }
 
 /// One check's executed physical plan, annotated with rows, times and spills.
@@ -170,5 +185,22 @@ impl Manifest {
         } else {
             "USD".into()
         }
+    }
+}
+
+impl Manifest {
+    /// The day's runs up to and including this one, for the next run of the
+    /// same as_of.
+    pub fn runs_of_the_day(&self) -> Vec<DayRun> {
+        let mut runs = self.earlier_runs_of_the_day.clone();
+        runs.push(DayRun {
+            run_id: self.run_id.clone(),
+            started: self.started.clone(),
+            finished: self.finished.clone(),
+            findings: self.findings,
+            total_leakage: self.total_leakage,
+            alerts: self.alerts,
+        });
+        runs
     }
 }

@@ -215,6 +215,25 @@ fn staging_warnings(
     Ok(warnings)
 }
 
+/// The runs of `as_of` published before this one (their manifest, when
+/// readable, lists them): an earlier version's or an unreadable manifest starts
+/// the sequence afresh, and the log says so.
+fn earlier_runs_of_the_day(out: &std::path::Path, as_of: NaiveDate) -> Vec<DayRun> {
+    let Some((_, dir)) = publish::partitions(&out.join("runs"))
+        .into_iter()
+        .find(|(d, _)| *d == as_of)
+    else {
+        return Vec::new();
+    };
+    match Manifest::read(&dir.join("manifest.json")) {
+        Ok(previous) => previous.runs_of_the_day(),
+        Err(e) => {
+            tracing::warn!("the day's earlier runs are not listed: {e}");
+            Vec::new()
+        }
+    }
+}
+
 /// The check files of the run: every one, or those of `--only` (each must exist).
 fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
     let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
@@ -518,7 +537,17 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     };
     lifecycle.recovered_to_date =
         findings::recovered_before(&opts.out, as_of)? + lifecycle.resolved_leakage;
-    let mut alerted = crate::alerts::AlertRecord::load(&opts.out, as_of, &opts.alert_min_severity)?;
+    let alert_rank = findings::severity_rank(&opts.alert_min_severity);
+    let mut alerted = crate::alerts::AlertRecord::load(&opts.out, as_of, |date| {
+        Ok(findings::partition_rows(&opts.out, date)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                r.disposition.is_none() && findings::severity_rank(&r.severity) >= alert_rank
+            })
+            .map(|r| (r.finding_id, r.severity))
+            .collect())
+    })?;
     let disposition_stats = DispositionStats {
         file: disposition_file.map(|p| p.display().to_string()),
         ..Default::default()
@@ -579,6 +608,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         fail_on: opts.fail_on.clone(),
         failing_findings: failing,
         figures: figures_meta,
+        earlier_runs_of_the_day: earlier_runs_of_the_day(&opts.out, as_of),
     };
 
     let outputs = Outputs {

@@ -240,6 +240,7 @@ fn each_finding_alerts_once_however_often_a_day_is_run() {
     // Hourly runs of one day: the first alerts D1 and D2, the others nothing.
     let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
     assert_eq!(first.manifest.alerts, 2);
+    let mut run_ids = vec![first.manifest.run_id.clone()];
     for _ in 0..2 {
         let again = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
         assert_eq!(
@@ -247,16 +248,31 @@ fn each_finding_alerts_once_however_often_a_day_is_run() {
             "a re-run of the day alerts nothing"
         );
         assert!(alert_ids(&out, "2026-11-26").is_empty());
+        run_ids.push(again.manifest.run_id.clone());
     }
     // A new finding later that day alerts alone.
     let later = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-26", medium);
     assert_eq!(alert_ids(&out, "2026-11-26"), ["D3"]);
     assert_eq!(later.manifest.alerts, 1);
+    // The published partition is the latest run's; its manifest lists the day's others.
+    let earlier = &later.manifest.earlier_runs_of_the_day;
+    assert_eq!(
+        earlier.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(),
+        run_ids
+    );
+    assert_eq!(
+        earlier.iter().map(|r| r.alerts).collect::<Vec<_>>(),
+        [2, 0, 0]
+    );
 
     // The next day: D2 invoiced (resolved), D1 and D3 recurring: no missing
     // invoice alert (D2's invoice, 87 days after its close, is a new late_invoice).
-    run_night(&night(&[D1, D2, D3], &["D2"]), &out, "2026-11-27", medium);
+    let next = run_night(&night(&[D1, D2, D3], &["D2"]), &out, "2026-11-27", medium);
     assert!(alert_ids(&out, "2026-11-27").is_empty());
+    assert!(
+        next.manifest.earlier_runs_of_the_day.is_empty(),
+        "a new day"
+    );
     // D2 comes back (its invoice gone): it alerts again.
     let back = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-28", medium);
     assert_eq!(alert_ids(&out, "2026-11-28"), ["D2"]);
