@@ -751,15 +751,53 @@ fn heat_map(h: &mut String, page: &Page) {
     h.push_str("</tbody></table></div>");
 }
 
+/// The runs of this as_of, oldest first, when it was run more than once (an
+/// hourly schedule): the published partition is the latest run's.
+fn runs_of_the_day(h: &mut String, page: &Page) {
+    let m = page.manifest;
+    if page.is_partner() || m.earlier_runs_of_the_day.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        r#"<h3>Runs of {}</h3><div class="tablewrap"><table id="runs-of-the-day"><thead><tr>"#,
+        page.as_of
+    );
+    for (label, numeric) in [
+        ("Run", false),
+        ("Finished", false),
+        ("Findings", true),
+        ("Leakage", true),
+        ("Alerts raised", true),
+    ] {
+        h.push_str(&th(label, numeric));
+    }
+    h.push_str("</tr></thead><tbody>");
+    for run in m.runs_of_the_day() {
+        let _ = write!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td>{}{}{}</tr>",
+            esc(&run.run_id),
+            esc(&run.finished),
+            count_cell(run.findings as u64),
+            money_cell(Some(run.total_leakage)),
+            count_cell(run.alerts as u64)
+        );
+    }
+    h.push_str(r#"</tbody></table></div><p class="note">Each finding alerts once, whichever run of the day first sees it; the page and the outputs are the latest run's.</p>"#);
+}
+
 fn trend(h: &mut String, page: &Page) {
     h.push_str(r#"<section id="trend"><h2>Trend across runs</h2>"#);
     let runs = &page.trend;
     if runs.len() < 2 {
         let _ = writeln!(
             h,
-            r#"<p class="note">The trend appears once two or more runs exist in this output folder ({} so far).</p></section>"#,
+            r#"<p class="note">The trend appears once two or more runs exist in this output folder ({} so far).</p>"#,
             plural(runs.len() as u64, "run", "runs")
         );
+        runs_of_the_day(h, page);
+        h.push_str("</section>");
         return;
     }
     let labels: Vec<String> = runs.iter().map(|p| opt_date(p.as_of)).collect();
@@ -860,7 +898,9 @@ fn trend(h: &mut String, page: &Page) {
         }
         h.push_str("</tr>");
     }
-    h.push_str("</tbody></table></div></details></section>\n");
+    h.push_str("</tbody></table></div></details>");
+    runs_of_the_day(h, page);
+    h.push_str("</section>\n");
 }
 
 /// One scorecard row.

@@ -264,6 +264,19 @@ fn each_finding_alerts_once_however_often_a_day_is_run() {
         earlier.iter().map(|r| r.alerts).collect::<Vec<_>>(),
         [2, 0, 0]
     );
+    // The report lists the day's runs, this one last.
+    let page = std::fs::read_to_string(out.join("report/as_of=2026-11-26/index.html")).unwrap();
+    let table = &page[page
+        .find("id=\"runs-of-the-day\"")
+        .expect("the runs of the day")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let mut at = 0;
+    for id in run_ids.iter().chain([&later.manifest.run_id]) {
+        let found = table[at..]
+            .find(id.as_str())
+            .unwrap_or_else(|| panic!("{id} in order"));
+        at += found + id.len();
+    }
 
     // The next day: D2 invoiced (resolved), D1 and D3 recurring: no missing
     // invoice alert (D2's invoice, 87 days after its close, is a new late_invoice).
