@@ -38,6 +38,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Init(args) => init_command(args).map(Outcome::ok),
         Command::Inspect(args) => inspect_command(args, output).await,
         Command::Test(args) => test_command(args).await,
+        Command::Watch(args) => watch_command(args, progress).await,
         Command::Config(args) => config_command(args).map(Outcome::ok),
         Command::Report(args) => report_command(args).map(Outcome::ok),
         Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
@@ -78,7 +79,7 @@ async fn cluster_command(_role: crate::cli::ClusterCommand) -> Result<String> {
     ))
 }
 
-pub fn run_options(args: RunArgs) -> Result<RunOptions> {
+pub fn run_options(snapshot: std::path::PathBuf, args: crate::cli::RunFlags) -> Result<RunOptions> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries =
         crate::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
@@ -128,7 +129,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
         spill_dir,
         explain: args.explain,
         report: true,
-        snapshot: args.snapshot,
+        snapshot,
         out: args.out,
         as_of: args.as_of,
         strict: args.strict || config.strict,
@@ -147,7 +148,7 @@ pub fn run_options(args: RunArgs) -> Result<RunOptions> {
 }
 
 async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<Outcome> {
-    let mut opts = run_options(args)?;
+    let mut opts = run_options(args.snapshot, args.flags)?;
     opts.progress = progress;
     let report = run::run(&opts).await?;
     let exit_code = if report.threshold_met() || !report.failed_checks().is_empty() {
@@ -172,6 +173,25 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
         }
     };
     Ok(Outcome { stdout, exit_code })
+}
+
+/// `revleak watch ROOT`: exit 0 when stopped by SIGTERM or SIGINT.
+async fn watch_command(args: crate::cli::WatchArgs, progress: bool) -> Result<Outcome> {
+    if !(args.poll_seconds.is_finite() && args.poll_seconds > 0.0) {
+        return Err(crate::error::Error::Config(format!(
+            "--poll-seconds {}: must be a positive number of seconds",
+            args.poll_seconds
+        )));
+    }
+    let mut template = run_options(args.root.clone(), args.flags)?;
+    template.progress = progress;
+    let stop = crate::watch::stop_signal()?;
+    let poll = std::time::Duration::from_secs_f64(args.poll_seconds);
+    let summary = crate::watch::watch(&args.root, &template, poll, stop).await?;
+    Ok(Outcome::ok(format!(
+        "watch stopped: {} snapshot(s) published, {} failed (published nothing)\n",
+        summary.published, summary.failed
+    )))
 }
 
 /// `revleak test`: exit 0 when every case passes, 1 when one fails, 2 when a
@@ -349,8 +369,8 @@ pub fn render_explain(report: &RunReport) -> String {
 /// configuration (errors there are reported later by the run itself).
 pub fn worker_threads(cli: &Cli) -> Option<usize> {
     match &cli.command {
-        Command::Run(args) => args.threads.map(|n| n as usize).or_else(|| {
-            ConfigFile::load_with_env(args.config.as_deref())
+        Command::Run(args) => args.flags.threads.map(|n| n as usize).or_else(|| {
+            ConfigFile::load_with_env(args.flags.config.as_deref())
                 .ok()
                 .and_then(|c| c.threads)
         }),

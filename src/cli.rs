@@ -56,6 +56,8 @@ pub enum Command {
     Init(InitArgs),
     /// Run the SQL tests beside the queries (queries/tests/*.toml): given rows, expected findings
     Test(TestArgs),
+    /// Run on every snapshot that lands under ROOT, in order, one at a time, until SIGTERM
+    Watch(WatchArgs),
     /// Show how staging maps a snapshot's raw tables to the contract, and every mismatch, without running the checks
     Inspect(InspectArgs),
     /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
@@ -121,6 +123,13 @@ pub struct RunArgs {
     /// Snapshot folder: <system>/<name>.parquet, <name>.csv or <name>/ part files, mapped to the contract by staging/
     #[arg(default_value = "data/sample")]
     pub snapshot: PathBuf,
+    #[command(flatten)]
+    pub flags: RunFlags,
+}
+
+/// Every option of a run, shared by `run` and `watch`.
+#[derive(Debug, Args)]
+pub struct RunFlags {
     /// Output folder (findings/, summary/, runs/ partitioned by as_of)
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
@@ -202,6 +211,18 @@ pub struct ChecksArgs {
     /// Folder holding checks/ [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Folder the snapshots land in, one folder each (processed in name order once its
+    /// _SUCCESS or snapshot.json exists)
+    pub root: PathBuf,
+    /// Seconds between looks at ROOT
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub poll_seconds: f64,
+    #[command(flatten)]
+    pub flags: RunFlags,
 }
 
 #[derive(Debug, Args)]

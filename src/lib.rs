@@ -42,3 +42,4 @@ pub mod snapshot;
 pub mod sql_tests;
 pub mod staging;
 pub mod udf;
+pub mod watch;

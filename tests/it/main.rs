@@ -26,3 +26,4 @@ mod robustness_input;
 mod robustness_process;
 mod robustness_queries;
 mod sql_tests;
+mod watch;
