@@ -90,6 +90,19 @@ pub fn run_options(snapshot: std::path::PathBuf, args: crate::cli::RunFlags) -> 
             .clone()
             .unwrap_or_else(|| "high".into()),
     };
+    let alert_webhook = match (&args.alert_webhook, &config.alert_webhook_env) {
+        (Some(url), _) => Some(crate::delivery::Webhook::new(url, "--alert-webhook")?),
+        (None, Some(var)) => {
+            let source = format!("alert_webhook_env = {var:?}");
+            let url = std::env::var(var).map_err(|_| {
+                crate::error::Error::Config(format!(
+                    "{source}: the environment variable {var} is not set"
+                ))
+            })?;
+            Some(crate::delivery::Webhook::new(&url, &source)?)
+        }
+        (None, None) => None,
+    };
     let fail_on = match &args.fail_on {
         Some(s) => Some(parse_severity("--fail-on", s)?),
         None => config.fail_on.clone(),
@@ -136,6 +149,7 @@ pub fn run_options(snapshot: std::path::PathBuf, args: crate::cli::RunFlags) -> 
         partner_reports: args.partner_reports || config.partner_reports,
         dispositions: args.dispositions.or_else(|| config.dispositions.clone()),
         alert_min_severity,
+        alert_webhook,
         fail_on,
         fail_on_new: args.fail_on_new || config.fail_on_new,
         progress: false,
@@ -276,6 +290,14 @@ fn config_command(args: ConfigArgs) -> Result<String> {
         "alert_min_severity = {}",
         quoted(config.alert_min_severity.as_deref().unwrap_or("high"))
     );
+    match &config.alert_webhook_env {
+        Some(var) => {
+            let _ = writeln!(out, "alert_webhook_env = {}", quoted(var));
+        }
+        None => {
+            let _ = writeln!(out, "# alert_webhook_env = (no webhook)");
+        }
+    }
     match &config.fail_on {
         Some(s) => {
             let _ = writeln!(out, "fail_on = {}", quoted(s));

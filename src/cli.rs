@@ -160,6 +160,9 @@ pub struct RunFlags {
     /// New findings at or above this severity go to alerts/as_of=.../alerts.jsonl [default: high]
     #[arg(long, value_name = "SEVERITY")]
     pub alert_min_severity: Option<String>,
+    /// POST each run's new alerts as JSON to this URL (retried on the next run when it fails)
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
     /// Exit 1 when open findings at or above this severity exist (critical, high, medium, low, info)
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,

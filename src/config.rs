@@ -370,6 +370,9 @@ pub struct ConfigFile {
     pub dispositions: Option<PathBuf>,
     /// New findings at or above this severity go to alerts.jsonl (default `high`).
     pub alert_min_severity: Option<String>,
+    /// The environment variable that holds the alert webhook's URL (a secret:
+    /// never in this file).
+    pub alert_webhook_env: Option<String>,
     /// Exit 1 when open findings at or above this severity exist.
     pub fail_on: Option<String>,
     /// With `fail_on`: count new findings only.
@@ -606,6 +609,7 @@ impl ConfigFile {
                 "alert_min_severity" => {
                     self.alert_min_severity = Some(parse_severity(name, value)?)
                 }
+                "alert_webhook_env" => self.alert_webhook_env = Some(value.clone()),
                 "fail_on" => self.fail_on = Some(parse_severity(name, value)?),
                 "fail_on_new" => self.fail_on_new = parse_bool(name, value)?,
                 "threads" => self.threads = Some(parse_threads(name, value)?),

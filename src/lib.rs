@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod contract;
+pub mod delivery;
 pub mod dispositions;
 pub mod engine;
 pub mod error;

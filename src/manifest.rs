@@ -137,6 +137,8 @@ pub struct Manifest {
     /// The earlier runs of the same as_of, oldest first: the published partition
     /// is the latest run's, and this keeps the sequence of the day.
     pub earlier_runs_of_the_day: Vec<DayRun>,
+    /// With an alert webhook: what was to be delivered and whether it was.
+    pub alert_delivery: Option<crate::delivery::DeliveryOutcome>,
 }
 
 /// One earlier run of the same as_of.

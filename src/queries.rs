@@ -108,8 +108,12 @@ queries = "queries"
 # Analysts' decisions on findings (default: <out>/dispositions.csv when present).
 # dispositions = "dispositions.csv"
 
-# Lowest severity of a new finding written to alerts.jsonl.
+# Lowest severity of a finding that alerts (once) in alerts.jsonl.
 # alert_min_severity = "high"
+
+# POST each run's new alerts to a webhook whose URL (a secret) is in this
+# environment variable; a failed delivery is retried on the next run.
+# alert_webhook_env = "SLACK_WEBHOOK_URL"
 
 # Exit 1 when open findings at or above this severity exist (new ones only with
 # fail_on_new).

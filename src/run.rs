@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub dispositions: Option<PathBuf>,
     /// New findings at or above this severity are written to alerts.jsonl.
     pub alert_min_severity: String,
+    /// Where the run's new alerts are POSTed.
+    pub alert_webhook: Option<crate::delivery::Webhook>,
     /// Exit 1 when open findings at or above this severity exist.
     pub fail_on: Option<String>,
     /// With `fail_on`: count new findings only.
@@ -85,6 +87,7 @@ impl RunOptions {
             partner_reports: false,
             dispositions: None,
             alert_min_severity: "high".into(),
+            alert_webhook: None,
             fail_on: None,
             fail_on_new: false,
             progress: false,
@@ -124,6 +127,43 @@ impl RunReport {
     }
 }
 
+/// POSTs the published pending alerts. A failure is a warning in the log and
+/// the manifest, never a failed run: the alerts stay pending for the next run.
+/// The manifest, already published, is replaced whole (by rename) with the
+/// outcome.
+async fn deliver_alerts(
+    opts: &RunOptions,
+    webhook: &crate::delivery::Webhook,
+    pending: &[serde_json::Value],
+    manifest: &mut Manifest,
+) -> Result<()> {
+    let as_of = manifest.as_of;
+    let outcome = crate::delivery::deliver(webhook, pending, &manifest.run_id, as_of).await;
+    let partition = |kind: &str| opts.out.join(kind).join(format!("as_of={as_of}"));
+    let delivery = manifest.alert_delivery.get_or_insert_with(Default::default);
+    match outcome {
+        Ok(()) => {
+            delivery.delivered = true;
+            crate::delivery::mark_delivered(&partition("alerts"))?;
+            tracing::info!(alerts = pending.len(), "alerts delivered to the webhook");
+        }
+        Err(e) => {
+            let note = format!(
+                "{} alert(s) not delivered to the webhook ({e}); the next run tries again",
+                pending.len()
+            );
+            tracing::warn!("{note}");
+            delivery.error = Some(e);
+            manifest.warnings.push(note);
+        }
+    }
+    let path = partition("runs").join("manifest.json");
+    let partial = path.with_extension("json.partial");
+    let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
+    std::fs::write(&partial, &json).map_err(|e| Error::io(&partial, e))?;
+    std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
+}
+
 /// What a run publishes besides its manifest and report.
 struct Outputs<'a> {
     findings: &'a [RecordBatch],
@@ -133,6 +173,8 @@ struct Outputs<'a> {
     alerts: &'a [serde_json::Value],
     /// What has been alerted, this run included.
     alerted: &'a crate::alerts::AlertRecord,
+    /// With a webhook: the alerts to deliver (this run's and earlier ones').
+    pending: Option<&'a [serde_json::Value]>,
     partner_figures: &'a [RecordBatch],
 }
 
@@ -162,6 +204,14 @@ fn publish_run(
         crate::alerts::RECORD,
         outputs.alerted.to_jsonl().as_bytes(),
     )?;
+    if let Some(pending) = outputs.pending.filter(|p| !p.is_empty()) {
+        let mut lines = String::new();
+        for alert in pending {
+            lines.push_str(&alert.to_string());
+            lines.push('\n');
+        }
+        staged.write_file("alerts", crate::delivery::PENDING, lines.as_bytes())?;
+    }
     if manifest.figures.failed.is_none() {
         staged.write_parquet(
             scorecard::OUTPUT,
@@ -577,6 +627,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         warnings.push(note);
     }
 
+    // With a webhook, this run's new alerts and those earlier runs could not
+    // deliver are published as pending before any request is made.
+    let pending = match &opts.alert_webhook {
+        Some(_) => {
+            let mut pending = crate::delivery::carried_over(&opts.out, as_of)?;
+            pending.extend(alerts.iter().cloned());
+            Some(pending)
+        }
+        None => None,
+    };
     let query_files = query_files(&opts.queries)?;
     let manifest = Manifest {
         run_id: run_id.clone(),
@@ -609,6 +669,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         failing_findings: failing,
         figures: figures_meta,
         earlier_runs_of_the_day: earlier_runs_of_the_day(&opts.out, as_of),
+        alert_delivery: pending.as_ref().map(|p| crate::delivery::DeliveryOutcome {
+            alerts: p.len(),
+            delivered: p.is_empty(),
+            error: None,
+        }),
     };
 
     let outputs = Outputs {
@@ -617,9 +682,15 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         resolved: previous.is_some().then_some(resolved.as_slice()),
         alerts: &alerts,
         alerted: &alerted,
+        pending: pending.as_deref(),
         partner_figures: &partner_figures,
     };
-    let (manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
+    let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
+    if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &pending)
+        && !pending.is_empty()
+    {
+        deliver_alerts(opts, webhook, pending, &mut manifest).await?;
+    }
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
     Ok(RunReport {
         manifest,

@@ -312,3 +312,150 @@ fn an_output_folder_of_an_earlier_version_raises_no_alert_twice() {
     );
     assert_eq!(next.manifest.alerts, 1);
 }
+
+/// A webhook receiver on 127.0.0.1: every request body it was sent, in order.
+struct Receiver {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(port: u16) -> Receiver {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (b, s) = (bodies.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                b.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                let mut stream = stream;
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .unwrap();
+            }
+        });
+        Receiver {
+            port,
+            bodies,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// The deals of the missing_invoice alerts of each request.
+    fn requests(&self) -> Vec<Vec<String>> {
+        self.bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|body| {
+                body["alerts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|a| a["check_id"] == "missing_invoice")
+                    .map(|a| a["entity_id"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn alerts_reach_a_webhook_once_and_again_after_it_was_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let receiver = Receiver::start(0);
+    let port = receiver.port;
+    let url = receiver.url();
+    let hook = |o: &mut RunOptions| {
+        o.alert_min_severity = "medium".into();
+        o.alert_webhook = Some(revleak::delivery::Webhook::new(&url, "test").unwrap());
+    };
+
+    let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", hook);
+    assert_eq!(receiver.requests(), [["D1", "D2"]]);
+    let body = receiver.bodies.lock().unwrap()[0].clone();
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("revleak: 2 new alert(s) as of 2026-11-26"),
+        "{body}"
+    );
+    assert!(first.manifest.alert_delivery.as_ref().unwrap().delivered);
+    // A re-run of the day has nothing new to send.
+    run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", hook);
+    assert_eq!(receiver.requests().len(), 1);
+
+    // The receiver is down: the run still publishes, says so, and keeps D3 pending.
+    drop(receiver);
+    let down = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-27", hook);
+    let delivery = down.manifest.alert_delivery.clone().unwrap();
+    assert!(
+        !delivery.delivered && delivery.error.is_some(),
+        "{delivery:?}"
+    );
+    assert!(
+        down.manifest
+            .warnings
+            .iter()
+            .any(|w| w.contains("not delivered") && !w.contains("127.0.0.1")),
+        "{:?}",
+        down.manifest.warnings
+    );
+    assert!(findings_published(&out, "2026-11-27"));
+
+    // Back up: the next run sends D3 with its own new alert.
+    let receiver = Receiver::start(port);
+    let d4 = ("D4", "2026-09-04", "4000.00");
+    let back = run_night(&night(&[D1, D2, D3, d4], &[]), &out, "2026-11-28", hook);
+    assert_eq!(receiver.requests(), [["D3", "D4"]]);
+    assert!(back.manifest.alert_delivery.unwrap().delivered);
+}
+
+fn findings_published(out: &Path, as_of: &str) -> bool {
+    out.join(format!("findings/as_of={as_of}/_SUCCESS"))
+        .exists()
+}
