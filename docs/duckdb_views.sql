@@ -15,6 +15,12 @@ create or replace view resolved as
 select *
 from read_parquet('out/resolved/*/*.parquet', hive_partitioning = true, hive_types = {'as_of': date});
 
+-- Per partner and run: name, tier, region, billed, forecast and still owed in the
+-- reporting currency (the report's scorecard).
+create or replace view partner_figures as
+select *
+from read_parquet('out/partner_figures/*/*.parquet', hive_partitioning = true, hive_types = {'as_of': date});
+
 -- The latest run's findings, the ones a dashboard usually shows.
 create or replace view latest_findings as
 select *

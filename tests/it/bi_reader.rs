@@ -93,6 +93,31 @@ fn three_runs(dir: &Path) -> Vec<revleak::run::RunReport> {
     .collect()
 }
 
+/// Rows and billed total of a published partner_figures partition, read here.
+fn partner_figures_written(out: &Path, as_of: &str) -> (usize, rust_decimal::Decimal) {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Decimal128Type;
+    let path = out.join(format!("partner_figures/as_of={as_of}/part-0.parquet"));
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(&path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let (mut rows, mut billed) = (0, rust_decimal::Decimal::ZERO);
+    for batch in reader {
+        let batch = batch.unwrap();
+        rows += batch.num_rows();
+        let column = batch.column_by_name("billed").unwrap();
+        let column = column.as_primitive::<Decimal128Type>();
+        for i in (0..column.len()).filter(|&i| column.is_valid(i)) {
+            billed += rust_decimal::Decimal::from_i128_with_scale(column.value(i), 2);
+        }
+    }
+    (rows, billed)
+}
+
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/read_outputs.py")
 }
@@ -154,8 +179,33 @@ fn assert_reads_as_published(reader: &str) {
     );
     assert_eq!(summary["check_id"], "string", "{reader} summary: {summary}");
 
+    let partners = types("partner_figures");
+    assert_eq!(
+        partners["as_of"], "date",
+        "{reader} partner_figures: {partners}"
+    );
+    assert_eq!(
+        partners["partner_id"], "string",
+        "{reader} partner_figures: {partners}"
+    );
+    for money in ["billed", "outstanding", "forecast_lookback"] {
+        assert_eq!(
+            partners[money], "decimal(18,2)",
+            "{reader} partner_figures.{money}: {partners}"
+        );
+    }
+
     let mut resolved_partitions = 0;
     for run in &runs {
+        let as_of = run.manifest.as_of.to_string();
+        let (rows, billed) = partner_figures_written(&out, &as_of);
+        let read = &seen["partner_figures"]["as_of"][&as_of];
+        assert_eq!(read["rows"], rows, "{reader} partner_figures {as_of}");
+        assert_eq!(
+            common::dec(read["leakage"].as_str().unwrap()),
+            billed,
+            "{reader} partner_figures {as_of}: billed"
+        );
         let m = &run.manifest;
         let as_of = m.as_of.to_string();
         let findings = &seen["findings"]["as_of"][&as_of];
@@ -178,7 +228,7 @@ fn assert_reads_as_published(reader: &str) {
             resolved_partitions += usize::from(written > 0);
         }
     }
-    for table in ["findings", "summary", "resolved"] {
+    for table in ["findings", "summary", "resolved", "partner_figures"] {
         let rows: u64 = seen[table]["as_of"]
             .as_object()
             .unwrap()

@@ -4,10 +4,10 @@
 
 READER is pandas, pyarrow, duckdb, polars or spark. Run from the folder that holds
 `out/`: the lines marked `# README` are the README's "Reading the outputs",
-verbatim (tests/it/bi_reader.rs checks that the README holds them). Prints one JSON object: for each of findings, summary and
-resolved, the column types in a vocabulary shared by all readers (decimal(P,S),
-date, string, int64, ...), and per as_of the rows, the sum of leakage_amount (an
-exact decimal string) and, for summary, the sum of its findings column. The Rust
+verbatim (tests/it/bi_reader.rs checks that the README holds them). Prints one JSON object: for each of findings, summary,
+resolved and partner_figures, the column types in a vocabulary shared by all readers (decimal(P,S),
+date, string, int64, ...), and per as_of the rows, the sum of leakage_amount (billed for
+partner_figures; an exact decimal string) and, for summary, the sum of its findings column. The Rust
 test (tests/it/bi_reader.rs) compares them with what the runs wrote.
 """
 
@@ -15,7 +15,14 @@ import decimal
 import json
 import sys
 
-TABLES = ["findings", "summary", "resolved"]
+TABLES = ["findings", "summary", "resolved", "partner_figures"]
+# The money column each table's rows are summed by.
+AMOUNT = {"findings": "leakage_amount", "summary": "leakage_amount", "resolved": "leakage_amount", "partner_figures": "billed"}
+
+
+def decimal_sum(values):
+    """The exact sum of a money column, nulls left out."""
+    return str(sum((v for v in values if v is not None and v == v), decimal.Decimal("0.00")))
 # Rows read with the reader's plain default call (pandas, pyarrow), per table.
 PLAIN_ROWS = {}
 
@@ -57,7 +64,7 @@ def read_pandas(table):
     for as_of, rows in frame.groupby("as_of"):
         groups[str(as_of)] = {
             "rows": len(rows),
-            "leakage": str(sum(rows["leakage_amount"], decimal.Decimal("0.00"))),
+            "leakage": decimal_sum(rows[AMOUNT[table]]),
             "findings": int(rows["findings"].sum()) if "findings" in rows else None,
         }
     return types, groups
@@ -79,7 +86,7 @@ def read_pyarrow(table):
         rows = data.filter(pc.equal(data["as_of"], as_of))
         groups[str(as_of)] = {
             "rows": rows.num_rows,
-            "leakage": str(sum((v for v in rows["leakage_amount"].to_pylist() if v is not None), decimal.Decimal("0.00"))),
+            "leakage": decimal_sum(rows[AMOUNT[table]].to_pylist()),
             "findings": pc.sum(rows["findings"]).as_py() if "findings" in rows.column_names else None,
         }
     return types, groups
@@ -113,7 +120,7 @@ def read_duckdb(table):
         types[name] = duck.get(kind, kind.replace("DECIMAL", "decimal").replace(", ", ","))
     findings_sum = "sum(findings)::bigint" if "findings" in relation.columns else "null"
     rows = duckdb.sql(
-        f"select as_of::varchar, count(*), coalesce(sum(leakage_amount), 0)::decimal(38,2)::varchar, {findings_sum} "
+        f"select as_of::varchar, count(*), coalesce(sum({AMOUNT[table]}), 0)::decimal(38,2)::varchar, {findings_sum} "
         f"from read_parquet('out/{table}/*/*.parquet', hive_partitioning = true) group by all"
     ).fetchall()
     groups = {a: {"rows": n, "leakage": s, "findings": f} for a, n, s, f in rows}
@@ -144,7 +151,7 @@ def read_polars(table):
     for (as_of,), rows in frame.group_by("as_of"):
         groups[str(as_of)] = {
             "rows": rows.height,
-            "leakage": str(sum((v for v in rows["leakage_amount"].to_list() if v is not None), decimal.Decimal("0.00"))),
+            "leakage": decimal_sum(rows[AMOUNT[table]].to_list()),
             "findings": int(rows["findings"].sum()) if "findings" in rows.columns else None,
         }
     return types, groups
@@ -180,8 +187,8 @@ def read_spark(table):
         key = str(row["as_of"])
         g = groups.setdefault(key, {"rows": 0, "leakage": decimal.Decimal("0.00"), "findings": None})
         g["rows"] += 1
-        if row["leakage_amount"] is not None:
-            g["leakage"] += row["leakage_amount"]
+        if row[AMOUNT[table]] is not None:
+            g["leakage"] += row[AMOUNT[table]]
         if "findings" in frame.columns:
             g["findings"] = (g["findings"] or 0) + row["findings"]
     for g in groups.values():
