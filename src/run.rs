@@ -164,6 +164,131 @@ async fn deliver_alerts(
     std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
 }
 
+/// Each check's outcome and findings, in the checks' order (so neither depends on
+/// which finished first); failures and skips become warnings (with
+/// `--keep-going`, a failed check too).
+fn outcomes_of(
+    all_checks: &[CheckFile],
+    runs: Vec<CheckRun>,
+    opts: &RunOptions,
+    warnings: &mut Vec<String>,
+    explain: &mut Vec<CheckPlan>,
+) -> Result<(Vec<CheckOutcome>, Vec<RecordBatch>)> {
+    let mut outcomes = Vec::new();
+    let mut batches = Vec::new();
+    for (check, run) in all_checks.iter().zip(runs) {
+        let (result, millis) = match run {
+            CheckRun::Broken(p) => {
+                let message = p.join("; ");
+                tracing::error!(check_id = %check.id, "check failed: {message}");
+                warnings.push(format!("check {} failed: {message}", check.id));
+                let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
+                failed.failed = Some(message);
+                outcomes.push(failed);
+                continue;
+            }
+            CheckRun::Skipped(reason) => {
+                tracing::warn!(check_id = %check.id, "skipped: {reason}");
+                warnings.push(format!("check {} skipped: {reason}", check.id));
+                outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
+                continue;
+            }
+            CheckRun::Ran(result, millis) => (result, millis),
+        };
+        let found = match result {
+            Ok((found, plan)) => {
+                if let Some(plan) = plan {
+                    explain.push(CheckPlan {
+                        check_id: check.id.clone(),
+                        millis,
+                        rows: findings::row_count(&found),
+                        plan,
+                    });
+                }
+                found
+            }
+            Err(e) if opts.keep_going => {
+                let message = e.to_string();
+                tracing::error!(check_id = %check.id, "check failed: {message}");
+                warnings.push(format!("check {} failed: {message}", check.id));
+                let mut failed = outcome(check, 0, Decimal::ZERO, millis, None);
+                failed.failed = Some(message);
+                outcomes.push(failed);
+                continue;
+            }
+            Err(e) => return Err(on_cluster(e, &opts.engine)),
+        };
+        let rows = findings::row_count(&found);
+        let leakage = findings::decimal_sum(&found, "leakage_amount");
+        tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");
+        outcomes.push(outcome(check, rows, leakage, millis, None));
+        batches.extend(found);
+    }
+    Ok((outcomes, batches))
+}
+
+/// The query engine of a run and where its layers are kept. Dropped in this
+/// order: the session, then the folders it wrote (the layer files; the spill
+/// folder revleak made).
+struct RunEngine {
+    ctx: SessionContext,
+    layers: Layers,
+    _work_guard: RemoveDirOnDrop,
+    _spill_guard: RemoveDirOnDrop,
+}
+
+/// Opens the session the run's options ask for: embedded (layers in memory, or
+/// as files under a memory limit) or a Ballista cluster (layers as files
+/// beside the outputs, which every executor reads).
+async fn open_engine(opts: &RunOptions, run_id: &str) -> Result<RunEngine> {
+    let engine = engine_settings(opts);
+    // Created by session_with when needed; removed (if left empty) after the engine.
+    let spill_guard = RemoveDirOnDrop(
+        engine
+            .spill_dir
+            .as_ref()
+            .filter(|_| opts.spill_dir.is_none())
+            .cloned(),
+    );
+    // Beside the outputs, removed with the run; a killed run's is removed by the
+    // next run's recovery (`_tmp-*` without a journal).
+    let layer_files = |embedded| -> Result<Layers> {
+        let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+        Ok(Layers::Files {
+            dir: out.join(format!("_tmp-{run_id}-layers")),
+            embedded,
+        })
+    };
+    let (ctx, layers) = match &opts.engine {
+        // Under a memory limit the layers go to disk too: in memory they would sit
+        // outside the pool for the whole run (most of the RSS at scale 50).
+        Engine::Local if engine.memory_limit.is_some() => {
+            (session_with(&engine)?, layer_files(true)?)
+        }
+        Engine::Local => (session_with(&engine)?, Layers::Materialized),
+        Engine::Ballista { scheduler } => (
+            cluster_session(scheduler, &engine).await?,
+            layer_files(false)?,
+        ),
+    };
+    let work_guard = RemoveDirOnDrop(match &layers {
+        Layers::Files { dir, .. } => Some(dir.clone()),
+        Layers::Materialized => None,
+    });
+    tracing::debug!(
+        target_partitions = ctx.state().config().target_partitions(),
+        memory_limit = opts.memory_limit.map(|b| b as u64),
+        spill_dir = engine.spill_dir.as_ref().map(|d| d.display().to_string()),
+        "query engine"
+    );
+    Ok(RunEngine {
+        ctx,
+        layers,
+        _work_guard: work_guard,
+        _spill_guard: spill_guard,
+    })
+}
+
 /// What a run publishes besides its manifest and report.
 struct Outputs<'a> {
     findings: &'a [RecordBatch],
@@ -390,46 +515,8 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 
     let all_checks = selected_checks(opts)?;
 
-    let engine = engine_settings(opts);
-    // Created by session_with when needed; removed (if left empty) after the engine.
-    let _spill_guard = RemoveDirOnDrop(
-        engine
-            .spill_dir
-            .as_ref()
-            .filter(|_| opts.spill_dir.is_none())
-            .cloned(),
-    );
-    // Beside the outputs, removed with the run; a killed run's is removed by the
-    // next run's recovery (`_tmp-*` without a journal).
-    let layer_files = |embedded| -> Result<Layers> {
-        let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
-        Ok(Layers::Files {
-            dir: out.join(format!("_tmp-{run_id}-layers")),
-            embedded,
-        })
-    };
-    let (ctx, layers) = match &opts.engine {
-        // Under a memory limit the layers go to disk too: in memory they would sit
-        // outside the pool for the whole run (most of the RSS at scale 50).
-        Engine::Local if engine.memory_limit.is_some() => {
-            (session_with(&engine)?, layer_files(true)?)
-        }
-        Engine::Local => (session_with(&engine)?, Layers::Materialized),
-        Engine::Ballista { scheduler } => (
-            cluster_session(scheduler, &engine).await?,
-            layer_files(false)?,
-        ),
-    };
-    let _work_guard = RemoveDirOnDrop(match &layers {
-        Layers::Files { dir, .. } => Some(dir.clone()),
-        Layers::Materialized => None,
-    });
-    tracing::debug!(
-        target_partitions = ctx.state().config().target_partitions(),
-        memory_limit = opts.memory_limit.map(|b| b as u64),
-        spill_dir = engine.spill_dir.as_ref().map(|d| d.display().to_string()),
-        "query engine"
-    );
+    let engine = open_engine(opts, &run_id).await?;
+    let (ctx, layers) = (&engine.ctx, &engine.layers);
     let mut explain: Vec<CheckPlan> = Vec::new();
     tracing::info!(
         raw_tables = snapshot.raw.len(),
@@ -438,7 +525,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     );
     // A cluster's executors cannot see this process's memory: CSV tables go to
     // Parquet beside the layers, which every executor reads.
-    let csv_dir = match &layers {
+    let csv_dir = match layers {
         Layers::Files {
             dir,
             embedded: false,
@@ -448,9 +535,9 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         }
         _ => None,
     };
-    register_params(&ctx, &params)?;
-    snapshot.register(&ctx, csv_dir).await?;
-    let staging = staging::register(&ctx, &snapshot, &opts.queries.join("staging")).await?;
+    register_params(ctx, &params)?;
+    snapshot.register(ctx, csv_dir).await?;
+    let staging = staging::register(ctx, &snapshot, &opts.queries.join("staging")).await?;
     let missing: BTreeSet<String> = staging.missing().map(|s| s.table.qualified()).collect();
     warnings.extend(staging_warnings(opts, &snapshot, &staging)?);
     for w in &warnings {
@@ -461,17 +548,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         inputs,
         mut shared_deps,
         pending_shared,
-    } = prepare(&ctx, &snapshot, &staging, &opts.queries, &layers)
+    } = prepare(ctx, &snapshot, &staging, &opts.queries, layers)
         .await
         .map_err(|e| staging.explain(&snapshot, e))
         .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
 
-    let mut batches: Vec<RecordBatch> = Vec::new();
     let bar = progress_bar(opts.progress, Some(all_checks.len() as u64), "checks");
     let runs = build_and_check(
-        &ctx,
-        &layers,
+        ctx,
+        layers,
         pending_shared,
         &mut shared_deps,
         &all_checks,
@@ -495,63 +581,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Queries(problems));
     }
-    let (partner_figures, figures_meta) = scorecard::compute(&ctx, &params).await;
+    let (partner_figures, figures_meta) = scorecard::compute(ctx, &params).await;
     if let Some(failed) = &figures_meta.failed {
         warnings.push(format!(
             "the report's partner figures are not shown: {failed}"
         ));
     }
-    // Recorded in the checks' order, so outcomes and findings do not depend on
-    // which finished first.
-    let mut outcomes = Vec::new();
-    for (check, run) in all_checks.iter().zip(runs) {
-        let (result, millis) = match run {
-            CheckRun::Broken(p) => {
-                let message = p.join("; ");
-                tracing::error!(check_id = %check.id, "check failed: {message}");
-                warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
-                failed.failed = Some(message);
-                outcomes.push(failed);
-                continue;
-            }
-            CheckRun::Skipped(reason) => {
-                tracing::warn!(check_id = %check.id, "skipped: {reason}");
-                warnings.push(format!("check {} skipped: {reason}", check.id));
-                outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
-                continue;
-            }
-            CheckRun::Ran(result, millis) => (result, millis),
-        };
-        let found = match result {
-            Ok((found, plan)) => {
-                if let Some(plan) = plan {
-                    explain.push(CheckPlan {
-                        check_id: check.id.clone(),
-                        millis,
-                        rows: findings::row_count(&found),
-                        plan,
-                    });
-                }
-                found
-            }
-            Err(e) if opts.keep_going => {
-                let message = e.to_string();
-                tracing::error!(check_id = %check.id, "check failed: {message}");
-                warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, millis, None);
-                failed.failed = Some(message);
-                outcomes.push(failed);
-                continue;
-            }
-            Err(e) => return Err(on_cluster(e, &opts.engine)),
-        };
-        let rows = findings::row_count(&found);
-        let leakage = findings::decimal_sum(&found, "leakage_amount");
-        tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");
-        outcomes.push(outcome(check, rows, leakage, millis, None));
-        batches.extend(found);
-    }
+    let (outcomes, batches) = outcomes_of(&all_checks, runs, opts, &mut warnings, &mut explain)?;
 
     bar.finish_and_clear();
 
