@@ -7,7 +7,7 @@
 //! it resolves and comes back.
 
 use crate::contract::severity_rank;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -48,8 +48,7 @@ impl AlertRecord {
         else {
             return Ok(AlertRecord::default());
         };
-        let path = dir.join(RECORD);
-        if !path.exists() {
+        let Some(record) = crate::publish::read_jsonl::<Alerted>(&dir.join(RECORD))? else {
             let by_id = seed(date)?
                 .into_iter()
                 .map(|(finding_id, severity)| {
@@ -62,20 +61,11 @@ impl AlertRecord {
                 })
                 .collect();
             return Ok(AlertRecord { by_id });
-        }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let mut by_id = BTreeMap::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let alerted: Alerted = serde_json::from_str(line).map_err(|e| Error::Output {
-                path: path.clone(),
-                message: format!("line {}: not an alert record: {e}", i + 1),
-            })?;
-            by_id.insert(alerted.finding_id.clone(), alerted);
-        }
+        };
+        let by_id = record
+            .into_iter()
+            .map(|a| (a.finding_id.clone(), a))
+            .collect();
         Ok(AlertRecord { by_id })
     }
 

@@ -64,21 +64,10 @@ pub fn carried_over(out: &Path, as_of: chrono::NaiveDate) -> Result<Vec<serde_js
     else {
         return Ok(Vec::new());
     };
-    let path = dir.join(PENDING);
-    if dir.join(DELIVERED).exists() || !path.exists() {
+    if dir.join(DELIVERED).exists() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| Error::Output {
-                path: path.clone(),
-                message: format!("line {}: {e}", i + 1),
-            })
-        })
-        .collect()
+    Ok(crate::publish::read_jsonl(&dir.join(PENDING))?.unwrap_or_default())
 }
 
 /// Marks a published alerts partition delivered (a file written whole).

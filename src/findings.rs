@@ -63,10 +63,7 @@ pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>>
         return Ok(None);
     };
     let path = dir.join("part-0.parquet");
-    let batches = read_parquet(&path)?
-        .iter()
-        .map(|b| conform(b, &findings_schema(), date, &path))
-        .collect::<Result<Vec<_>>>()?;
+    let batches = read_partition(&path, date)?;
     let schema = findings_schema();
     let mut first_seen = HashMap::new();
     for batch in &batches {
@@ -101,12 +98,18 @@ pub fn partition_rows(out: &Path, date: NaiveDate) -> Result<Option<Vec<FindingR
     else {
         return Ok(None);
     };
-    let path = dir.join("part-0.parquet");
-    let batches = read_parquet(&path)?
+    Ok(Some(rows(&read_partition(
+        &dir.join("part-0.parquet"),
+        date,
+    )?)))
+}
+
+/// A findings partition's file in the current findings schema.
+fn read_partition(path: &Path, date: NaiveDate) -> Result<Vec<RecordBatch>> {
+    read_parquet(path)?
         .iter()
-        .map(|b| conform(b, &findings_schema(), date, &path))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Some(rows(&batches)))
+        .map(|b| conform(b, &findings_schema(), date, path))
+        .collect()
 }
 
 fn index(schema: &SchemaRef, name: &str) -> usize {

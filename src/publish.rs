@@ -22,6 +22,28 @@ use std::sync::Arc;
 /// its `run_id` column ties it to `runs/as_of=.../manifest.json`.
 pub const PARTITION_COLUMN: &str = "as_of";
 
+/// The records of a JSON-lines file the outputs keep (what was alerted, what is
+/// pending delivery, what a watch processed); None when there is no such file.
+/// A line that does not parse is an error naming the file and line.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| Error::Output {
+                path: path.to_path_buf(),
+                message: format!("line {}: {e}", i + 1),
+            })
+        })
+        .collect::<Result<Vec<T>>>()
+        .map(Some)
+}
+
 /// The partition folders `as_of=YYYY-MM-DD` under `dir`, oldest first.
 pub fn partitions(dir: &Path) -> Vec<(NaiveDate, PathBuf)> {
     let mut found = Vec::new();

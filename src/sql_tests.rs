@@ -130,6 +130,40 @@ fn cell_text(value: &toml::Value) -> std::result::Result<Option<String>, String>
     }
 }
 
+/// A case's rows as text cells; an unknown column of `table` (when the rows
+/// are a contract table's) or a value that is not a cell is reported through
+/// `bad`, named by `label`, the row's index and the column.
+fn cells_of(
+    rows: &[BTreeMap<String, toml::Value>],
+    label: &str,
+    table: Option<&Table>,
+    bad: &mut dyn FnMut(String),
+) -> Vec<BTreeMap<String, Option<String>>> {
+    let mut cells_of_rows = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut cells = BTreeMap::new();
+        for (column, value) in row {
+            if let Some(table) = table
+                && table.column(column).is_none()
+            {
+                bad(format!(
+                    "{label}[{i}]: {} has no column `{column}`",
+                    table.qualified()
+                ));
+                continue;
+            }
+            match cell_text(value) {
+                Ok(t) => {
+                    cells.insert(column.clone(), t);
+                }
+                Err(e) => bad(format!("{label}[{i}].{column}: {e}")),
+            }
+        }
+        cells_of_rows.push(cells);
+    }
+    cells_of_rows
+}
+
 /// The line of `needle` in `text` (1-based), or 1.
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
@@ -221,27 +255,8 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
                 ));
                 continue;
             };
-            let mut cells_of_rows = Vec::new();
-            for (i, row) in rows.iter().enumerate() {
-                let mut cells = BTreeMap::new();
-                for (column, value) in row {
-                    if table.column(column).is_none() {
-                        bad(format!(
-                            "given.{name}[{i}]: {} has no column `{column}`",
-                            table.qualified()
-                        ));
-                        continue;
-                    }
-                    match cell_text(value) {
-                        Ok(t) => {
-                            cells.insert(column.clone(), t);
-                        }
-                        Err(e) => bad(format!("given.{name}[{i}].{column}: {e}")),
-                    }
-                }
-                cells_of_rows.push(cells);
-            }
-            given.insert(table.qualified(), cells_of_rows);
+            let cells = cells_of(rows, &format!("given.{name}"), Some(table), &mut bad);
+            given.insert(table.qualified(), cells);
         }
         let mut raw = BTreeMap::new();
         for (name, rows) in &case.raw {
@@ -260,20 +275,8 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
                 ));
                 continue;
             }
-            let mut cells_of_rows = Vec::new();
-            for (i, row) in rows.iter().enumerate() {
-                let mut cells = BTreeMap::new();
-                for (column, value) in row {
-                    match cell_text(value) {
-                        Ok(t) => {
-                            cells.insert(column.clone(), t);
-                        }
-                        Err(e) => bad(format!("raw.\"{name}\"[{i}].{column}: {e}")),
-                    }
-                }
-                cells_of_rows.push(cells);
-            }
-            raw.insert(name.clone(), cells_of_rows);
+            let cells = cells_of(rows, &format!("raw.\"{name}\""), None, &mut bad);
+            raw.insert(name.clone(), cells);
         }
         for (i, e) in case.expect.iter().enumerate() {
             if let Some(s) = &e.severity

@@ -34,25 +34,11 @@ pub struct WatchSummary {
 }
 
 fn processed(out: &Path) -> Result<BTreeSet<String>> {
-    let path = out.join(RECORD);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
-    let mut done = BTreeSet::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let entry: Processed = serde_json::from_str(line).map_err(|e| Error::Output {
-            path: path.clone(),
-            message: format!("line {}: {e}", i + 1),
-        })?;
-        done.insert(entry.snapshot);
-    }
-    Ok(done)
+    Ok(crate::publish::read_jsonl::<Processed>(&out.join(RECORD))?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.snapshot)
+        .collect())
 }
 
 fn record(out: &Path, entry: &Processed) -> Result<()> {
