@@ -4,31 +4,8 @@
 
 use crate::common;
 
-use crate::common::{copy_tree, drop_column, sample_dir};
+use crate::common::{copy_tree, drop_column, revleak, sample_dir};
 use std::path::Path;
-use std::process::Command;
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn revleak(args: &[&str], cwd: &Path) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_revleak"))
-        .args(args)
-        .current_dir(cwd)
-        .env("REVLEAK_LOG", "off")
-        // where a run from a folder without queries/ writes the built-in ones
-        .env("XDG_CACHE_HOME", cwd.join(".cache"))
-        .output()
-        .expect("the binary runs");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn settings(tmp: &Path) -> insta::Settings {
     let mut settings = insta::Settings::clone_current();

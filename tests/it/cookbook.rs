@@ -3,7 +3,7 @@
 //! run on a tiny snapshot returns that check's findings (and only the right ones);
 //! the test it ends with, saved beside it, passes under `revleak test`.
 
-use crate::common::{Snap, copy_tree, of_check, queries_dir, read_findings, run_pipeline};
+use crate::common::{Snap, copy_tree, of_check, queries_dir, read_findings, revleak, run_pipeline};
 
 /// The first ```sql block after the cookbook heading of the README.
 fn cookbook_sql() -> (String, String) {
@@ -102,13 +102,14 @@ fn the_readme_cookbook_test_passes_under_revleak_test() {
         cookbook_test(),
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
-        .args(["test", &check_id, "--queries"])
-        .arg(&queries)
-        .env("REVLEAK_LOG", "off")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.ends_with("2 passed, 0 failed\n"), "{stdout}");
+    let out = revleak(
+        &["test", &check_id, "--queries", queries.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.ends_with("2 passed, 0 failed\n"),
+        "{}",
+        out.stdout
+    );
 }

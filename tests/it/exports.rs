@@ -3,14 +3,13 @@
 //! sample it was made from; and the errors an analyst meets while adapting one
 //! name the staging file, the raw file, the line, the column and the value.
 
-use crate::common::{copy_tree, queries_dir, read_findings, run_with_options, sample_dir};
+use crate::common::{copy_tree, queries_dir, read_findings, revleak, run_with_options, sample_dir};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use revleak::config::ConfigFile;
 use revleak::run::RunOptions;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const EXPORTS: [&str; 2] = ["crm_csv", "billing_cents"];
 
@@ -307,17 +306,10 @@ fn a_table_present_twice_is_an_error_naming_both_paths() {
 }
 
 fn inspect(args: &[&str], cwd: &Path) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_revleak"))
-        .arg("inspect")
-        .args(args)
-        .current_dir(cwd)
-        .env("REVLEAK_LOG", "off")
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    let mut all = vec!["inspect"];
+    all.extend_from_slice(args);
+    let out = revleak(&all, cwd);
+    (out.code, out.stdout)
 }
 
 #[test]

@@ -1,30 +1,16 @@
 //! `revleak test`: the shipped `queries/tests/` pass (every check has its
 //! cases), and what the command says when a case fails or a test file is broken.
 
-use crate::common::{copy_tree, queries_dir};
+use crate::common::{Outcome, copy_tree, queries_dir, revleak};
 use std::path::Path;
-use std::process::Command;
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// `revleak test [FILTER...] --queries QUERIES`.
 fn revleak_test(queries: &Path, filter: &[&str]) -> Outcome {
-    let output = Command::new(env!("CARGO_BIN_EXE_revleak"))
-        .arg("test")
-        .args(filter)
-        .arg("--queries")
-        .arg(queries)
-        .env("REVLEAK_LOG", "off")
-        .output()
-        .expect("the binary runs");
-    Outcome {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let queries = queries.to_str().unwrap();
+    let mut args = vec!["test"];
+    args.extend_from_slice(filter);
+    args.extend(["--queries", queries]);
+    revleak(&args, Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 #[test]

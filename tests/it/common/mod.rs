@@ -342,3 +342,27 @@ pub fn temp_entries(out: &Path) -> Vec<String> {
         .filter(|n| n.starts_with("_tmp"))
         .collect()
 }
+
+/// What a run of the `revleak` binary printed and returned.
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the `revleak` binary with `args` in `cwd`, logs off.
+pub fn revleak(args: &[&str], cwd: &Path) -> Outcome {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
+        .args(args)
+        .current_dir(cwd)
+        .env("REVLEAK_LOG", "off")
+        // where a run from a folder without queries/ writes the built-in ones
+        .env("XDG_CACHE_HOME", cwd.join(".cache"))
+        .output()
+        .expect("the binary runs");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
