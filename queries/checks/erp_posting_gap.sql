@@ -18,7 +18,11 @@ mismatched as (
     from posted i
     cross join params p
     where i.status = 'issued'
-      and not i.touched_by_flagged_rows
+      and not exists (
+          -- a flagged row this check reads: data_quality reported it
+          select 1 from shared.invoices_touched_by_flagged_rows t
+          where t.invoice_id = i.invoice_id and t.flagged_table in ('credit_notes', 'revenue_postings')
+      )
       and i.invoice_date <= p.as_of - p.posting_grace_days
       and abs(i.billed - i.posted) > p.amount_tolerance
 )

@@ -27,6 +27,8 @@ months_touched_by_flagged_rows as (
     select distinct i.partner_id, cast(date_trunc('month', i.invoice_date) as date) as period
     from existing.invoices i
     join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
+    -- what the month billed: the invoices and their credit notes
+    where t.flagged_table in ('invoices', 'credit_notes')
 ),
 
 compared as (

@@ -19,7 +19,11 @@ late_deals as (
     join first_invoices f on f.deal_id = d.deal_id
     cross join params p
     where d.stage = 'closed_won'
-      and not d.touched_by_flagged_rows
+      and not exists (
+          -- a flagged row this check reads: data_quality reported it
+          select 1 from shared.deals_touched_by_flagged_rows t
+          where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
+      )
       and f.first_invoice_date - d.close_date > p.invoice_grace_days
 )
 

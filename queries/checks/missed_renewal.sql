@@ -27,13 +27,17 @@ renewed_by_subscription as (
 ),
 
 touched_by_flagged_rows as (
-    -- a renewal that failed data quality may be the one that renews it
+    -- a renewal that failed data quality may be the one that renews it: a deal
+    -- naming it, or a subscription of the customer and sku starting within the
+    -- grace days (or with no start date to tell); one starting later is not read
     select e.subscription_id
     from ended_in_window e
+    cross join params p
     where exists (select 1 from flagged.deals d where d.renewal_of_subscription_id = e.subscription_id)
        or exists (
            select 1 from flagged.subscriptions f
            where f.customer_id = e.customer_id and f.sku = e.sku and f.subscription_id <> e.subscription_id
+             and (f.start_date is null or abs(f.start_date - (e.end_date + 1)) <= p.renewal_grace_days)
        )
 ),
 

@@ -8,7 +8,11 @@ with uninvoiced_deals as (
     where d.stage = 'closed_won'
       and d.close_date <= p.as_of - p.invoice_grace_days
       and d.deal_value > 0
-      and not d.touched_by_flagged_rows
+      and not exists (
+          -- a flagged row this check reads: data_quality reported it
+          select 1 from shared.deals_touched_by_flagged_rows t
+          where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
+      )
       and not exists (
           select 1 from shared.invoice_balances i
           where i.deal_id = d.deal_id and i.status = 'issued'

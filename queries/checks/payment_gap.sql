@@ -6,7 +6,11 @@ with overdue as (
     from shared.invoice_balances i
     cross join params p
     where i.status = 'issued'
-      and not i.touched_by_flagged_rows
+      and not exists (
+          -- a flagged row this check reads: data_quality reported it
+          select 1 from shared.invoices_touched_by_flagged_rows t
+          where t.invoice_id = i.invoice_id and t.flagged_table in ('payments', 'credit_notes')
+      )
       and i.due_date + p.payment_grace_days < p.as_of
       and i.collected + i.credited < i.total_amount - p.amount_tolerance
 )

@@ -6,7 +6,8 @@ with won_lines as (
            l.line_no, l.sku, l.quantity, l.list_price, l.discount_pct
     from shared.deal_values d
     join clean.deal_lines l on l.deal_id = d.deal_id
-    where d.stage = 'closed_won' and not d.touched_by_flagged_rows
+    -- per line: a flagged row elsewhere in the deal is not one this line reads
+    where d.stage = 'closed_won'
 ),
 
 close_days as (

@@ -20,7 +20,11 @@ with won_lines as (
     join clean.products pr on pr.sku = l.sku
     left join clean.partners pt on pt.partner_id = d.partner_id
     where d.stage = 'closed_won'
-      and not d.touched_by_flagged_rows
+      and not exists (
+          -- a flagged approval may be the one that covers the line
+          select 1 from shared.deals_touched_by_flagged_rows t
+          where t.deal_id = d.deal_id and t.flagged_table = 'discount_approvals'
+      )
       -- a partner deal whose partner row failed data quality has no known tier
       and (d.partner_id is null or pt.partner_id is not null)
 ),

@@ -23,18 +23,24 @@ matched_by_sale as (
 ),
 
 touched_by_flagged_rows as (
-    -- a matching invoice that failed data quality: the line is not judged
-    -- (the few touched invoices first, so that the joins stay small)
+    -- an invoice that might have matched, or its line, failed data quality:
+    -- the report line is not judged (a bad payment or posting matches nothing).
+    -- The few touched invoices first, so that the joins stay small.
     select r.report_line_id
     from shared.invoices_touched_by_flagged_rows t
     join existing.invoices i on i.invoice_id = t.invoice_id
     join clean.partner_sales_reports r on r.deal_id = i.deal_id
+    where t.flagged_table = 'invoices'
     union all
     select r.report_line_id
     from shared.invoices_touched_by_flagged_rows t
     join existing.invoices i on i.invoice_id = t.invoice_id
     join clean.partner_sales_reports r on r.partner_id = i.partner_id and r.customer_id = i.customer_id
+    cross join params p
     where r.deal_id is null
+      and t.flagged_table in ('invoices', 'invoice_lines')
+      -- outside the match window the invoice is not one this line reads
+      and (i.invoice_date is null or abs(i.invoice_date - r.sale_date) <= p.sale_match_window_days)
 ),
 
 unbilled as (

@@ -14,7 +14,11 @@ short_deals as (
     join invoiced i on i.deal_id = d.deal_id
     cross join params p
     where d.stage = 'closed_won'
-      and not d.touched_by_flagged_rows
+      and not exists (
+          -- a flagged row this check reads: data_quality reported it
+          select 1 from shared.deals_touched_by_flagged_rows t
+          where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
+      )
       and i.invoiced_total < d.deal_value - p.amount_tolerance
 ),
 

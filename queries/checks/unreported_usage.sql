@@ -22,12 +22,14 @@ seats_by_customer_sku as (
 ),
 
 touched_by_flagged_rows as (
-    -- an invoice line that failed data quality may hold the missing seats
-    -- (the few touched invoices first, so that the joins stay small)
+    -- a flagged invoice or invoice line may hold the missing seats (a bad
+    -- payment or posting holds none); the few touched invoices first, so that
+    -- the joins stay small
     select distinct i.customer_id, l.sku
     from shared.invoices_touched_by_flagged_rows t
     join existing.invoices i on i.invoice_id = t.invoice_id
     join existing.invoice_lines l on l.invoice_id = t.invoice_id
+    where t.flagged_table in ('invoices', 'invoice_lines')
 ),
 
 over_used as (

@@ -73,5 +73,9 @@ left join clean.commission_plans plan
  and plan.level = g.level
  and plan.valid_from <= d.close_date
  and (plan.valid_to is null or plan.valid_to >= d.close_date)
-where not d.touched_by_flagged_rows
+where not exists (
+    -- a flagged row these checks read: data_quality reported it
+    select 1 from shared.deals_touched_by_flagged_rows t
+    where t.deal_id = d.deal_id and t.flagged_table in ('invoices', 'payments', 'payouts')
+)
   and d.close_date is not null

@@ -1,7 +1,7 @@
 -- shared.deal_values: each clean deal with its value (the sum of its lines'
 -- net_amount, in the deal's currency), what was collected on its issued invoices
 -- up to as_of (the base of its commissions), the selling partner's name for the
--- detail sentences, and whether a flagged row touches it.
+-- detail sentences. (Which flagged rows touch it: shared.deals_touched_by_flagged_rows.)
 with line_values as (
     select deal_id, sum(net_amount) as deal_value
     from clean.deal_lines
@@ -26,10 +26,8 @@ select
     d.deal_type,
     d.renewal_of_subscription_id,
     coalesce(v.deal_value, cast(0 as decimal(18, 2))) as deal_value,
-    coalesce(c.collected, 0) as collected,
-    t.deal_id is not null as touched_by_flagged_rows
+    coalesce(c.collected, 0) as collected
 from clean.deals d
 left join line_values v on v.deal_id = d.deal_id
 left join collected_on_issued_invoices c on c.deal_id = d.deal_id
 left join clean.partners pt on pt.partner_id = d.partner_id
-left join shared.deals_touched_by_flagged_rows t on t.deal_id = d.deal_id

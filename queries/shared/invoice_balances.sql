@@ -1,8 +1,9 @@
 -- shared.invoice_balances: each clean invoice with what it bills and what came
 -- back against it, all in the invoice's currency (checks.md: "billed" = total
--- minus credit notes; "collected" = sum of payments), and whether a flagged row
--- touches it. (What the ledger posted is erp_posting_gap's alone: it reads
--- clean.revenue_postings itself, so the other checks do not need erp/.)
+-- minus credit notes; "collected" = sum of payments). Which flagged rows touch
+-- it: shared.invoices_touched_by_flagged_rows. (What the ledger posted is
+-- erp_posting_gap's alone: it reads clean.revenue_postings itself, so the other
+-- checks do not need erp/.)
 with credited as (
     select invoice_id, sum(amount) as credited
     from clean.credit_notes
@@ -27,9 +28,7 @@ select
     i.total_amount,
     coalesce(c.credited, 0) as credited,
     i.total_amount - coalesce(c.credited, 0) as billed,
-    coalesce(p.collected, 0) as collected,
-    t.invoice_id is not null as touched_by_flagged_rows
+    coalesce(p.collected, 0) as collected
 from clean.invoices i
 left join credited c on c.invoice_id = i.invoice_id
 left join collected p on p.invoice_id = i.invoice_id
-left join shared.invoices_touched_by_flagged_rows t on t.invoice_id = i.invoice_id
