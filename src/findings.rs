@@ -1,6 +1,8 @@
-//! Run-level columns of the findings: run_id, as_of, the lifecycle against the
-//! latest earlier run in the same output folder (status `new`/`recurring`,
-//! first_seen; findings gone since then are `resolved`) and analysts' dispositions.
+//! Settling a run's findings before they are published: run-level columns
+//! (run_id, as_of, the lifecycle against the latest earlier run in the same
+//! output folder: status `new`/`recurring`, first_seen; findings gone since then
+//! are `resolved`), analysts' dispositions applied, the summary, the alerts not
+//! yet raised and the `--fail-on` tally ([`settle`]).
 
 use crate::config::{date32, from_date32};
 pub use crate::contract::severity_rank;
@@ -503,4 +505,183 @@ fn alert_json(row: &FindingRow, as_of: NaiveDate) -> serde_json::Value {
         "currency": row.currency,
         "detail": row.detail,
     })
+}
+
+/// What settling a run's findings needs besides the findings.
+pub struct Settling<'a> {
+    pub out: &'a Path,
+    pub run_id: &'a str,
+    pub as_of: NaiveDate,
+    /// `--dispositions` (else `dispositions.csv` in `out`, when present).
+    pub dispositions: Option<&'a Path>,
+    pub thresholds: Thresholds<'a>,
+    /// A webhook is set: this run's new alerts join those not yet delivered.
+    pub webhook: bool,
+}
+
+/// A run's findings settled against the output folder's history, ready to publish.
+pub struct Settled {
+    /// The findings with the run-level columns (lifecycle, dispositions).
+    pub findings: Vec<RecordBatch>,
+    pub summary: Vec<RecordBatch>,
+    pub previous_as_of: Option<NaiveDate>,
+    /// None on a first run (no previous run to resolve against).
+    pub resolved: Option<Vec<RecordBatch>>,
+    pub lifecycle: crate::manifest::Lifecycle,
+    pub dispositions: crate::manifest::DispositionStats,
+    /// This run's new alerts.
+    pub alerts: Vec<serde_json::Value>,
+    /// What has been alerted for the as_of, this run included.
+    pub alerted: crate::alerts::AlertRecord,
+    /// With a webhook: the alerts to deliver (this run's and earlier runs' undelivered).
+    pub pending: Option<Vec<serde_json::Value>>,
+    /// Open findings at or above `--fail-on`.
+    pub failing: usize,
+    /// Leakage of the open findings (those without a live exclusion).
+    pub open_leakage: rust_decimal::Decimal,
+    /// Warnings for the log and the manifest.
+    pub notes: Vec<String>,
+}
+
+/// Settles a run's findings: run-level columns against the previous run and the
+/// analysts' dispositions, the summary, what was resolved since the previous
+/// run, the alerts not yet raised and the `--fail-on` tally.
+pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled> {
+    let disposition_file = crate::dispositions::locate(s.dispositions, s.out);
+    let decisions = match &disposition_file {
+        Some(path) => crate::dispositions::load(path)?,
+        None => Default::default(),
+    };
+    let previous = previous_run(s.out, s.as_of)?;
+    let published = add_run_columns(
+        batches,
+        s.run_id,
+        s.as_of,
+        previous.as_ref().map(|p| &p.first_seen),
+        &decisions,
+    )?;
+    // The findings are in memory here: summarized by the embedded engine.
+    let summary = summarize(&crate::engine::session(), &published).await?;
+    let rows = rows(&published);
+    let current: std::collections::HashSet<String> =
+        rows.iter().map(|r| r.finding_id.clone()).collect();
+    let gone = match &previous {
+        Some(p) => Some(resolved(p, &current, s.as_of)?),
+        None => None,
+    };
+    let gone_rows = gone.as_deref().unwrap_or_default();
+    let mut lifecycle = crate::manifest::Lifecycle {
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        resolved: row_count(gone_rows),
+        resolved_leakage: decimal_sum(gone_rows, "leakage_amount"),
+        ..Default::default()
+    };
+    lifecycle.recovered_to_date = recovered_before(s.out, s.as_of)? + lifecycle.resolved_leakage;
+    let alert_rank = severity_rank(s.thresholds.alert_min_severity);
+    let mut alerted = crate::alerts::AlertRecord::load(s.out, s.as_of, |date| {
+        Ok(partition_rows(s.out, date)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.disposition.is_none() && severity_rank(&r.severity) >= alert_rank)
+            .map(|r| (r.finding_id, r.severity))
+            .collect())
+    })?;
+    let disposition_stats = crate::manifest::DispositionStats {
+        file: disposition_file.map(|p| p.display().to_string()),
+        ..Default::default()
+    };
+    let Tally {
+        lifecycle,
+        dispositions,
+        alerts,
+        failing,
+        notes,
+    } = tally(
+        &rows,
+        &decisions,
+        &current,
+        s.as_of,
+        s.thresholds,
+        &mut alerted,
+        lifecycle,
+        disposition_stats,
+    );
+    // With a webhook, this run's new alerts and those earlier runs could not
+    // deliver are published as pending before any request is made.
+    let pending = match s.webhook {
+        true => {
+            let mut pending = crate::delivery::carried_over(s.out, s.as_of)?;
+            pending.extend(alerts.iter().cloned());
+            Some(pending)
+        }
+        false => None,
+    };
+    let open_leakage = decimal_sum(&published, "leakage_amount") - dispositions.excluded_leakage;
+    Ok(Settled {
+        findings: published,
+        summary,
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        resolved: gone,
+        lifecycle,
+        dispositions,
+        alerts,
+        alerted,
+        pending,
+        failing,
+        open_leakage,
+        notes,
+    })
+}
+
+/// The published summary: per check, partner and severity.
+pub fn summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("check_id", DataType::Utf8, false),
+        Field::new("partner_id", DataType::Utf8, true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("findings", DataType::Int64, false),
+        Field::new("leakage_amount", DataType::Decimal128(18, 2), false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("run_id", DataType::Utf8, false),
+    ]))
+}
+
+/// Per check, partner and severity: count and leakage sum.
+async fn summarize(
+    ctx: &datafusion::prelude::SessionContext,
+    findings: &[RecordBatch],
+) -> Result<Vec<RecordBatch>> {
+    let table =
+        datafusion::datasource::MemTable::try_new(findings_schema(), vec![findings.to_vec()])
+            .map_err(|e| Error::exec("summary", e))?;
+    ctx.register_table("published_findings", Arc::new(table))
+        .map_err(|e| Error::exec("summary", e))?;
+    let sql = "select check_id, partner_id, severity, count(*) as findings,
+                      cast(sum(leakage_amount) as decimal(18, 2)) as leakage_amount,
+                      min(currency) as currency, min(as_of) as as_of, min(run_id) as run_id
+               from published_findings
+               group by check_id, partner_id, severity
+               order by check_id, partner_id nulls first, severity";
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::exec("summary", e))?
+        .collect()
+        .await
+        .map_err(|e| Error::exec("summary", e))?;
+    let schema = summary_schema();
+    batches
+        .into_iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), cols)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::exec("summary", e.into()))
 }

@@ -5,8 +5,7 @@ use crate::checks::{self, CheckFile};
 use crate::config::{ConfigFile, Params};
 pub use crate::engine::Engine;
 use crate::engine::{
-    EngineSettings, RemoveDirOnDrop, cluster_session, on_cluster, register_params, session,
-    session_with,
+    EngineSettings, RemoveDirOnDrop, cluster_session, on_cluster, register_params, session_with,
 };
 use crate::error::{Error, Result};
 use crate::findings;
@@ -23,7 +22,6 @@ use datafusion::prelude::SessionContext;
 use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -314,7 +312,7 @@ fn publish_run(
 ) -> Result<(Manifest, Vec<PathBuf>)> {
     let mut staged = Staged::new(&opts.out, run_id, as_of)?;
     staged.write_parquet("findings", findings::findings_schema(), outputs.findings)?;
-    staged.write_parquet("summary", summary_schema(), outputs.summary)?;
+    staged.write_parquet("summary", findings::summary_schema(), outputs.summary)?;
     if let Some(resolved) = outputs.resolved {
         staged.write_parquet("resolved", findings::resolved_schema(), resolved)?;
     }
@@ -482,42 +480,127 @@ fn engine_settings(opts: &RunOptions) -> EngineSettings {
     }
 }
 
+/// A run, stage by stage (README, "How a run flows").
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
-    // Every executor must find the files at the paths the plan names.
-    let snapshot_root = match &opts.engine {
+    let snapshot = open_snapshot(opts)?;
+    // One run per output folder at a time, taken before any work so a second
+    // run started meanwhile stops at once with a clear message.
+    let _lock = claim_output(&opts.out)?;
+    let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
+    let as_of = params.as_of();
+    let run_id = new_run_id(started);
+    let checks = selected_checks(opts)?;
+
+    let engine = open_engine(opts, &run_id).await?;
+    let mut loaded = load_inputs(opts, &engine, &snapshot, &params).await?;
+    let checked = run_checks(opts, &engine, &checks, &mut loaded, &params, clock).await?;
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "checks run");
+
+    let settled = findings::settle(&checked.batches, settling(opts, &run_id, as_of)).await?;
+    for note in &settled.notes {
+        tracing::warn!("{note}");
+    }
+
+    let header = RunHeader {
+        run_id: &run_id,
+        started,
+        params: &params,
+    };
+    let manifest = manifest_of(opts, header, &snapshot, &loaded, &checked, &settled)?;
+    let outputs = Outputs {
+        findings: &settled.findings,
+        summary: &settled.summary,
+        resolved: settled.resolved.as_deref(),
+        alerts: &settled.alerts,
+        alerted: &settled.alerted,
+        pending: settled.pending.as_deref(),
+        partner_figures: &checked.partner_figures,
+    };
+    let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
+    if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &settled.pending)
+        && !pending.is_empty()
+    {
+        deliver_alerts(opts, webhook, pending, &mut manifest).await?;
+    }
+    tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
+    Ok(RunReport {
+        manifest,
+        published,
+        explain: checked.explain,
+    })
+}
+
+/// What settling the findings takes from the run's options.
+fn settling<'a>(opts: &'a RunOptions, run_id: &'a str, as_of: NaiveDate) -> findings::Settling<'a> {
+    findings::Settling {
+        out: &opts.out,
+        run_id,
+        as_of,
+        dispositions: opts.dispositions.as_deref(),
+        thresholds: findings::Thresholds {
+            alert_min_severity: &opts.alert_min_severity,
+            fail_on: opts.fail_on.as_deref(),
+            fail_on_new: opts.fail_on_new,
+        },
+        webhook: opts.alert_webhook.is_some(),
+    }
+}
+
+/// The snapshot's raw tables. On a cluster the path is made absolute: every
+/// executor must find the files at the paths the plan names.
+fn open_snapshot(opts: &RunOptions) -> Result<Snapshot> {
+    let root = match &opts.engine {
         Engine::Local => opts.snapshot.clone(),
         Engine::Ballista { .. } => {
             std::fs::canonicalize(&opts.snapshot).map_err(|e| Error::io(&opts.snapshot, e))?
         }
     };
-    let snapshot = Snapshot::open(&snapshot_root, &opts.config.csv_formats()?)?;
-    // One run per output folder at a time, taken before any work so a second
-    // run started meanwhile stops at once with a clear message.
-    let _lock = OutputLock::acquire(&opts.out)?;
-    publish::recover(&opts.out)?;
-    for file in publish::upgrade_layout(&opts.out)? {
+    Snapshot::open(&root, &opts.config.csv_formats()?)
+}
+
+/// Takes the output folder: its lock, then the recovery of a run killed while
+/// publishing, then earlier versions' layouts brought up to date.
+fn claim_output(out: &std::path::Path) -> Result<OutputLock> {
+    let lock = OutputLock::acquire(out)?;
+    publish::recover(out)?;
+    for file in publish::upgrade_layout(out)? {
         tracing::info!(
             file = %file.display(),
             "moved as_of out of an earlier run's file into its partition path only"
         );
     }
-    let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
-    let as_of = params.as_of();
-    let run_id = format!(
+    Ok(lock)
+}
+
+/// A run id that sorts by start time and differs between runs started together.
+fn new_run_id(started: chrono::DateTime<Utc>) -> String {
+    format!(
         "{}-{:08x}",
         started.format("%Y%m%dT%H%M%SZ"),
         std::process::id() ^ started.timestamp_subsec_nanos()
-    );
+    )
+}
 
-    let mut warnings = Vec::new();
+/// The inputs of a run, loaded and checked.
+struct Loaded {
+    staging: staging::Staging,
+    /// Canonical tables the snapshot does not hold: checks reading them are skipped.
+    missing: BTreeSet<String>,
+    prepared: Prepared,
+    warnings: Vec<String>,
+}
 
-    let all_checks = selected_checks(opts)?;
-
-    let engine = open_engine(opts, &run_id).await?;
+/// Registers the parameters, the raw tables and the staging views, and builds
+/// the as-of, clean and flagged layers and the first shared views.
+async fn load_inputs(
+    opts: &RunOptions,
+    engine: &RunEngine,
+    snapshot: &Snapshot,
+    params: &Params,
+) -> Result<Loaded> {
     let (ctx, layers) = (&engine.ctx, &engine.layers);
-    let mut explain: Vec<CheckPlan> = Vec::new();
     tracing::info!(
         raw_tables = snapshot.raw.len(),
         "loading snapshot {}",
@@ -535,33 +618,59 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         }
         _ => None,
     };
-    register_params(ctx, &params)?;
+    register_params(ctx, params)?;
     snapshot.register(ctx, csv_dir).await?;
-    let staging = staging::register(ctx, &snapshot, &opts.queries.join("staging")).await?;
-    let missing: BTreeSet<String> = staging.missing().map(|s| s.table.qualified()).collect();
-    warnings.extend(staging_warnings(opts, &snapshot, &staging)?);
+    let staging = staging::register(ctx, snapshot, &opts.queries.join("staging")).await?;
+    let missing = staging.missing().map(|s| s.table.qualified()).collect();
+    let warnings = staging_warnings(opts, snapshot, &staging)?;
     for w in &warnings {
         tracing::warn!("{w}");
     }
     let loading = progress_bar(opts.progress, None, "loading and checking inputs");
-    let Prepared {
-        inputs,
-        mut shared_deps,
-        pending_shared,
-    } = prepare(ctx, &snapshot, &staging, &opts.queries, layers)
+    let prepared = prepare(ctx, snapshot, &staging, &opts.queries, layers)
         .await
-        .map_err(|e| staging.explain(&snapshot, e))
+        .map_err(|e| staging.explain(snapshot, e))
         .map_err(|e| on_cluster(e, &opts.engine))?;
     loading.finish_and_clear();
+    Ok(Loaded {
+        staging,
+        missing,
+        prepared,
+        warnings,
+    })
+}
 
-    let bar = progress_bar(opts.progress, Some(all_checks.len() as u64), "checks");
+/// The checks of a run, done.
+struct Checked {
+    outcomes: Vec<CheckOutcome>,
+    /// Every check's findings, in the checks' order.
+    batches: Vec<RecordBatch>,
+    partner_figures: Vec<RecordBatch>,
+    figures: scorecard::FiguresMeta,
+    explain: Vec<CheckPlan>,
+    warnings: Vec<String>,
+}
+
+/// Builds the remaining shared views and runs the checks (each as soon as what
+/// it reads is built), then the report's partner figures. Every broken check
+/// file is reported together, and then nothing is published.
+async fn run_checks(
+    opts: &RunOptions,
+    engine: &RunEngine,
+    checks: &[CheckFile],
+    loaded: &mut Loaded,
+    params: &Params,
+    clock: Instant,
+) -> Result<Checked> {
+    let ctx = &engine.ctx;
+    let bar = progress_bar(opts.progress, Some(checks.len() as u64), "checks");
     let runs = build_and_check(
         ctx,
-        layers,
-        pending_shared,
-        &mut shared_deps,
-        &all_checks,
-        &missing,
+        &engine.layers,
+        std::mem::take(&mut loaded.prepared.pending_shared),
+        &mut loaded.prepared.shared_deps,
+        checks,
+        &loaded.missing,
         opts.keep_going,
         opts.explain,
         &bar,
@@ -569,7 +678,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     )
     .await
     .map_err(|e| on_cluster(e, &opts.engine))?;
-    // Every broken file is reported together, and then nothing is published.
     let problems: Vec<String> = runs
         .iter()
         .filter_map(|run| match run {
@@ -581,157 +689,87 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     if !problems.is_empty() && !opts.keep_going {
         return Err(Error::Queries(problems));
     }
-    let (partner_figures, figures_meta) = scorecard::compute(ctx, &params).await;
-    if let Some(failed) = &figures_meta.failed {
+    let mut warnings = Vec::new();
+    let (partner_figures, figures) = scorecard::compute(ctx, params).await;
+    if let Some(failed) = &figures.failed {
         warnings.push(format!(
             "the report's partner figures are not shown: {failed}"
         ));
     }
-    let (outcomes, batches) = outcomes_of(&all_checks, runs, opts, &mut warnings, &mut explain)?;
-
+    let mut explain = Vec::new();
+    let (outcomes, batches) = outcomes_of(checks, runs, opts, &mut warnings, &mut explain)?;
     bar.finish_and_clear();
+    Ok(Checked {
+        outcomes,
+        batches,
+        partner_figures,
+        figures,
+        explain,
+        warnings,
+    })
+}
 
-    // Publishing: lock, lifecycle against the previous run, write under _tmp, move into place.
-    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "checks run");
-    let disposition_file = crate::dispositions::locate(opts.dispositions.as_deref(), &opts.out);
-    let decisions = match &disposition_file {
-        Some(path) => crate::dispositions::load(path)?,
-        None => Default::default(),
-    };
-    let previous = findings::previous_run(&opts.out, as_of)?;
-    let published_findings = findings::add_run_columns(
-        &batches,
-        &run_id,
-        as_of,
-        previous.as_ref().map(|p| &p.first_seen),
-        &decisions,
-    )?;
-    // The findings are in memory here: summarized by the embedded engine.
-    let summary = summarize(&session(), &published_findings).await?;
-    let rows = findings::rows(&published_findings);
-    let current: std::collections::HashSet<String> =
-        rows.iter().map(|r| r.finding_id.clone()).collect();
-    let resolved = match &previous {
-        Some(p) => findings::resolved(p, &current, as_of)?,
-        None => Vec::new(),
-    };
-    let mut lifecycle = Lifecycle {
-        previous_as_of: previous.as_ref().map(|p| p.as_of),
-        resolved: findings::row_count(&resolved),
-        resolved_leakage: findings::decimal_sum(&resolved, "leakage_amount"),
-        ..Default::default()
-    };
-    lifecycle.recovered_to_date =
-        findings::recovered_before(&opts.out, as_of)? + lifecycle.resolved_leakage;
-    let alert_rank = findings::severity_rank(&opts.alert_min_severity);
-    let mut alerted = crate::alerts::AlertRecord::load(&opts.out, as_of, |date| {
-        Ok(findings::partition_rows(&opts.out, date)?
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| {
-                r.disposition.is_none() && findings::severity_rank(&r.severity) >= alert_rank
-            })
-            .map(|r| (r.finding_id, r.severity))
-            .collect())
-    })?;
-    let disposition_stats = DispositionStats {
-        file: disposition_file.map(|p| p.display().to_string()),
-        ..Default::default()
-    };
-    let findings::Tally {
-        lifecycle,
-        dispositions: disposition_stats,
-        alerts,
-        failing,
-        notes,
-    } = findings::tally(
-        &rows,
-        &decisions,
-        &current,
-        as_of,
-        findings::Thresholds {
-            alert_min_severity: &opts.alert_min_severity,
-            fail_on: opts.fail_on.as_deref(),
-            fail_on_new: opts.fail_on_new,
-        },
-        &mut alerted,
-        lifecycle,
-        disposition_stats,
-    );
-    for note in notes {
-        tracing::warn!("{note}");
-        warnings.push(note);
-    }
+/// Who a run is: its id, when it started and its parameters.
+struct RunHeader<'a> {
+    run_id: &'a str,
+    started: chrono::DateTime<Utc>,
+    params: &'a Params,
+}
 
-    // With a webhook, this run's new alerts and those earlier runs could not
-    // deliver are published as pending before any request is made.
-    let pending = match &opts.alert_webhook {
-        Some(_) => {
-            let mut pending = crate::delivery::carried_over(&opts.out, as_of)?;
-            pending.extend(alerts.iter().cloned());
-            Some(pending)
-        }
-        None => None,
-    };
-    let query_files = query_files(&opts.queries)?;
-    let manifest = Manifest {
-        run_id: run_id.clone(),
+/// The run's manifest, all but its finish time and the webhook's outcome.
+fn manifest_of(
+    opts: &RunOptions,
+    header: RunHeader,
+    snapshot: &Snapshot,
+    loaded: &Loaded,
+    checked: &Checked,
+    settled: &findings::Settled,
+) -> Result<Manifest> {
+    let params = header.params;
+    let as_of = params.as_of();
+    let warnings = [&loaded.warnings, &checked.warnings, &settled.notes]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    Ok(Manifest {
+        run_id: header.run_id.to_string(),
         tool: "revleak".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         as_of,
-        started: started.to_rfc3339(),
+        started: header.started.to_rfc3339(),
         finished: String::new(),
         snapshot: opts.snapshot.display().to_string(),
         reporting_currency: params.reporting_currency(),
-        raw_tables: raw_table_stats(&snapshot, &staging),
+        raw_tables: raw_table_stats(snapshot, &loaded.staging),
         parameters: params
             .values
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        inputs,
-        queries: query_files,
-        findings: findings::row_count(&published_findings),
-        total_leakage: outcomes.iter().map(|o| o.leakage).sum(),
-        checks: outcomes,
+        inputs: loaded.prepared.inputs.clone(),
+        queries: query_files(&opts.queries)?,
+        findings: findings::row_count(&settled.findings),
+        total_leakage: checked.outcomes.iter().map(|o| o.leakage).sum(),
+        checks: checked.outcomes.clone(),
         warnings,
-        previous_as_of: previous.as_ref().map(|p| p.as_of),
-        open_leakage: findings::decimal_sum(&published_findings, "leakage_amount")
-            - disposition_stats.excluded_leakage,
-        lifecycle,
-        dispositions: disposition_stats,
-        alerts: alerts.len(),
+        previous_as_of: settled.previous_as_of,
+        open_leakage: settled.open_leakage,
+        lifecycle: settled.lifecycle.clone(),
+        dispositions: settled.dispositions.clone(),
+        alerts: settled.alerts.len(),
         fail_on: opts.fail_on.clone(),
-        failing_findings: failing,
-        figures: figures_meta,
+        failing_findings: settled.failing,
+        figures: checked.figures.clone(),
         earlier_runs_of_the_day: earlier_runs_of_the_day(&opts.out, as_of),
-        alert_delivery: pending.as_ref().map(|p| crate::delivery::DeliveryOutcome {
-            alerts: p.len(),
-            delivered: p.is_empty(),
-            error: None,
-        }),
-    };
-
-    let outputs = Outputs {
-        findings: &published_findings,
-        summary: &summary,
-        resolved: previous.is_some().then_some(resolved.as_slice()),
-        alerts: &alerts,
-        alerted: &alerted,
-        pending: pending.as_deref(),
-        partner_figures: &partner_figures,
-    };
-    let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
-    if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &pending)
-        && !pending.is_empty()
-    {
-        deliver_alerts(opts, webhook, pending, &mut manifest).await?;
-    }
-    tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
-    Ok(RunReport {
-        manifest,
-        published,
-        explain,
+        alert_delivery: settled
+            .pending
+            .as_ref()
+            .map(|p| crate::delivery::DeliveryOutcome {
+                alerts: p.len(),
+                delivered: p.is_empty(),
+                error: None,
+            }),
     })
 }
 
@@ -753,58 +791,6 @@ fn outcome(
         skipped,
         failed: None,
     }
-}
-
-fn summary_schema() -> datafusion::arrow::datatypes::SchemaRef {
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    Arc::new(Schema::new(vec![
-        Field::new("check_id", DataType::Utf8, false),
-        Field::new("partner_id", DataType::Utf8, true),
-        Field::new("severity", DataType::Utf8, false),
-        Field::new("findings", DataType::Int64, false),
-        Field::new("leakage_amount", DataType::Decimal128(18, 2), false),
-        Field::new("currency", DataType::Utf8, false),
-        Field::new("as_of", DataType::Date32, false),
-        Field::new("run_id", DataType::Utf8, false),
-    ]))
-}
-
-/// Per check, partner and severity: count and leakage sum.
-async fn summarize(ctx: &SessionContext, findings: &[RecordBatch]) -> Result<Vec<RecordBatch>> {
-    let table = datafusion::datasource::MemTable::try_new(
-        findings::findings_schema(),
-        vec![findings.to_vec()],
-    )
-    .map_err(|e| Error::exec("summary", e))?;
-    ctx.register_table("published_findings", Arc::new(table))
-        .map_err(|e| Error::exec("summary", e))?;
-    let sql = "select check_id, partner_id, severity, count(*) as findings,
-                      cast(sum(leakage_amount) as decimal(18, 2)) as leakage_amount,
-                      min(currency) as currency, min(as_of) as as_of, min(run_id) as run_id
-               from published_findings
-               group by check_id, partner_id, severity
-               order by check_id, partner_id nulls first, severity";
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|e| Error::exec("summary", e))?
-        .collect()
-        .await
-        .map_err(|e| Error::exec("summary", e))?;
-    let schema = summary_schema();
-    batches
-        .into_iter()
-        .map(|b| {
-            let cols = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), cols)
-        })
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::exec("summary", e.into()))
 }
 
 /// A progress bar on stderr, or a hidden one (when stderr is not a terminal, or
