@@ -142,6 +142,7 @@ pub fn run_options(snapshot: std::path::PathBuf, args: crate::cli::RunFlags) -> 
         spill_dir,
         explain: args.explain,
         report: true,
+        actions: !args.no_actions,
         snapshot,
         out: args.out,
         as_of: args.as_of,

@@ -172,7 +172,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `-- key: value` from the comment block at the top of a file; continuation lines
 /// (`--   more text`) extend the previous value.
-fn header_value(sql: &str, key: &str) -> Option<String> {
+pub(crate) fn header_value(sql: &str, key: &str) -> Option<String> {
     let mut value: Option<String> = None;
     for line in sql.lines() {
         let Some(comment) = line.trim_start().strip_prefix("--") else {

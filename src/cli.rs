@@ -154,6 +154,9 @@ pub struct RunFlags {
     /// Also write one report page per partner (report/as_of=.../partners/<partner_id>.html)
     #[arg(long)]
     pub partner_reports: bool,
+    /// Skip the recovery actions (actions/as_of=...: draft invoices, commission adjustments, work lists)
+    #[arg(long)]
+    pub no_actions: bool,
     /// Analysts' dispositions CSV (default: dispositions.csv in --out when present)
     #[arg(long, value_name = "FILE")]
     pub dispositions: Option<PathBuf>,

@@ -138,6 +138,12 @@ pub const PARAMS: &[ParamSpec] = &[
         "unbilled_partner_sale",
     ),
     spec(
+        "draft_payment_terms_days",
+        ParamKind::Days,
+        "30",
+        "recovery actions: a draft invoice is due this many days after as_of",
+    ),
+    spec(
         "severity_critical",
         ParamKind::Money,
         "50000.00",

@@ -11,6 +11,7 @@
 //! of [`engine`]. [`inspect`] shows the staging mapping without running the
 //! checks; [`sql_tests`] runs the analysts' TOML cases.
 
+pub mod actions;
 pub mod alerts;
 pub mod contract;
 pub mod delivery;

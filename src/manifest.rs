@@ -139,6 +139,25 @@ pub struct Manifest {
     pub earlier_runs_of_the_day: Vec<DayRun>,
     /// With an alert webhook: what was to be delivered and whether it was.
     pub alert_delivery: Option<crate::delivery::DeliveryOutcome>,
+    /// The recovery actions published (`actions/`), by file.
+    pub actions: Vec<ActionSummary>,
+}
+
+/// What the manifest and the report say of one action file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ActionSummary {
+    pub id: String,
+    pub title: String,
+    /// The contract table its rows are shaped as (`billing/invoices`), if any.
+    pub shape: Option<String>,
+    pub rows: usize,
+    /// Distinct findings its rows settle.
+    pub findings: usize,
+    /// Sum of `reporting_amount` (the documents' amounts in the reporting currency).
+    pub reporting_amount: rust_decimal::Decimal,
+    /// Rows whose finding is `accepted` (being recovered).
+    pub accepted: usize,
 }
 
 /// One earlier run of the same as_of.

@@ -1,6 +1,7 @@
 //! `revleak run`: snapshot → staging views → as-of and data-quality layers → checks
 //! → findings with run-level columns → summary and manifest → atomic publish.
 
+use crate::actions;
 use crate::checks::{self, CheckFile};
 use crate::config::{ConfigFile, Params};
 pub use crate::engine::Engine;
@@ -66,6 +67,8 @@ pub struct RunOptions {
     pub explain: bool,
     /// Render the HTML report (a `revleak test` case needs only the findings).
     pub report: bool,
+    /// Run `queries/actions/` and publish the recovery actions.
+    pub actions: bool,
     /// Where the SQL executes: the embedded engine or a Ballista cluster.
     pub engine: Engine,
 }
@@ -95,6 +98,7 @@ impl RunOptions {
             spill_dir: None,
             explain: false,
             report: true,
+            actions: true,
             engine: Engine::Local,
         }
     }
@@ -299,6 +303,7 @@ struct Outputs<'a> {
     /// With a webhook: the alerts to deliver (this run's and earlier ones').
     pending: Option<&'a [serde_json::Value]>,
     partner_figures: &'a [RecordBatch],
+    actions: &'a [actions::ActionOutput],
 }
 
 /// Writes every output of the run under `_tmp-<run>/`, the manifest last but
@@ -341,6 +346,13 @@ fn publish_run(
             scorecard::schema(),
             outputs.partner_figures,
         )?;
+    }
+    for action in outputs.actions {
+        let id = &action.file.id;
+        let parquet = actions::parquet_bytes(&action.schema, &action.batches)?;
+        staged.write_file(actions::OUTPUT, &format!("{id}.parquet"), &parquet)?;
+        let csv = actions::csv_bytes(&action.schema, &action.batches)?;
+        staged.write_file(actions::OUTPUT, &format!("{id}.csv"), &csv)?;
     }
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
@@ -492,6 +504,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let as_of = params.as_of();
     let run_id = new_run_id(started);
     let checks = selected_checks(opts)?;
+    let action_files = match opts.actions {
+        true => actions::discover(&opts.queries.join(actions::OUTPUT))?,
+        false => Vec::new(),
+    };
 
     let engine = open_engine(opts, &run_id).await?;
     let mut loaded = load_inputs(opts, &engine, &snapshot, &params).await?;
@@ -502,13 +518,17 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     for note in &settled.notes {
         tracing::warn!("{note}");
     }
+    let recovery = actions::run(&engine.ctx, &engine.layers, &action_files, &settled.findings)
+        .await
+        .map_err(|e| on_cluster(e, &opts.engine))?;
 
     let header = RunHeader {
         run_id: &run_id,
         started,
         params: &params,
     };
-    let manifest = manifest_of(opts, header, &snapshot, &loaded, &checked, &settled)?;
+    let mut manifest = manifest_of(opts, header, &snapshot, &loaded, &checked, &settled)?;
+    manifest.actions = recovery.iter().map(actions::summarize).collect();
     let outputs = Outputs {
         findings: &settled.findings,
         summary: &settled.summary,
@@ -517,6 +537,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         alerted: &settled.alerted,
         pending: settled.pending.as_deref(),
         partner_figures: &checked.partner_figures,
+        actions: &recovery,
     };
     let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
     if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &settled.pending)
@@ -770,6 +791,7 @@ fn manifest_of(
                 delivered: p.is_empty(),
                 error: None,
             }),
+        actions: Vec::new(),
     })
 }
 

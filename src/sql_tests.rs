@@ -612,6 +612,7 @@ async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Res
     opts.only = case.checks.clone();
     opts.threads = Some(1);
     opts.report = false;
+    opts.actions = false;
     run(&opts).await?;
     let found = read_findings(&out)?;
     Ok(compare(&case.expect, &found, &case.checks))

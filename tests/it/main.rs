@@ -20,6 +20,7 @@ mod exit_codes;
 mod exports;
 mod lifecycle;
 mod properties;
+mod recovery_actions;
 mod report;
 mod robustness_data;
 mod robustness_input;

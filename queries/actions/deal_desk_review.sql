@@ -1,0 +1,32 @@
+-- title: Deal desk review
+-- description: For the deal desk: each deal line given an unauthorized discount or quoted below the price list, with what was allowed against what was given (the line's net value, in the reporting currency) and the amount given away.
+with actionable as (
+    select finding_id, check_id, entity_id, disposition, expected_amount, actual_amount, leakage_amount, detail
+    from run.findings
+    where check_id in ('unauthorized_discount', 'stale_pricing')
+      and (disposition is null or disposition = 'accepted')
+)
+
+select
+    f.check_id as reason,
+    l.deal_id,
+    l.line_no,
+    d.partner_id,
+    d.close_date,
+    l.sku,
+    l.quantity,
+    l.list_price,
+    l.discount_pct,
+    d.currency,
+    f.expected_amount as allowed_value,
+    f.actual_amount as given_value,
+    f.leakage_amount as given_away,
+    f.detail,
+    f.finding_id,
+    f.disposition,
+    f.leakage_amount as reporting_amount,
+    p.reporting_currency
+from actionable f
+join clean.deal_lines l on concat(l.deal_id, ':', cast(l.line_no as varchar)) = f.entity_id
+join clean.deals d on d.deal_id = l.deal_id
+cross join params p

@@ -1,0 +1,418 @@
+//! Recovery actions: after the findings are settled, the SQL files of
+//! `queries/actions/` turn them into the corrections each leak needs — draft
+//! invoices and lines, commission adjustments and journal corrections in the
+//! source systems' own shapes, and work lists for collections, customer
+//! success, the deal desk and finance. Each file's id is its name; a
+//! `-- shape: system/table` header makes its first columns exactly that
+//! contract table's (names and types), so the rows import as they are. Every
+//! row names the `finding_id` it settles. revleak writes no source system:
+//! the actions are published beside the findings (`actions/as_of=.../`).
+
+use crate::checks::{header_value, sha256_hex};
+use crate::contract::{self, Table};
+use crate::error::{Error, Result, located};
+use crate::layers::Layers;
+use crate::manifest::ActionSummary;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::prelude::SessionContext;
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The schema the current run's findings are read from: `run.findings`.
+const RUN_SCHEMA: &str = "run";
+/// The schema each action is registered under for the actions after it.
+const ACTIONS_SCHEMA: &str = "actions";
+/// Where the actions are published, beside findings/ and summary/.
+pub const OUTPUT: &str = "actions";
+
+/// An action file and its header.
+#[derive(Debug, Clone)]
+pub struct ActionFile {
+    pub id: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub title: String,
+    pub description: String,
+    /// The contract table whose columns lead each row (`-- shape:`).
+    pub shape: Option<&'static Table>,
+    pub sha256: String,
+}
+
+/// One action's rows, ready to publish.
+#[derive(Debug, Clone)]
+pub struct ActionOutput {
+    pub file: ActionFile,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Reads every `*.sql` of `dir`; a missing folder has no actions. Every
+/// broken header is reported at once.
+pub fn discover(dir: &Path) -> Result<Vec<ActionFile>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
+            continue;
+        }
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            problems.push(format!(
+                "{}:1:1: action ids are file names of lowercase letters, digits and `_`",
+                path.display()
+            ));
+            continue;
+        }
+        let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let shape = match header_value(&sql, "shape") {
+            None => None,
+            Some(name) => match contract::table(&name) {
+                Some(table) => Some(table),
+                None => {
+                    let line = sql
+                        .lines()
+                        .position(|l| l.trim_start().starts_with("-- shape:"))
+                        .map_or(1, |i| i + 1);
+                    problems.push(format!(
+                        "{}:{line}:1: shape `{name}` is not a contract table (e.g. billing/invoices)",
+                        path.display()
+                    ));
+                    continue;
+                }
+            },
+        };
+        files.push(ActionFile {
+            title: header_value(&sql, "title").unwrap_or_else(|| id.replace('_', " ")),
+            description: header_value(&sql, "description").unwrap_or_default(),
+            sha256: sha256_hex(sql.as_bytes()),
+            shape,
+            id,
+            path,
+            sql,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+    files.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(files)
+}
+
+/// The actions an action reads (`actions.<id>`), which run before it.
+fn reads(file: &ActionFile, ids: &BTreeSet<String>) -> BTreeSet<String> {
+    ids.iter()
+        .filter(|id| *id != &file.id && file.sql.contains(&format!("{ACTIONS_SCHEMA}.{id}")))
+        .cloned()
+        .collect()
+}
+
+/// Runs every action over the layers and the run's settled findings
+/// (`run.findings`, with their dispositions). An action may read the actions
+/// before it (`actions.draft_invoice_lines`); each runs once what it reads has.
+/// Every broken file is reported together.
+pub async fn run(
+    ctx: &SessionContext,
+    layers: &Layers,
+    files: &[ActionFile],
+    findings: &[RecordBatch],
+) -> Result<Vec<ActionOutput>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let catalog = ctx.catalog("datafusion").expect("default catalog");
+    for schema in [RUN_SCHEMA, ACTIONS_SCHEMA] {
+        if catalog.schema(schema).is_none() {
+            catalog
+                .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| Error::exec("registering the actions' schemas", e))?;
+        }
+    }
+    let findings_name = format!("{RUN_SCHEMA}.findings");
+    register(ctx, layers, &findings_name, crate::findings::findings_schema(), findings).await?;
+
+    let ids: BTreeSet<String> = files.iter().map(|f| f.id.clone()).collect();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut failed: HashSet<String> = HashSet::new();
+    let mut outputs = Vec::new();
+    let mut problems = Vec::new();
+    let mut waiting: Vec<&ActionFile> = files.iter().collect();
+    while !waiting.is_empty() {
+        let (ready, rest): (Vec<&ActionFile>, Vec<&ActionFile>) = waiting
+            .into_iter()
+            .partition(|f| reads(f, &ids).iter().all(|r| done.contains(r)));
+        if ready.is_empty() {
+            for file in rest {
+                let blocked: Vec<String> = reads(file, &ids)
+                    .into_iter()
+                    .filter(|r| !done.contains(r))
+                    .collect();
+                if blocked.iter().any(|b| failed.contains(b)) {
+                    continue; // its input's own error is reported
+                }
+                problems.push(format!(
+                    "{}:1:1: reads {} in a loop",
+                    file.path.display(),
+                    blocked
+                        .iter()
+                        .map(|b| format!("{ACTIONS_SCHEMA}.{b}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            break;
+        }
+        waiting = rest;
+        for file in ready {
+            match run_one(ctx, file).await {
+                Ok(output) => {
+                    let name = format!("{ACTIONS_SCHEMA}.{}", file.id);
+                    register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
+                    done.insert(file.id.clone());
+                    outputs.push(output);
+                }
+                Err(problem) => {
+                    failed.insert(file.id.clone());
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+    outputs.sort_by(|a, b| a.file.id.cmp(&b.file.id));
+    Ok(outputs)
+}
+
+/// Runs one action and conforms its rows: a shaped action's contract columns
+/// first, cast to the contract's types; text as plain UTF-8 for every reader.
+async fn run_one(ctx: &SessionContext, file: &ActionFile) -> std::result::Result<ActionOutput, String> {
+    let at = |e: &datafusion::error::DataFusionError| located(&file.path, e);
+    let df = ctx.sql(&file.sql).await.map_err(|e| at(&e))?;
+    let found: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    if !found.iter().any(|c| c == "finding_id") {
+        return Err(format!(
+            "{}:1:1: an action's rows must name the finding they settle: no column finding_id",
+            file.path.display()
+        ));
+    }
+    let mut leading: Vec<(String, Option<DataType>)> = Vec::new();
+    if let Some(table) = file.shape {
+        let missing: Vec<&str> = table
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| !found.iter().any(|f| f == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{}:1:1: shaped as {} but has no column {}",
+                file.path.display(),
+                table.qualified(),
+                missing.join(", ")
+            ));
+        }
+        for c in table.columns {
+            leading.push((c.name.to_string(), Some(c.ty.arrow_type())));
+        }
+    }
+    let others = found
+        .iter()
+        .filter(|c| !leading.iter().any(|(l, _)| l == *c))
+        .map(|c| (c.clone(), None));
+    let columns: Vec<(String, Option<DataType>)> = leading.clone().into_iter().chain(others).collect();
+    let df_schema = df.schema().clone();
+    let exprs = columns
+        .iter()
+        .map(|(name, ty)| {
+            let column = datafusion::prelude::ident(name);
+            let field_type = df_schema
+                .field_with_unqualified_name(name)
+                .map(|f| f.data_type().clone())
+                .unwrap_or(DataType::Utf8);
+            let target = match ty {
+                Some(t) => t.clone(),
+                None if matches!(field_type, DataType::Utf8View | DataType::LargeUtf8) => {
+                    DataType::Utf8
+                }
+                None => field_type,
+            };
+            datafusion::prelude::cast(column, target).alias(name)
+        })
+        .collect::<Vec<_>>();
+    let df = df.select(exprs).map_err(|e| at(&e))?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(|e| at(&e))?;
+    // a contract column the contract requires must not be null: the row would
+    // not import (and would be a data-quality finding on the next run)
+    if let Some(table) = file.shape {
+        for c in table.columns.iter().filter(|c| !c.nullable) {
+            let index = schema.index_of(c.name).expect("selected above");
+            let nulls: usize = batches.iter().map(|b| b.column(index).null_count()).sum();
+            if nulls > 0 {
+                return Err(format!(
+                    "{}:1:1: {nulls} row(s) with a null {} (required in {})",
+                    file.path.display(),
+                    c.name,
+                    table.qualified()
+                ));
+            }
+        }
+    }
+    Ok(ActionOutput {
+        file: file.clone(),
+        schema,
+        batches,
+    })
+}
+
+/// Registers batches as a table: in memory, or (layers as files, which a
+/// cluster's executors read) written as Parquet beside the layers.
+async fn register(
+    ctx: &SessionContext,
+    layers: &Layers,
+    name: &str,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<()> {
+    let failed = |e| Error::exec(name.to_string(), e);
+    let _ = ctx.deregister_table(name);
+    match layers {
+        Layers::Materialized => {
+            let table =
+                datafusion::datasource::MemTable::try_new(schema, vec![batches.to_vec()])
+                    .map_err(failed)?;
+            ctx.register_table(name, Arc::new(table))
+                .map(|_| ())
+                .map_err(failed)
+        }
+        Layers::Files { dir: root, .. } => {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::write(dir.join("part-0.parquet"), parquet_bytes(&schema, batches)?)
+                .map_err(|e| Error::io(&dir, e))?;
+            let location = format!("{}/", dir.display());
+            ctx.register_parquet(
+                name,
+                &location,
+                datafusion::prelude::ParquetReadOptions {
+                    schema: Some(&schema),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(failed)
+        }
+    }
+}
+
+/// An action's rows as a Parquet file.
+pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Output {
+        path: PathBuf::from(OUTPUT),
+        message,
+    };
+    let mut bytes = Vec::new();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut bytes, schema.clone(), None)
+            .map_err(|e| fail(e.to_string()))?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    }
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// An action's rows as CSV with a header (what finance tools import): dates
+/// ISO, amounts as plain decimals, nulls empty.
+pub fn csv_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Output {
+        path: PathBuf::from(OUTPUT),
+        message,
+    };
+    let mut bytes = Vec::new();
+    {
+        let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut bytes);
+        if batches.is_empty() {
+            writer
+                .write(&RecordBatch::new_empty(schema.clone()))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        for batch in batches {
+            writer.write(batch).map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Rows, findings settled, amount and accepted rows of one action.
+pub fn summarize(output: &ActionOutput) -> ActionSummary {
+    let mut findings = HashSet::new();
+    let mut reporting_amount = Decimal::ZERO;
+    let mut accepted = 0;
+    let index = |name: &str| output.schema.index_of(name).ok();
+    for batch in &output.batches {
+        if let Some(i) = index("finding_id") {
+            let ids = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .expect("text casts to text");
+            let ids = ids.as_string::<i32>();
+            for row in 0..ids.len() {
+                if ids.is_valid(row) {
+                    findings.insert(ids.value(row).to_string());
+                }
+            }
+        }
+        if let Some(i) = index("reporting_amount") {
+            let amounts = datafusion::arrow::compute::cast(batch.column(i), &DataType::Decimal128(38, 2));
+            if let Ok(amounts) = amounts {
+                let amounts = amounts.as_primitive::<Decimal128Type>();
+                for row in 0..amounts.len() {
+                    if amounts.is_valid(row) {
+                        reporting_amount += Decimal::from_i128_with_scale(amounts.value(row), 2);
+                    }
+                }
+            }
+        }
+        if let Some(i) = index("disposition") {
+            let d = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .expect("text casts to text");
+            let d = d.as_string::<i32>();
+            accepted += (0..d.len())
+                .filter(|&r| d.is_valid(r) && d.value(r) == "accepted")
+                .count();
+        }
+    }
+    ActionSummary {
+        id: output.file.id.clone(),
+        title: output.file.title.clone(),
+        shape: output.file.shape.map(|t| t.qualified()),
+        rows: output.batches.iter().map(RecordBatch::num_rows).sum(),
+        findings: findings.len(),
+        reporting_amount,
+        accepted,
+    }
+}
