@@ -617,7 +617,7 @@ fn charts(h: &mut String, page: &Page) {
         h,
         "<div><h3>By check ({}, findings)</h3>{}</div>",
         esc(&page.currency),
-        svg::bar_chart("Leakage by check", &bars)
+        svg::bar_chart("Leakage by check", &bars).into_string()
     );
 
     if !page.is_partner() {
@@ -644,7 +644,7 @@ fn charts(h: &mut String, page: &Page) {
             top.len(),
             partners,
             esc(&page.currency),
-            svg::bar_chart("Leakage by partner", &bars)
+            svg::bar_chart("Leakage by partner", &bars).into_string()
         );
     }
     h.push_str("</div>");
@@ -826,7 +826,8 @@ fn trend(h: &mut String, page: &Page) {
                 values: runs.iter().map(|p| bucket(p, Bucket::AtRisk)).collect(),
             },
         ],
-    );
+    )
+    .into_string();
     let mut count_series = vec![Series {
         name: "findings".into(),
         class: "s1",
@@ -842,7 +843,7 @@ fn trend(h: &mut String, page: &Page) {
                 .collect(),
         });
     }
-    let counts = svg::line_chart("Findings per run", &labels, &count_series);
+    let counts = svg::line_chart("Findings per run", &labels, &count_series).into_string();
     let _ = write!(
         h,
         "<div class=\"grid2\"><div><h3>Leakage per run</h3>{leakage}</div><div><h3>Findings per run</h3>{counts}</div></div>"
