@@ -1,19 +1,39 @@
 //! The page: one self-contained HTML file (inline CSS, JS and SVG; a CSP that
-//! forbids any request), every value from the data escaped. The same renderer
-//! draws the main page and a partner's page; a partner's page leaves out what
-//! would show other partners (the partner chart and matrix, the data-quality
-//! rows, the input tables) and passes every text through a [`Redactor`].
+//! forbids any request). The same renderer draws the main page and a
+//! partner's page; a partner's page leaves out what would show other partners
+//! (the partner chart and matrix, the data-quality rows, the input tables) and
+//! passes every text through a [`Redactor`].
+//!
+//! The markup is written with [maud]'s `html!`, one function per section
+//! returning [`Markup`]. Why maud rather than hand-written `write!` calls with
+//! an escaping function at each value (partner pages go outside the company,
+//! so escaping must not depend on discipline):
+//!
+//! - the markup is Rust code, checked at compile time (an unclosed element or
+//!   a misspelt field does not build);
+//! - every `(expr)` splice is HTML-escaped unless it is wrapped in
+//!   [`PreEscaped`], so a value from the data cannot reach the page unescaped
+//!   by a forgotten call;
+//! - no template files to ship with the binary or to find at run time;
+//! - the page was already one Rust function per section, and each maps one to
+//!   one onto a maud function.
+//!
+//! `PreEscaped` is used only for constants of this crate (the doctype, the CSS
+//! and the JS, which are not markup): each use says so. Markup from our own
+//! maud functions (sections, charts, cells) is spliced as `Markup`, which maud
+//! does not escape twice. Text from the data is redacted first on a partner's
+//! page ([`Page::t`]), then escaped by maud like everything else.
 
 use super::data::{Analysis, Bucket, FindingRow, Manifest, RunPoint, SEVERITIES, Tally};
-use super::escape::esc;
 use super::snapshot::{DSO_DAYS, PartnerFigures, PartnerInfo, SnapshotData};
 use super::svg::{self, Bar, Series};
 use crate::udf::format_money;
 use chrono::NaiveDate;
+use maud::{Markup, PreEscaped, Render, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 
 const CSS: &str = include_str!("report.css");
 const JS: &str = include_str!("report.js");
@@ -187,16 +207,18 @@ impl Page<'_> {
         matches!(self.scope, Scope::Partner { .. })
     }
 
-    /// Text from the data, redacted on a partner's page, then escaped.
-    fn t(&self, text: &str) -> String {
+    /// Text from the data as this page may show it: on a partner's page with
+    /// other partners' ids and names redacted. maud escapes it where it is
+    /// spliced.
+    fn t<'s>(&self, text: &'s str) -> Cow<'s, str> {
         match &self.scope {
-            Scope::All => esc(text),
-            Scope::Partner { redactor, .. } => esc(&redactor.apply(text)),
+            Scope::All => Cow::Borrowed(text),
+            Scope::Partner { redactor, .. } => Cow::Owned(redactor.apply(text)),
         }
     }
 
     fn money(&self, amount: Decimal) -> String {
-        format!("{} {}", format_money(amount), esc(&self.currency))
+        format!("{} {}", format_money(amount), self.currency)
     }
 
     fn partner_label(&self, id: &str) -> String {
@@ -232,42 +254,60 @@ fn opt_date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_default()
 }
 
-/// A numeric cell: shown text, exact sort key.
-fn num_cell(shown: &str, key: &str) -> String {
-    format!(r#"<td class="num" data-v="{}">{}</td>"#, esc(key), shown)
-}
-
-fn money_cell(amount: Option<Decimal>) -> String {
-    match amount {
-        Some(a) => num_cell(&format_money(a), &a.to_string()),
-        None => r#"<td class="num" data-v="">–</td>"#.to_string(),
+/// Pieces of markup with `separator` between them.
+fn join(parts: &[Markup], separator: &str) -> Markup {
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if i > 0 { (separator) }
+            (part)
+        }
     }
 }
 
-fn count_cell(n: u64) -> String {
-    num_cell(&group_int(n), &n.to_string())
+/// A numeric cell: shown text (or markup), exact sort key.
+fn num_cell(shown: impl Render, key: impl Render) -> Markup {
+    html! { td class="num" data-v=(key) { (shown) } }
+}
+
+fn money_cell(amount: Option<Decimal>) -> Markup {
+    match amount {
+        Some(a) => num_cell(format_money(a), a.to_string()),
+        None => num_cell("–", ""),
+    }
+}
+
+fn count_cell(n: u64) -> Markup {
+    num_cell(group_int(n), n)
 }
 
 /// `<th>` of a sortable table: `num` sorts numbers by data-v.
-fn th(label: &str, numeric: bool) -> String {
-    if numeric {
-        format!(r#"<th class="num" data-type="num">{}</th>"#, esc(label))
-    } else {
-        format!(r#"<th data-type="text">{}</th>"#, esc(label))
+fn th(label: &str, numeric: bool) -> Markup {
+    html! {
+        @if numeric {
+            th class="num" data-type="num" { (label) }
+        } @else {
+            th data-type="text" { (label) }
+        }
     }
 }
 
-fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> String {
-    format!(
-        r#"<div class="filterbar"><input type="search" data-filter="{id}" placeholder="{ph}" aria-label="{ph}"><span class="count" data-count-for="{id}">{rows}</span></div>"#,
-        id = esc(table_id),
-        ph = esc(placeholder),
-        rows = plural(rows as u64, "row", "rows")
-    )
+/// The header row of a sortable table.
+fn head_row(columns: &[(&str, bool)]) -> Markup {
+    html! {
+        thead { tr { @for (label, numeric) in columns { (th(label, *numeric)) } } }
+    }
+}
+
+fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> Markup {
+    html! {
+        div class="filterbar" {
+            input type="search" data-filter=(table_id) placeholder=(placeholder) aria-label=(placeholder);
+            span class="count" data-count-for=(table_id) { (plural(rows as u64, "row", "rows")) }
+        }
+    }
 }
 
 pub fn render(page: &Page) -> String {
-    let mut h = String::with_capacity(256 * 1024);
     let title = match &page.scope {
         Scope::All => format!("Revenue leakage as of {}", page.as_of),
         Scope::Partner { id, .. } => {
@@ -278,87 +318,67 @@ pub fn render(page: &Page) -> String {
             )
         }
     };
-    let _ = write!(
-        h,
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="revleak {version}">
-<link rel="icon" href="data:,">
-<title>{title}</title>
-<script>{capture}</script>
-<style>{css}</style>
-</head>
-<body>
-"#,
-        csp = CSP,
-        version = esc(env!("CARGO_PKG_VERSION")),
-        title = esc(&title),
-        capture = CAPTURE_JS,
-        css = CSS,
-    );
-    header(&mut h, page, &title);
-    h.push_str("<main>\n");
-    headline(&mut h, page);
-    charts(&mut h, page);
-    trend(&mut h, page);
-    scorecard(&mut h, page);
-    checks(&mut h, page);
-    if !page.is_partner() {
-        data_quality(&mut h, page);
-    }
-    run_details(&mut h, page);
-    h.push_str("</main>\n");
-    let _ = write!(
-        h,
-        "<footer>revleak {} · rendered from the published Parquet of this output folder · as of {}</footer>\n<script>{}</script>\n</body>\n</html>\n",
-        esc(env!("CARGO_PKG_VERSION")),
-        page.as_of,
-        JS
-    );
-    h
+    let version = env!("CARGO_PKG_VERSION");
+    let markup = html! {
+        // Safe: a constant (maud's DOCTYPE is upper case; the page keeps its bytes).
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8";
+                "\n"
+                meta http-equiv="Content-Security-Policy" content=(CSP);
+                "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                "\n"
+                meta name="generator" content={ "revleak " (version) };
+                "\n"
+                link rel="icon" href="data:,";
+                "\n"
+                title { (title) }
+                "\n"
+                // Safe: a constant of this crate, JavaScript that escaping would
+                // break (it holds no `</script`: see the tests).
+                script { (PreEscaped(CAPTURE_JS)) }
+                "\n"
+                // Safe: report.css, compiled in (no `</style`: see the tests).
+                style { (PreEscaped(CSS)) }
+                "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                (header(page, &title))
+                main {
+                    "\n"
+                    (headline(page))
+                    (charts(page))
+                    (trend(page))
+                    (scorecard(page))
+                    (checks(page))
+                    @if !page.is_partner() {
+                        (data_quality(page))
+                    }
+                    (run_details(page))
+                }
+                "\n"
+                footer {
+                    "revleak " (version) " · rendered from the published Parquet of this output folder · as of " (page.as_of)
+                }
+                "\n"
+                // Safe: report.js, compiled in (no `</script`: see the tests).
+                script { (PreEscaped(JS)) }
+                "\n"
+            }
+            "\n"
+        }
+        "\n"
+    };
+    markup.into_string()
 }
 
-fn header(h: &mut String, page: &Page, title: &str) {
-    let _ = write!(
-        h,
-        r#"<header class="top"><h1>{}</h1><div class="sub">"#,
-        esc(title)
-    );
-    match &page.scope {
-        Scope::All => {
-            let _ = write!(
-                h,
-                "Run {} · amounts in {} · {}",
-                esc(&page.manifest.run_id),
-                esc(&page.currency),
-                if page.manifest_found {
-                    format!("snapshot {}", esc(&page.manifest.snapshot))
-                } else {
-                    "no manifest found for this run".to_string()
-                }
-            );
-        }
-        Scope::Partner { info, .. } => {
-            let _ = write!(
-                h,
-                "Prepared for this partner only: its own findings on its deals, invoices, commissions and renewals · amounts in {}",
-                esc(&page.currency)
-            );
-            if let Some(info) = info {
-                let _ = write!(
-                    h,
-                    " · tier {} · region {}",
-                    esc(&info.tier),
-                    esc(&info.region)
-                );
-            }
-        }
-    }
-    h.push_str("</div><nav class=\"toc\">");
+fn header(page: &Page, title: &str) -> Markup {
     let mut links = vec![
         ("headline", "Headline"),
         ("charts", "Leakage by check"),
@@ -371,144 +391,170 @@ fn header(h: &mut String, page: &Page, title: &str) {
         links.push(("data-quality", "Data quality"));
     }
     links.push(("run", "Run details"));
-    for (id, label) in links {
-        let _ = write!(h, r##"<a href="#{id}">{label}</a>"##);
+    html! {
+        header class="top" {
+            h1 { (title) }
+            div class="sub" {
+                @match &page.scope {
+                    Scope::All => {
+                        "Run " (page.manifest.run_id) " · amounts in " (page.currency) " · "
+                        @if page.manifest_found {
+                            "snapshot " (page.manifest.snapshot)
+                        } @else {
+                            "no manifest found for this run"
+                        }
+                    }
+                    Scope::Partner { info, .. } => {
+                        "Prepared for this partner only: its own findings on its deals, invoices, commissions and renewals · amounts in "
+                        (page.currency)
+                        @if let Some(info) = info {
+                            " · tier " (info.tier) " · region " (info.region)
+                        }
+                    }
+                }
+            }
+            nav class="toc" {
+                @for (id, label) in &links {
+                    a href={ "#" (id) } { (label) }
+                }
+            }
+        }
+        "\n"
     }
-    h.push_str("</nav></header>\n");
 }
 
-fn headline(h: &mut String, page: &Page) {
+fn headline(page: &Page) -> Markup {
     let a = page.analysis;
-    h.push_str(r#"<section id="headline"><h2>Headline</h2><div class="cards">"#);
-    let _ = write!(
-        h,
-        r#"<div class="card total"><div class="k">Total leakage found</div><div class="v" id="total-leakage" data-v="{}">{}</div><div class="d">{} · as of {}</div></div>"#,
-        a.total.leakage,
-        page.money(a.total.leakage),
-        plural(a.total.findings, "finding", "findings"),
-        page.as_of
-    );
-    for bucket in Bucket::all() {
-        let tally = a.buckets.get(&bucket).copied().unwrap_or_default();
-        if bucket == Bucket::Other && tally.findings == 0 {
-            continue;
-        }
-        let class = match bucket {
-            Bucket::Recoverable => "recoverable",
-            Bucket::AtRisk => "at_risk",
-            Bucket::Signal => "signal",
-            Bucket::Other => "other",
-        };
-        let shown = if bucket == Bucket::Signal {
-            plural(tally.findings, "signal", "signals")
-        } else {
-            page.money(tally.leakage)
-        };
-        let detail = if bucket == Bucket::Signal {
-            "no leakage counted: cash late, partner owed, rows to fix".to_string()
-        } else {
-            plural(tally.findings, "finding", "findings")
-        };
-        let _ = write!(
-            h,
-            r#"<div class="card {class}"><div class="k">{}</div><div class="v" data-v="{}">{}</div><div class="d">{}</div></div>"#,
-            bucket.label(),
-            tally.leakage,
-            shown,
-            detail
-        );
-    }
-    h.push_str("</div>");
-
-    h.push_str(r#"<div class="pills" aria-label="Findings by severity">"#);
-    for (severity, n) in &a.severities {
-        let _ = write!(
-            h,
-            r#"<span class="pill sev-{}">{}: {}</span>"#,
-            esc(severity),
-            esc(severity),
-            group_int(*n)
-        );
-    }
-    h.push_str("</div>");
+    let cards: Vec<Markup> = Bucket::all()
+        .into_iter()
+        .filter_map(|bucket| {
+            let tally = a.buckets.get(&bucket).copied().unwrap_or_default();
+            if bucket == Bucket::Other && tally.findings == 0 {
+                return None;
+            }
+            let class = match bucket {
+                Bucket::Recoverable => "recoverable",
+                Bucket::AtRisk => "at_risk",
+                Bucket::Signal => "signal",
+                Bucket::Other => "other",
+            };
+            let (shown, detail) = if bucket == Bucket::Signal {
+                (
+                    plural(tally.findings, "signal", "signals"),
+                    "no leakage counted: cash late, partner owed, rows to fix".to_string(),
+                )
+            } else {
+                (
+                    page.money(tally.leakage),
+                    plural(tally.findings, "finding", "findings"),
+                )
+            };
+            Some(html! {
+                div class={ "card " (class) } {
+                    div class="k" { (bucket.label()) }
+                    div class="v" data-v=(tally.leakage) { (shown) }
+                    div class="d" { (detail) }
+                }
+            })
+        })
+        .collect();
 
     // Lifecycle against earlier runs.
-    let mut life = Vec::new();
+    let mut life: Vec<Markup> = Vec::new();
     let new = a.statuses.get("new").copied().unwrap_or_default();
     let recurring = a.statuses.get("recurring").copied().unwrap_or_default();
     if page.manifest.previous_as_of.is_none() && recurring.findings == 0 {
-        life.push(format!(
-            "<b>First run in this output folder</b>: every finding is new ({})",
-            page.money(new.leakage)
-        ));
+        life.push(html! {
+            b { "First run in this output folder" }
+            ": every finding is new (" (page.money(new.leakage)) ")"
+        });
     } else {
         let since = page
             .manifest
             .previous_as_of
             .map(|d| format!(" since {d}"))
             .unwrap_or_default();
-        life.push(format!(
-            "<b>New{since}</b>: {} ({})",
-            plural(new.findings, "finding", "findings"),
-            page.money(new.leakage)
-        ));
-        life.push(format!(
-            "<b>Recurring</b>: {} ({})",
-            plural(recurring.findings, "finding", "findings"),
-            page.money(recurring.leakage)
-        ));
+        life.push(html! {
+            b { "New" (since) }
+            ": " (plural(new.findings, "finding", "findings")) " (" (page.money(new.leakage)) ")"
+        });
+        life.push(html! {
+            b { "Recurring" }
+            ": " (plural(recurring.findings, "finding", "findings"))
+            " (" (page.money(recurring.leakage)) ")"
+        });
     }
     let current = page.trend.last().filter(|p| p.as_of == Some(page.as_of));
     if let Some(resolved) = current.and_then(|p| p.resolved) {
-        life.push(format!(
-            "<b>Resolved since the previous run</b>: {} ({})",
-            plural(resolved.findings, "finding", "findings"),
-            page.money(resolved.leakage)
-        ));
+        life.push(html! {
+            b { "Resolved since the previous run" }
+            ": " (plural(resolved.findings, "finding", "findings"))
+            " (" (page.money(resolved.leakage)) ")"
+        });
     }
     if page.has_resolved {
-        life.push(format!(
-            "<b>Recovered to date</b>: {} (leakage of every finding resolved up to this run)",
-            page.money(page.recovered.leakage)
-        ));
+        life.push(html! {
+            b { "Recovered to date" }
+            ": " (page.money(page.recovered.leakage))
+            " (leakage of every finding resolved up to this run)"
+        });
     }
-    if !life.is_empty() {
-        let _ = write!(h, r#"<p class="lifecycle">{}</p>"#, life.join(" · "));
-    }
-    if a.dispositioned.findings > 0 {
-        let _ = write!(
-            h,
-            r#"<p class="note">{} under a live disposition (accepted, false positive or explained), with {} of leakage, {} left out of these totals and listed, struck through, under {} check.</p>"#,
-            plural(a.dispositioned.findings, "finding", "findings"),
-            page.money(a.dispositioned.leakage),
-            if a.dispositioned.findings == 1 {
-                "is"
-            } else {
-                "are"
-            },
-            if a.dispositioned.findings == 1 {
-                "its"
-            } else {
-                "their"
-            }
-        );
-    }
-    h.push_str(r#"<p class="note"><b>Recoverable now</b>: an invoice, a correction or a claw-back can claim it today (missing_invoice, under_billing, unbilled_partner_sale, unreported_usage, stale_pricing, unauthorized_discount, commission_overpayment, erp_posting_gap, unexplained_credit). <b>At risk</b>: billed, committed or due but not lost yet (payment_gap, missed_renewal, forecast_variance). <b>Signals</b>: leakage 0 by design (late_invoice, commission_underpayment, data_quality). Checks of your own count under <b>Other checks</b>.</p>"#);
+    let one = a.dispositioned.findings == 1;
 
-    if !page.is_partner() {
-        inputs_summary(h, page);
+    html! {
+        section id="headline" {
+            h2 { "Headline" }
+            div class="cards" {
+                div class="card total" {
+                    div class="k" { "Total leakage found" }
+                    div class="v" id="total-leakage" data-v=(a.total.leakage) { (page.money(a.total.leakage)) }
+                    div class="d" { (plural(a.total.findings, "finding", "findings")) " · as of " (page.as_of) }
+                }
+                @for card in &cards { (card) }
+            }
+            div class="pills" aria-label="Findings by severity" {
+                @for (severity, n) in &a.severities {
+                    span class={ "pill sev-" (severity) } { (severity) ": " (group_int(*n)) }
+                }
+            }
+            @if !life.is_empty() {
+                p class="lifecycle" { (join(&life, " · ")) }
+            }
+            @if a.dispositioned.findings > 0 {
+                p class="note" {
+                    (plural(a.dispositioned.findings, "finding", "findings"))
+                    " under a live disposition (accepted, false positive or explained), with "
+                    (page.money(a.dispositioned.leakage))
+                    " of leakage, " (if one { "is" } else { "are" })
+                    " left out of these totals and listed, struck through, under "
+                    (if one { "its" } else { "their" }) " check."
+                }
+            }
+            p class="note" {
+                b { "Recoverable now" }
+                ": an invoice, a correction or a claw-back can claim it today (missing_invoice, under_billing, unbilled_partner_sale, unreported_usage, stale_pricing, unauthorized_discount, commission_overpayment, erp_posting_gap, unexplained_credit). "
+                b { "At risk" }
+                ": billed, committed or due but not lost yet (payment_gap, missed_renewal, forecast_variance). "
+                b { "Signals" }
+                ": leakage 0 by design (late_invoice, commission_underpayment, data_quality). Checks of your own count under "
+                b { "Other checks" }
+                "."
+            }
+            @if !page.is_partner() {
+                (inputs_summary(page))
+            }
+            @for w in &page.warnings {
+                p class="warn" { (page.t(w)) }
+            }
+        }
+        "\n"
     }
-    for w in &page.warnings {
-        let _ = write!(h, r#"<p class="warn">{}</p>"#, page.t(w));
-    }
-    h.push_str("</section>\n");
 }
 
-fn inputs_summary(h: &mut String, page: &Page) {
+fn inputs_summary(page: &Page) -> Markup {
     let inputs = &page.manifest.inputs;
     if inputs.is_empty() {
-        h.push_str(r#"<p class="note">Inputs: the manifest lists none.</p>"#);
-        return;
+        return html! { p class="note" { "Inputs: the manifest lists none." } };
     }
     let missing = inputs.iter().filter(|i| i.missing).count();
     let read: u64 = inputs.iter().map(|i| i.rows_read).sum();
@@ -521,77 +567,68 @@ fn inputs_summary(h: &mut String, page: &Page) {
         .iter()
         .filter(|(_, (_, column))| *column != "valid_from")
         .min_by_key(|(t, (d, _))| (*d, (*t).clone()));
-    let _ = write!(
-        h,
-        r#"<details class="inputs"><summary>Inputs: {} from <code>{}</code> · {} rows read, {} dated after as_of (not part of this run), {} flagged by data quality{}{}</summary>"#,
-        plural(inputs.len() as u64, "table", "tables"),
-        esc(&page.manifest.snapshot),
-        group_int(read),
-        group_int(after),
-        group_int(flagged),
-        if missing > 0 {
-            format!(" · <b class=\"warn\">{missing} missing</b>")
-        } else {
-            String::new()
-        },
-        match stalest {
-            Some((table, (d, _))) => format!(
-                " · stalest table {} (newest row {}, {} days before as_of)",
-                esc(table),
-                d,
-                (page.as_of - *d).num_days()
-            ),
-            None => String::new(),
+    html! {
+        details class="inputs" {
+            summary {
+                "Inputs: " (plural(inputs.len() as u64, "table", "tables"))
+                " from " code { (page.manifest.snapshot) }
+                " · " (group_int(read)) " rows read, " (group_int(after))
+                " dated after as_of (not part of this run), " (group_int(flagged))
+                " flagged by data quality"
+                @if missing > 0 {
+                    " · " b class="warn" { (missing) " missing" }
+                }
+                @if let Some((table, (d, _))) = stalest {
+                    " · stalest table " (table) " (newest row " (d) ", "
+                    ((page.as_of - *d).num_days()) " days before as_of)"
+                }
+            }
+            div class="tablewrap" {
+                table id="inputs-freshness" class="sortable" {
+                    (head_row(&[
+                        ("Table", false),
+                        ("Rows read", true),
+                        ("Newest row on or before as_of", false),
+                        ("Dated by", false),
+                        ("Days before as_of", true),
+                        ("Rows after as_of", true),
+                        ("State", false),
+                    ]))
+                    tbody {
+                        @for input in inputs {
+                            @let newest = fresh.get(&input.table).map(|(d, _)| d);
+                            tr {
+                                td { (input.table) }
+                                (count_cell(input.rows_read))
+                                td { (newest.map(|d| d.to_string()).unwrap_or_else(|| "–".into())) }
+                                td { code { (fresh.get(&input.table).map_or("", |(_, c)| c.as_str())) } }
+                                @match newest.map(|d| (page.as_of - *d).num_days()) {
+                                    Some(lag) => (num_cell(lag, lag)),
+                                    None => (num_cell("–", "")),
+                                }
+                                (count_cell(input.rows_after_as_of))
+                                td { (if input.missing { "missing" } else { "read" }) }
+                            }
+                        }
+                    }
+                }
+            }
+            p class="note" {
+                "Freshness is the newest event date on or before as_of in each table after staging (reference tables have none; tables dated by "
+                code { "valid_from" }
+                " change rarely and do not count as stale)."
+            }
         }
-    );
-    h.push_str(
-        r#"<div class="tablewrap"><table id="inputs-freshness" class="sortable"><thead><tr>"#,
-    );
-    for (label, numeric) in [
-        ("Table", false),
-        ("Rows read", true),
-        ("Newest row on or before as_of", false),
-        ("Dated by", false),
-        ("Days before as_of", true),
-        ("Rows after as_of", true),
-        ("State", false),
-    ] {
-        h.push_str(&th(label, numeric));
     }
-    h.push_str("</tr></thead><tbody>");
-    for input in inputs {
-        let newest = fresh.get(&input.table).map(|(d, _)| d);
-        let lag = newest.map(|d| (page.as_of - *d).num_days());
-        let _ = write!(
-            h,
-            "<tr><td>{}</td>{}<td>{}</td><td><code>{}</code></td>{}{}<td>{}</td></tr>",
-            esc(&input.table),
-            count_cell(input.rows_read),
-            newest.map(|d| d.to_string()).unwrap_or_else(|| "–".into()),
-            fresh.get(&input.table).map_or("", |(_, c)| c.as_str()),
-            match lag {
-                Some(l) => num_cell(&l.to_string(), &l.to_string()),
-                None => num_cell("–", ""),
-            },
-            count_cell(input.rows_after_as_of),
-            if input.missing { "missing" } else { "read" }
-        );
-    }
-    h.push_str("</tbody></table></div>");
-    h.push_str(r#"<p class="note">Freshness is the newest event date on or before as_of in each table after staging (reference tables have none; tables dated by <code>valid_from</code> change rarely and do not count as stale).</p></details>"#);
 }
 
-fn charts(h: &mut String, page: &Page) {
+fn charts(page: &Page) -> Markup {
     let a = page.analysis;
     let title = if page.is_partner() {
         "Leakage by check"
     } else {
         "Leakage by check and partner"
     };
-    let _ = write!(
-        h,
-        r#"<section id="charts"><h2>{title}</h2><div class="grid2">"#
-    );
     let mut by_check: Vec<(&String, &Tally)> = a
         .by_check
         .iter()
@@ -613,45 +650,52 @@ fn charts(h: &mut String, page: &Page) {
             ),
         })
         .collect();
-    let _ = write!(
-        h,
-        "<div><h3>By check ({}, findings)</h3>{}</div>",
-        esc(&page.currency),
-        svg::bar_chart("Leakage by check", &bars)
-    );
+    html! {
+        section id="charts" {
+            h2 { (title) }
+            div class="grid2" {
+                div {
+                    h3 { "By check (" (page.currency) ", findings)" }
+                    (svg::bar_chart("Leakage by check", &bars))
+                }
+                @if !page.is_partner() {
+                    (partner_chart(page))
+                }
+            }
+            @if !page.is_partner() {
+                (heat_map(page))
+            }
+        }
+        "\n"
+    }
+}
 
-    if !page.is_partner() {
-        let top = top_partners(a);
-        let bars: Vec<Bar> = top
-            .iter()
-            .map(|(id, t)| Bar {
-                label: page.partner_label(id),
-                value: f64_of(t.leakage),
-                value_label: format!("{} · {}", format_money(t.leakage), t.findings),
-                tooltip: format!(
-                    "{}: {} {} in {}",
-                    page.partner_label(id),
-                    format_money(t.leakage),
-                    page.currency,
-                    plural(t.findings, "finding", "findings")
-                ),
-            })
-            .collect();
-        let partners = a.by_partner.keys().filter(|p| p.is_some()).count();
-        let _ = write!(
-            h,
-            "<div><h3>By partner (top {} of {}, {})</h3>{}</div>",
-            top.len(),
-            partners,
-            esc(&page.currency),
-            svg::bar_chart("Leakage by partner", &bars)
-        );
+/// The partners with the most leakage, as bars (the main page only).
+fn partner_chart(page: &Page) -> Markup {
+    let a = page.analysis;
+    let top = top_partners(a);
+    let bars: Vec<Bar> = top
+        .iter()
+        .map(|(id, t)| Bar {
+            label: page.partner_label(id),
+            value: f64_of(t.leakage),
+            value_label: format!("{} · {}", format_money(t.leakage), t.findings),
+            tooltip: format!(
+                "{}: {} {} in {}",
+                page.partner_label(id),
+                format_money(t.leakage),
+                page.currency,
+                plural(t.findings, "finding", "findings")
+            ),
+        })
+        .collect();
+    let partners = a.by_partner.keys().filter(|p| p.is_some()).count();
+    html! {
+        div {
+            h3 { "By partner (top " (top.len()) " of " (partners) ", " (page.currency) ")" }
+            (svg::bar_chart("Leakage by partner", &bars))
+        }
     }
-    h.push_str("</div>");
-    if !page.is_partner() {
-        heat_map(h, page);
-    }
-    h.push_str("</section>\n");
 }
 
 /// Partners with the most leakage (ties: most findings, then id).
@@ -671,7 +715,7 @@ fn top_partners(a: &Analysis) -> Vec<(String, Tally)> {
     partners
 }
 
-fn heat_map(h: &mut String, page: &Page) {
+fn heat_map(page: &Page) -> Markup {
     let a = page.analysis;
     let top = top_partners(a);
     let mut checks: Vec<&String> = a
@@ -682,16 +726,6 @@ fn heat_map(h: &mut String, page: &Page) {
         .collect();
     checks.sort();
     checks.dedup();
-    let _ = write!(
-        h,
-        r#"<h3>Partner × check ({}, top {} partners)</h3>"#,
-        esc(&page.currency),
-        top.len()
-    );
-    if top.is_empty() {
-        h.push_str(r#"<p class="note">No finding names a partner.</p>"#);
-        return;
-    }
     let max = a
         .matrix
         .iter()
@@ -699,110 +733,113 @@ fn heat_map(h: &mut String, page: &Page) {
         .map(|(_, t)| t.leakage)
         .max()
         .unwrap_or_default();
-    h.push_str(r#"<div class="tablewrap"><table id="heatmap" class="heat sortable"><thead><tr>"#);
-    h.push_str(&th("Partner", false));
-    for c in &checks {
-        let _ = write!(
-            h,
-            r#"<th class="num check" data-type="num" title="{}">{}</th>"#,
-            esc(c),
-            esc(c)
+    let cell = |partner: &String, check: &String| -> Markup {
+        let Some(t) = a.matrix.get(&(partner.clone(), check.clone())) else {
+            return html! { td class="num" data-v="0" {} };
+        };
+        let alpha = if max > Decimal::ZERO {
+            (f64_of(t.leakage) / f64_of(max)).clamp(0.0, 1.0) * 0.85
+        } else {
+            0.0
+        };
+        let alpha = if t.findings > 0 { alpha.max(0.05) } else { 0.0 };
+        let style = format!(
+            "background:rgba(179,38,30,{alpha:.2});{}",
+            if alpha > 0.5 { "color:#fff" } else { "" }
         );
-    }
-    h.push_str(&th("Total", true));
-    h.push_str("</tr></thead><tbody>");
-    for (partner, total) in &top {
-        let _ = write!(h, "<tr><td>{}</td>", esc(&page.partner_label(partner)));
-        for c in &checks {
-            match a.matrix.get(&(partner.clone(), (*c).clone())) {
-                Some(t) => {
-                    let alpha = if max > Decimal::ZERO {
-                        (f64_of(t.leakage) / f64_of(max)).clamp(0.0, 1.0) * 0.85
-                    } else {
-                        0.0
-                    };
-                    let alpha = if t.findings > 0 { alpha.max(0.05) } else { 0.0 };
-                    let _ = write!(
-                        h,
-                        r#"<td class="num" data-v="{}" style="background:rgba(179,38,30,{alpha:.2});{}" title="{}">{}</td>"#,
-                        t.leakage,
-                        if alpha > 0.5 { "color:#fff" } else { "" },
-                        esc(&format!(
-                            "{} × {}: {}",
-                            partner,
-                            c,
-                            plural(t.findings, "finding", "findings")
-                        )),
-                        format_money(t.leakage)
-                    );
+        let tip = format!(
+            "{partner} × {check}: {}",
+            plural(t.findings, "finding", "findings")
+        );
+        html! {
+            td class="num" data-v=(t.leakage) style=(style) title=(tip) { (format_money(t.leakage)) }
+        }
+    };
+    html! {
+        h3 { "Partner × check (" (page.currency) ", top " (top.len()) " partners)" }
+        @if top.is_empty() {
+            p class="note" { "No finding names a partner." }
+        } @else {
+            div class="tablewrap" {
+                table id="heatmap" class="heat sortable" {
+                    thead {
+                        tr {
+                            (th("Partner", false))
+                            @for c in &checks {
+                                th class="num check" data-type="num" title=(c) { (c) }
+                            }
+                            (th("Total", true))
+                        }
+                    }
+                    tbody {
+                        @for (partner, total) in &top {
+                            tr {
+                                td { (page.partner_label(partner)) }
+                                @for c in &checks { (cell(partner, c)) }
+                                (num_cell(html! { b { (format_money(total.leakage)) } }, total.leakage.to_string()))
+                            }
+                        }
+                    }
                 }
-                None => h.push_str(r#"<td class="num" data-v="0"></td>"#),
             }
         }
-        let _ = write!(
-            h,
-            "{}</tr>",
-            num_cell(
-                &format!("<b>{}</b>", format_money(total.leakage)),
-                &total.leakage.to_string()
-            )
-        );
     }
-    h.push_str("</tbody></table></div>");
 }
 
 /// The runs of this as_of, oldest first, when it was run more than once (an
 /// hourly schedule): the published partition is the latest run's.
-fn runs_of_the_day(h: &mut String, page: &Page) {
+fn runs_of_the_day(page: &Page) -> Markup {
     let m = page.manifest;
     if page.is_partner() || m.earlier_runs_of_the_day.is_empty() {
-        return;
+        return html! {};
     }
-    let _ = write!(
-        h,
-        r#"<h3>Runs of {}</h3><div class="tablewrap"><table id="runs-of-the-day"><thead><tr>"#,
-        page.as_of
-    );
-    for (label, numeric) in [
-        ("Run", false),
-        ("Finished", false),
-        ("Findings", true),
-        ("Leakage", true),
-        ("Alerts raised", true),
-    ] {
-        h.push_str(&th(label, numeric));
+    html! {
+        h3 { "Runs of " (page.as_of) }
+        div class="tablewrap" {
+            table id="runs-of-the-day" {
+                (head_row(&[
+                    ("Run", false),
+                    ("Finished", false),
+                    ("Findings", true),
+                    ("Leakage", true),
+                    ("Alerts raised", true),
+                ]))
+                tbody {
+                    @for run in m.runs_of_the_day() {
+                        tr {
+                            td { code { (run.run_id) } }
+                            td { (run.finished) }
+                            (count_cell(run.findings as u64))
+                            (money_cell(Some(run.total_leakage)))
+                            (count_cell(run.alerts as u64))
+                        }
+                    }
+                }
+            }
+        }
+        p class="note" {
+            "Each finding alerts once, whichever run of the day first sees it; the page and the outputs are the latest run's."
+        }
     }
-    h.push_str("</tr></thead><tbody>");
-    for run in m.runs_of_the_day() {
-        let _ = write!(
-            h,
-            "<tr><td><code>{}</code></td><td>{}</td>{}{}{}</tr>",
-            esc(&run.run_id),
-            esc(&run.finished),
-            count_cell(run.findings as u64),
-            money_cell(Some(run.total_leakage)),
-            count_cell(run.alerts as u64)
-        );
-    }
-    h.push_str(r#"</tbody></table></div><p class="note">Each finding alerts once, whichever run of the day first sees it; the page and the outputs are the latest run's.</p>"#);
 }
 
-fn trend(h: &mut String, page: &Page) {
-    h.push_str(r#"<section id="trend"><h2>Trend across runs</h2>"#);
+fn trend(page: &Page) -> Markup {
     let runs = &page.trend;
     if runs.len() < 2 {
-        let _ = writeln!(
-            h,
-            r#"<p class="note">The trend appears once two or more runs exist in this output folder ({} so far).</p>"#,
-            plural(runs.len() as u64, "run", "runs")
-        );
-        runs_of_the_day(h, page);
-        h.push_str("</section>");
-        return;
+        return html! {
+            section id="trend" {
+                h2 { "Trend across runs" }
+                p class="note" {
+                    "The trend appears once two or more runs exist in this output folder ("
+                    (plural(runs.len() as u64, "run", "runs")) " so far)."
+                }
+                "\n"
+                (runs_of_the_day(page))
+            }
+        };
     }
     let labels: Vec<String> = runs.iter().map(|p| opt_date(p.as_of)).collect();
-    let bucket =
-        |p: &RunPoint, b: Bucket| f64_of(p.buckets.get(&b).copied().unwrap_or_default().leakage);
+    let bucket = |p: &RunPoint, b: Bucket| p.buckets.get(&b).copied().unwrap_or_default();
     let leakage = svg::line_chart(
         "Leakage per run",
         &labels,
@@ -817,13 +854,16 @@ fn trend(h: &mut String, page: &Page) {
                 class: "s2",
                 values: runs
                     .iter()
-                    .map(|p| bucket(p, Bucket::Recoverable))
+                    .map(|p| f64_of(bucket(p, Bucket::Recoverable).leakage))
                     .collect(),
             },
             Series {
                 name: "at risk".into(),
                 class: "s3",
-                values: runs.iter().map(|p| bucket(p, Bucket::AtRisk)).collect(),
+                values: runs
+                    .iter()
+                    .map(|p| f64_of(bucket(p, Bucket::AtRisk).leakage))
+                    .collect(),
             },
         ],
     );
@@ -843,11 +883,6 @@ fn trend(h: &mut String, page: &Page) {
         });
     }
     let counts = svg::line_chart("Findings per run", &labels, &count_series);
-    let _ = write!(
-        h,
-        "<div class=\"grid2\"><div><h3>Leakage per run</h3>{leakage}</div><div><h3>Findings per run</h3>{counts}</div></div>"
-    );
-    h.push_str(r#"<details><summary>The runs as a table</summary><div class="tablewrap"><table id="trend-table" class="sortable"><thead><tr>"#);
     let mut heads = vec![
         ("As of", false),
         ("Run", false),
@@ -860,47 +895,42 @@ fn trend(h: &mut String, page: &Page) {
         heads.push(("Resolved", true));
         heads.push(("Resolved leakage", true));
     }
-    for (label, numeric) in heads {
-        h.push_str(&th(label, numeric));
-    }
-    h.push_str("</tr></thead><tbody>");
-    for p in runs {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td><code>{}</code></td>{}{}{}{}",
-            opt_date(p.as_of),
-            esc(&p.run_id),
-            count_cell(p.total.findings),
-            money_cell(Some(p.total.leakage)),
-            money_cell(Some(
-                p.buckets
-                    .get(&Bucket::Recoverable)
-                    .copied()
-                    .unwrap_or_default()
-                    .leakage
-            )),
-            money_cell(Some(
-                p.buckets
-                    .get(&Bucket::AtRisk)
-                    .copied()
-                    .unwrap_or_default()
-                    .leakage
-            )),
-        );
-        if page.has_resolved {
-            let r = p.resolved.unwrap_or_default();
-            let _ = write!(
-                h,
-                "{}{}",
-                count_cell(r.findings),
-                money_cell(Some(r.leakage))
-            );
+    html! {
+        section id="trend" {
+            h2 { "Trend across runs" }
+            div class="grid2" {
+                div { h3 { "Leakage per run" } (leakage) }
+                div { h3 { "Findings per run" } (counts) }
+            }
+            details {
+                summary { "The runs as a table" }
+                div class="tablewrap" {
+                    table id="trend-table" class="sortable" {
+                        (head_row(&heads))
+                        tbody {
+                            @for p in runs {
+                                tr {
+                                    td { (opt_date(p.as_of)) }
+                                    td { code { (p.run_id) } }
+                                    (count_cell(p.total.findings))
+                                    (money_cell(Some(p.total.leakage)))
+                                    (money_cell(Some(bucket(p, Bucket::Recoverable).leakage)))
+                                    (money_cell(Some(bucket(p, Bucket::AtRisk).leakage)))
+                                    @if page.has_resolved {
+                                        @let r = p.resolved.unwrap_or_default();
+                                        (count_cell(r.findings))
+                                        (money_cell(Some(r.leakage)))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (runs_of_the_day(page))
         }
-        h.push_str("</tr>");
+        "\n"
     }
-    h.push_str("</tbody></table></div></details>");
-    runs_of_the_day(h, page);
-    h.push_str("</section>\n");
 }
 
 /// One scorecard row.
@@ -912,10 +942,9 @@ struct ScoreRow<'a> {
     severities: [u64; 5],
 }
 
-fn scorecard(h: &mut String, page: &Page) {
+fn scorecard(page: &Page) -> Markup {
     let a = page.analysis;
     let snap = page.snapshot;
-    h.push_str(r#"<section id="scorecard"><h2>Partner scorecard</h2>"#);
     let mut ids: Vec<String> = a.by_partner.keys().flatten().cloned().collect();
     match &page.scope {
         Scope::All => ids.extend(snap.partners.keys().cloned()),
@@ -950,191 +979,190 @@ fn scorecard(h: &mut String, page: &Page) {
         .lookback
         .map(|(from, to)| format!("{from} to {to}"))
         .unwrap_or_else(|| "the lookback".into());
-    let _ = write!(
-        h,
-        r#"<p class="note">Billed: issued invoices billed to the partner dated on or before as_of, less their credit notes. Forecast attainment: billed ÷ committed forecast over {} (<code>forecast_lookback_months</code>). DSO: still owed on those invoices ÷ billed in the last {} days × {}. Leakage and findings exclude live dispositions.</p>"#,
-        esc(&lookback),
-        DSO_DAYS,
-        DSO_DAYS
-    );
-    for note in &snap.notes {
-        let _ = write!(h, r#"<p class="warn">{}</p>"#, esc(note));
-    }
     let with_info = snap.partners_read;
     let with_figures = snap.figures_read;
-    h.push_str(&filter_bar(
-        "scorecard-table",
-        rows.len(),
-        "Filter partners…",
-    ));
-    h.push_str(r#"<div class="tablewrap"><table id="scorecard-table" class="sortable" data-selftest="1"><thead><tr>"#);
-    h.push_str(&th("Partner", false));
-    if with_info {
-        h.push_str(&th("Name", false));
-        h.push_str(&th("Tier", false));
-        h.push_str(&th("Region", false));
-    }
-    if with_figures {
-        h.push_str(&th("Forecast attainment %", true));
-        h.push_str(&th("Billed", true));
-    }
-    h.push_str(r#"<th class="num" data-type="num" data-selftest="1">Leakage</th>"#);
-    if with_figures {
-        h.push_str(&th("Leakage % of billed", true));
-    }
-    h.push_str(&th("Findings", true));
-    for s in SEVERITIES {
-        h.push_str(&th(s, true));
-    }
-    if with_figures {
-        h.push_str(&th("DSO (days)", true));
-    }
-    h.push_str("</tr></thead><tbody>");
-    for r in &rows {
-        let _ = write!(h, "<tr><td>{}</td>", esc(&r.id));
-        if with_info {
-            let (name, tier, region) = r
-                .info
-                .map(|i| (i.name.as_str(), i.tier.as_str(), i.region.as_str()))
-                .unwrap_or(("(not in prm/partners)", "", ""));
-            let _ = write!(
-                h,
-                r#"<td class="name">{}</td><td>{}</td><td>{}</td>"#,
-                esc(name),
-                esc(tier),
-                esc(region)
-            );
-        }
-        let billed = r.figures.map(|f| f.billed).unwrap_or_default();
-        if with_figures {
-            match r.figures.and_then(|f| f.attainment) {
-                Some(p) => h.push_str(&num_cell(&format!("{p}%"), &p.to_string())),
-                None => h.push_str(&num_cell("–", "")),
+    html! {
+        section id="scorecard" {
+            h2 { "Partner scorecard" }
+            p class="note" {
+                "Billed: issued invoices billed to the partner dated on or before as_of, less their credit notes. Forecast attainment: billed ÷ committed forecast over "
+                (lookback) " (" code { "forecast_lookback_months" } "). DSO: still owed on those invoices ÷ billed in the last "
+                (DSO_DAYS) " days × " (DSO_DAYS) ". Leakage and findings exclude live dispositions."
             }
-            h.push_str(&money_cell(Some(billed)));
-        }
-        h.push_str(&money_cell(Some(r.tally.leakage)));
-        if with_figures {
-            if billed > Decimal::ZERO {
-                let pct = (r.tally.leakage * Decimal::from(100) / billed).round_dp(1);
-                h.push_str(&num_cell(&format!("{pct}%"), &pct.to_string()));
-            } else {
-                h.push_str(&num_cell("–", ""));
+            @for note in &snap.notes {
+                p class="warn" { (note) }
+            }
+            (filter_bar("scorecard-table", rows.len(), "Filter partners…"))
+            div class="tablewrap" {
+                table id="scorecard-table" class="sortable" data-selftest="1" {
+                    thead {
+                        tr {
+                            (th("Partner", false))
+                            @if with_info {
+                                (th("Name", false))
+                                (th("Tier", false))
+                                (th("Region", false))
+                            }
+                            @if with_figures {
+                                (th("Forecast attainment %", true))
+                                (th("Billed", true))
+                            }
+                            th class="num" data-type="num" data-selftest="1" { "Leakage" }
+                            @if with_figures {
+                                (th("Leakage % of billed", true))
+                            }
+                            (th("Findings", true))
+                            @for s in SEVERITIES {
+                                (th(s, true))
+                            }
+                            @if with_figures {
+                                (th("DSO (days)", true))
+                            }
+                        }
+                    }
+                    tbody {
+                        @for r in &rows {
+                            (scorecard_row(r, with_info, with_figures))
+                        }
+                    }
+                }
+            }
+            @if total_rows > rows.len() {
+                p class="note" {
+                    "Showing the " (group_int(rows.len() as u64)) " partners with the most leakage of "
+                    (group_int(total_rows as u64)) "; every finding is in "
+                    code { (page.findings_path) } "."
+                }
             }
         }
-        h.push_str(&count_cell(r.tally.findings));
-        for n in r.severities {
-            h.push_str(&count_cell(n));
-        }
-        if with_figures {
-            match r.figures.and_then(|f| f.dso) {
-                Some(d) => h.push_str(&num_cell(&d.to_string(), &d.to_string())),
-                None => h.push_str(&num_cell("–", "")),
-            }
-        }
-        h.push_str("</tr>");
+        "\n"
     }
-    h.push_str("</tbody></table></div>");
-    if total_rows > rows.len() {
-        let _ = write!(
-            h,
-            r#"<p class="note">Showing the {} partners with the most leakage of {}; every finding is in <code>{}</code>.</p>"#,
-            group_int(rows.len() as u64),
-            group_int(total_rows as u64),
-            esc(&page.findings_path)
-        );
-    }
-    h.push_str("</section>\n");
 }
 
-fn checks(h: &mut String, page: &Page) {
+fn scorecard_row(r: &ScoreRow, with_info: bool, with_figures: bool) -> Markup {
+    let (name, tier, region) = r
+        .info
+        .map(|i| (i.name.as_str(), i.tier.as_str(), i.region.as_str()))
+        .unwrap_or(("(not in prm/partners)", "", ""));
+    let billed = r.figures.map(|f| f.billed).unwrap_or_default();
+    let percent = |p: Decimal| num_cell(format!("{p}%"), p.to_string());
+    html! {
+        tr {
+            td { (r.id) }
+            @if with_info {
+                td class="name" { (name) }
+                td { (tier) }
+                td { (region) }
+            }
+            @if with_figures {
+                @match r.figures.and_then(|f| f.attainment) {
+                    Some(p) => (percent(p)),
+                    None => (num_cell("–", "")),
+                }
+                (money_cell(Some(billed)))
+            }
+            (money_cell(Some(r.tally.leakage)))
+            @if with_figures {
+                @if billed > Decimal::ZERO {
+                    (percent((r.tally.leakage * Decimal::from(100) / billed).round_dp(1)))
+                } @else {
+                    (num_cell("–", ""))
+                }
+            }
+            (count_cell(r.tally.findings))
+            @for n in r.severities {
+                (count_cell(n))
+            }
+            @if with_figures {
+                @match r.figures.and_then(|f| f.dso) {
+                    Some(d) => (num_cell(d.to_string(), d.to_string())),
+                    None => (num_cell("–", "")),
+                }
+            }
+        }
+    }
+}
+
+fn checks(page: &Page) -> Markup {
+    html! {
+        section id="checks" {
+            h2 { "Checks and findings" }
+            @if page.is_partner() {
+                p class="note" { "Only the checks with findings about this partner are listed." }
+            }
+            @for meta in page.checks {
+                (check(page, meta))
+            }
+        }
+        "\n"
+    }
+}
+
+/// A check: what it looks for, its figures and its top findings (nothing on
+/// a partner's page when it has no finding about the partner).
+fn check(page: &Page, meta: &CheckMeta) -> Markup {
     let a = page.analysis;
-    h.push_str(r#"<section id="checks"><h2>Checks and findings</h2>"#);
-    if page.is_partner() {
-        h.push_str(
-            r#"<p class="note">Only the checks with findings about this partner are listed.</p>"#,
-        );
+    let (counted, all) = a.by_check.get(&meta.id).copied().unwrap_or_default();
+    if page.is_partner() && all.findings == 0 {
+        return html! {};
     }
-    for meta in page.checks {
-        let (counted, all) = a.by_check.get(&meta.id).copied().unwrap_or_default();
-        if page.is_partner() && all.findings == 0 {
-            continue;
-        }
-        let anchor = format!("check-{}", meta.id);
-        let _ = write!(
-            h,
-            r#"<div class="check" id="{}"><h3>{} <code>{}</code></h3>"#,
-            esc(&anchor),
-            esc(&meta.title),
-            esc(&meta.id)
-        );
-        if !meta.description.is_empty() {
-            let _ = write!(h, "<p>{}</p>", esc(&meta.description));
-        }
-        let _ = write!(
-            h,
-            r#"<dl class="kv"><dt>Findings</dt><dd>{} · leakage {}{}</dd><dt>Group</dt><dd>{}</dd><dt>Severity</dt><dd>{}</dd>"#,
-            group_int(all.findings),
-            page.money(counted.leakage),
-            if all.findings > counted.findings {
-                format!(
-                    " ({} under a live disposition left out)",
-                    group_int(all.findings - counted.findings)
-                )
-            } else {
-                String::new()
-            },
-            Bucket::of(&meta.id).label(),
-            esc(&meta.default_severity)
-        );
-        if !meta.owner.is_empty() {
-            let _ = write!(h, "<dt>Owner</dt><dd>{}</dd>", esc(&meta.owner));
-        }
-        if !meta.parameters.is_empty() {
-            let params: Vec<String> = meta
-                .parameters
-                .iter()
-                .map(|(k, v)| format!("<code>{}</code> = {}", esc(k), esc(v)))
-                .collect();
-            let _ = write!(h, "<dt>Parameters</dt><dd>{}</dd>", params.join(", "));
-        }
-        if let Some(skipped) = &meta.skipped {
-            let _ = write!(
-                h,
-                r#"<dt>Skipped</dt><dd class="warn">{}</dd>"#,
-                esc(skipped)
-            );
-        }
-        if let Some(note) = &meta.note {
-            let _ = write!(h, r#"<dt>Note</dt><dd class="note">{}</dd>"#, esc(note));
-        }
-        h.push_str("</dl>");
-        let rows = a.top.get(&meta.id).map(Vec::as_slice).unwrap_or(&[]);
-        if !rows.is_empty() {
-            findings_table(h, page, &format!("findings-{}", meta.id), rows);
-            if all.findings as usize > rows.len() {
-                let _ = write!(
-                    h,
-                    r#"<p class="note">Showing the top {} by leakage; {} more are in <code>{}</code>.</p>"#,
-                    group_int(rows.len() as u64),
-                    group_int(all.findings - rows.len() as u64),
-                    esc(&page.findings_path)
-                );
+    let rows = a.top.get(&meta.id).map(Vec::as_slice).unwrap_or(&[]);
+    html! {
+        div class="check" id={ "check-" (meta.id) } {
+            h3 { (meta.title) " " code { (meta.id) } }
+            @if !meta.description.is_empty() {
+                p { (meta.description) }
+            }
+            dl class="kv" {
+                dt { "Findings" }
+                dd {
+                    (group_int(all.findings)) " · leakage " (page.money(counted.leakage))
+                    @if all.findings > counted.findings {
+                        " (" (group_int(all.findings - counted.findings)) " under a live disposition left out)"
+                    }
+                }
+                dt { "Group" }
+                dd { (Bucket::of(&meta.id).label()) }
+                dt { "Severity" }
+                dd { (meta.default_severity) }
+                @if !meta.owner.is_empty() {
+                    dt { "Owner" }
+                    dd { (meta.owner) }
+                }
+                @if !meta.parameters.is_empty() {
+                    dt { "Parameters" }
+                    dd {
+                        @for (i, (k, v)) in meta.parameters.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (k) } " = " (v)
+                        }
+                    }
+                }
+                @if let Some(skipped) = &meta.skipped {
+                    dt { "Skipped" }
+                    dd class="warn" { (skipped) }
+                }
+                @if let Some(note) = &meta.note {
+                    dt { "Note" }
+                    dd class="note" { (note) }
+                }
+            }
+            @if !rows.is_empty() {
+                (findings_table(page, &format!("findings-{}", meta.id), rows))
+                @if all.findings as usize > rows.len() {
+                    p class="note" {
+                        "Showing the top " (group_int(rows.len() as u64)) " by leakage; "
+                        (group_int(all.findings - rows.len() as u64)) " more are in "
+                        code { (page.findings_path) } "."
+                    }
+                }
             }
         }
-        h.push_str("</div>");
     }
-    h.push_str("</section>\n");
 }
 
-fn findings_table(h: &mut String, page: &Page, id: &str, rows: &[FindingRow]) {
+fn findings_table(page: &Page, id: &str, rows: &[FindingRow]) -> Markup {
     let with_disposition = rows.iter().any(|r| r.disposition.is_some());
-    h.push_str(&filter_bar(id, rows.len(), "Filter findings…"));
-    let _ = write!(
-        h,
-        r#"<div class="tablewrap"><table id="{}" class="sortable findings"><thead><tr>"#,
-        esc(id)
-    );
     let mut heads = vec![
         ("Entity", false),
         ("Partner", false),
@@ -1150,250 +1178,259 @@ fn findings_table(h: &mut String, page: &Page, id: &str, rows: &[FindingRow]) {
     if with_disposition {
         heads.push(("Disposition", false));
     }
-    for (label, numeric) in heads {
-        h.push_str(&th(label, numeric));
-    }
-    h.push_str("</tr></thead><tbody>");
-    for r in rows {
-        let _ = write!(
-            h,
-            r#"<tr{}><td class="entity"><span class="muted">{}</span><br><code>{}</code></td><td>{}</td><td>{}</td>{}{}{}<td><span class="pill sev-{}">{}</span></td><td>{}</td><td>{}</td><td class="detail">{}</td>"#,
-            if r.counted {
-                ""
-            } else {
-                r#" class="dispositioned""#
-            },
-            page.t(&r.entity_type),
-            page.t(&r.entity_id),
-            page.t(r.partner_id.as_deref().unwrap_or("")),
-            opt_date(r.period),
-            money_cell(r.expected),
-            money_cell(r.actual),
-            money_cell(Some(r.leakage)),
-            esc(&r.severity),
-            esc(&r.severity),
-            esc(&r.status),
-            opt_date(r.first_seen),
-            page.t(&r.detail)
-        );
-        if with_disposition {
-            let mut d = Vec::new();
-            if let Some(x) = &r.disposition {
-                d.push(format!("<b>{}</b>", page.t(x)));
-            }
-            if let Some(x) = &r.disposition_note {
-                d.push(page.t(x));
-            }
-            if let Some(x) = &r.disposition_owner {
-                d.push(format!("by {}", page.t(x)));
-            }
-            if let Some(x) = r.disposition_until {
-                d.push(format!("until {x}"));
-            }
-            let _ = write!(h, r#"<td class="disp">{}</td>"#, d.join(" · "));
-        }
-        h.push_str("</tr>");
-    }
-    h.push_str("</tbody></table></div>");
-}
-
-fn data_quality(h: &mut String, page: &Page) {
-    let a = page.analysis;
-    h.push_str(r#"<section id="data-quality"><h2>Data quality</h2>"#);
-    let inputs = &page.manifest.inputs;
-    if inputs.is_empty() {
-        h.push_str(r#"<p class="note">The manifest lists no input tables.</p>"#);
-    } else {
-        h.push_str(r#"<p class="note">Per input table: rows read, rows dated after as_of (not part of this run), rows that passed every data-quality rule and rows flagged (one data_quality finding each, or per duplicated key). Read = after as_of + passed + flagged.</p>"#);
-        h.push_str(&filter_bar("inputs-table", inputs.len(), "Filter tables…"));
-        h.push_str(
-            r#"<div class="tablewrap"><table id="inputs-table" class="sortable"><thead><tr>"#,
-        );
-        for (label, numeric) in [
-            ("Table", false),
-            ("Path", false),
-            ("Files", true),
-            ("Bytes", true),
-            ("Rows read", true),
-            ("After as_of", true),
-            ("Passed", true),
-            ("Flagged", true),
-            ("State", false),
-        ] {
-            h.push_str(&th(label, numeric));
-        }
-        h.push_str("</tr></thead><tbody>");
-        for i in inputs {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td><code>{}</code></td>{}{}{}{}{}{}<td>{}</td></tr>",
-                esc(&i.table),
-                esc(i.path.as_deref().unwrap_or("")),
-                count_cell(i.files as u64),
-                count_cell(i.bytes),
-                count_cell(i.rows_read),
-                count_cell(i.rows_after_as_of),
-                count_cell(i.rows_passed),
-                count_cell(i.rows_flagged),
-                if i.missing {
-                    r#"<b class="warn">missing</b>"#
-                } else {
-                    "read"
+    html! {
+        (filter_bar(id, rows.len(), "Filter findings…"))
+        div class="tablewrap" {
+            table id=(id) class="sortable findings" {
+                (head_row(&heads))
+                tbody {
+                    @for r in rows {
+                        tr class=[(!r.counted).then_some("dispositioned")] {
+                            td class="entity" {
+                                span class="muted" { (page.t(&r.entity_type)) }
+                                br;
+                                code { (page.t(&r.entity_id)) }
+                            }
+                            td { (page.t(r.partner_id.as_deref().unwrap_or(""))) }
+                            td { (opt_date(r.period)) }
+                            (money_cell(r.expected))
+                            (money_cell(r.actual))
+                            (money_cell(Some(r.leakage)))
+                            td { span class={ "pill sev-" (r.severity) } { (r.severity) } }
+                            td { (r.status) }
+                            td { (opt_date(r.first_seen)) }
+                            td class="detail" { (page.t(&r.detail)) }
+                            @if with_disposition {
+                                td class="disp" { (join(&disposition(page, r), " · ")) }
+                            }
+                        }
+                    }
                 }
-            );
-        }
-        h.push_str("</tbody></table></div>");
-    }
-    let (_, dq) = a.by_check.get("data_quality").copied().unwrap_or_default();
-    let _ = write!(h, "<h3>Flagged rows ({})</h3>", group_int(dq.findings));
-    if dq.findings == 0 {
-        h.push_str(r#"<p class="note">No row was flagged.</p>"#);
-    } else {
-        h.push_str(r##"<p class="note">The same rows are listed under <a href="#check-data_quality">the data_quality check</a>; here they are, with what is wrong with each.</p>"##);
-        let rows = a.top.get("data_quality").map(Vec::as_slice).unwrap_or(&[]);
-        h.push_str(&filter_bar(
-            "flagged-rows",
-            rows.len(),
-            "Filter flagged rows…",
-        ));
-        h.push_str(
-            r#"<div class="tablewrap"><table id="flagged-rows" class="sortable"><thead><tr>"#,
-        );
-        for (label, numeric) in [
-            ("Row", false),
-            ("Problem", false),
-            ("Status", false),
-            ("First seen", false),
-        ] {
-            h.push_str(&th(label, numeric));
-        }
-        h.push_str("</tr></thead><tbody>");
-        for r in rows {
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td class=\"detail\">{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.entity_id),
-                esc(&r.detail),
-                esc(&r.status),
-                opt_date(r.first_seen)
-            );
-        }
-        h.push_str("</tbody></table></div>");
-        if dq.findings as usize > rows.len() {
-            let _ = write!(
-                h,
-                r#"<p class="note">Showing {}; {} more are in <code>{}</code> (check_id = data_quality).</p>"#,
-                group_int(rows.len() as u64),
-                group_int(dq.findings - rows.len() as u64),
-                esc(&page.findings_path)
-            );
+            }
         }
     }
-    h.push_str("</section>\n");
 }
 
-fn run_details(h: &mut String, page: &Page) {
+/// What an analyst decided about a finding, piece by piece.
+fn disposition(page: &Page, r: &FindingRow) -> Vec<Markup> {
+    let mut d = Vec::new();
+    if let Some(x) = &r.disposition {
+        d.push(html! { b { (page.t(x)) } });
+    }
+    if let Some(x) = &r.disposition_note {
+        d.push(html! { (page.t(x)) });
+    }
+    if let Some(x) = &r.disposition_owner {
+        d.push(html! { "by " (page.t(x)) });
+    }
+    if let Some(x) = r.disposition_until {
+        d.push(html! { "until " (x) });
+    }
+    d
+}
+
+fn data_quality(page: &Page) -> Markup {
+    let a = page.analysis;
+    let inputs = &page.manifest.inputs;
+    let (_, dq) = a.by_check.get("data_quality").copied().unwrap_or_default();
+    let rows = a.top.get("data_quality").map(Vec::as_slice).unwrap_or(&[]);
+    html! {
+        section id="data-quality" {
+            h2 { "Data quality" }
+            @if inputs.is_empty() {
+                p class="note" { "The manifest lists no input tables." }
+            } @else {
+                p class="note" {
+                    "Per input table: rows read, rows dated after as_of (not part of this run), rows that passed every data-quality rule and rows flagged (one data_quality finding each, or per duplicated key). Read = after as_of + passed + flagged."
+                }
+                (filter_bar("inputs-table", inputs.len(), "Filter tables…"))
+                div class="tablewrap" {
+                    table id="inputs-table" class="sortable" {
+                        (head_row(&[
+                            ("Table", false),
+                            ("Path", false),
+                            ("Files", true),
+                            ("Bytes", true),
+                            ("Rows read", true),
+                            ("After as_of", true),
+                            ("Passed", true),
+                            ("Flagged", true),
+                            ("State", false),
+                        ]))
+                        tbody {
+                            @for i in inputs {
+                                tr {
+                                    td { (i.table) }
+                                    td { code { (i.path.as_deref().unwrap_or("")) } }
+                                    (count_cell(i.files as u64))
+                                    (count_cell(i.bytes))
+                                    (count_cell(i.rows_read))
+                                    (count_cell(i.rows_after_as_of))
+                                    (count_cell(i.rows_passed))
+                                    (count_cell(i.rows_flagged))
+                                    td {
+                                        @if i.missing {
+                                            b class="warn" { "missing" }
+                                        } @else {
+                                            "read"
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h3 { "Flagged rows (" (group_int(dq.findings)) ")" }
+            @if dq.findings == 0 {
+                p class="note" { "No row was flagged." }
+            } @else {
+                p class="note" {
+                    "The same rows are listed under "
+                    a href="#check-data_quality" { "the data_quality check" }
+                    "; here they are, with what is wrong with each."
+                }
+                (filter_bar("flagged-rows", rows.len(), "Filter flagged rows…"))
+                div class="tablewrap" {
+                    table id="flagged-rows" class="sortable" {
+                        (head_row(&[
+                            ("Row", false),
+                            ("Problem", false),
+                            ("Status", false),
+                            ("First seen", false),
+                        ]))
+                        tbody {
+                            @for r in rows {
+                                tr {
+                                    td { code { (r.entity_id) } }
+                                    td class="detail" { (r.detail) }
+                                    td { (r.status) }
+                                    td { (opt_date(r.first_seen)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if dq.findings as usize > rows.len() {
+                    p class="note" {
+                        "Showing " (group_int(rows.len() as u64)) "; "
+                        (group_int(dq.findings - rows.len() as u64)) " more are in "
+                        code { (page.findings_path) } " (check_id = data_quality)."
+                    }
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+fn run_details(page: &Page) -> Markup {
     let m = page.manifest;
-    h.push_str(r#"<section id="run"><h2>Run details</h2><dl class="kv">"#);
-    let mut kv = vec![
-        ("Tool", format!("{} {}", esc(&m.tool), esc(&m.version))),
-        ("Run id", format!("<code>{}</code>", esc(&m.run_id))),
-        ("As of", page.as_of.to_string()),
-        ("Reporting currency", esc(&page.currency)),
+    let mut kv: Vec<(&str, Markup)> = vec![
+        ("Tool", html! { (m.tool) " " (m.version) }),
+        ("Run id", html! { code { (m.run_id) } }),
+        ("As of", html! { (page.as_of) }),
+        ("Reporting currency", html! { (page.currency) }),
     ];
     if !page.is_partner() {
-        kv.push(("Started", esc(&m.started)));
-        kv.push(("Finished", esc(&m.finished)));
-        kv.push(("Snapshot", format!("<code>{}</code>", esc(&m.snapshot))));
+        kv.push(("Started", html! { (m.started) }));
+        kv.push(("Finished", html! { (m.finished) }));
+        kv.push(("Snapshot", html! { code { (m.snapshot) } }));
         kv.push((
             "Previous run",
-            m.previous_as_of
-                .map(|d| d.to_string())
-                .unwrap_or_else(|| "none".into()),
+            html! {
+                @match m.previous_as_of {
+                    Some(d) => (d),
+                    None => "none",
+                }
+            },
         ));
-        kv.push((
-            "Findings",
-            format!("<code>{}</code>", esc(&page.findings_path)),
-        ));
+        kv.push(("Findings", html! { code { (page.findings_path) } }));
     }
-    for (k, v) in kv {
-        let _ = write!(h, "<dt>{k}</dt><dd>{v}</dd>");
-    }
-    h.push_str("</dl>");
-    if !page.manifest_found {
-        h.push_str(r#"<p class="warn">No manifest.json was found for this run: parameters, inputs, query files and timings are unknown.</p>"#);
-    }
-    if !page.is_partner() && !m.warnings.is_empty() {
-        h.push_str("<h3>Warnings</h3><ul>");
-        for w in &m.warnings {
-            let _ = write!(h, "<li>{}</li>", esc(w));
-        }
-        h.push_str("</ul>");
-    }
-    if !m.parameters.is_empty() {
-        h.push_str(r#"<h3>Parameters</h3><div class="tablewrap"><table id="parameters" class="sortable"><thead><tr>"#);
-        h.push_str(&th("Name", false));
-        h.push_str(&th("Value", false));
-        h.push_str("</tr></thead><tbody>");
-        for (k, v) in &m.parameters {
-            let _ = write!(
-                h,
-                "<tr><td><code>{}</code></td><td>{}</td></tr>",
-                esc(k),
-                esc(v)
-            );
-        }
-        h.push_str("</tbody></table></div>");
-    }
-    if !page.is_partner() {
-        if !m.checks.is_empty() {
-            h.push_str(r#"<h3>Timings</h3><div class="tablewrap"><table id="timings" class="sortable"><thead><tr>"#);
-            for (label, numeric) in [
-                ("Check", false),
-                ("Rows", true),
-                ("Leakage", true),
-                ("Milliseconds", true),
-                ("Skipped", false),
-            ] {
-                h.push_str(&th(label, numeric));
+    let total_millis: u64 = m.checks.iter().map(|c| c.millis as u64).sum();
+    html! {
+        section id="run" {
+            h2 { "Run details" }
+            dl class="kv" {
+                @for (k, v) in &kv {
+                    dt { (k) }
+                    dd { (v) }
+                }
             }
-            h.push_str("</tr></thead><tbody>");
-            for c in &m.checks {
-                let leakage = Some(c.leakage);
-                let _ = write!(
-                    h,
-                    "<tr><td>{}</td>{}{}{}<td>{}</td></tr>",
-                    esc(&c.check_id),
-                    count_cell(c.rows as u64),
-                    money_cell(leakage),
-                    count_cell(c.millis as u64),
-                    esc(c.skipped.as_deref().unwrap_or(""))
-                );
+            @if !page.manifest_found {
+                p class="warn" {
+                    "No manifest.json was found for this run: parameters, inputs, query files and timings are unknown."
+                }
             }
-            let total: u64 = m.checks.iter().map(|c| c.millis as u64).sum();
-            let _ = write!(
-                h,
-                r#"</tbody></table></div><p class="note">Checks took {} ms in all.</p>"#,
-                group_int(total)
-            );
-        }
-        if !m.queries.is_empty() {
-            h.push_str(r#"<h3>Query files</h3><div class="tablewrap"><table id="query-files" class="sortable"><thead><tr>"#);
-            h.push_str(&th("File", false));
-            h.push_str(&th("SHA-256", false));
-            h.push_str("</tr></thead><tbody>");
-            for q in &m.queries {
-                let _ = write!(
-                    h,
-                    "<tr><td><code>{}</code></td><td><code>{}</code></td></tr>",
-                    esc(&q.path),
-                    esc(&q.sha256)
-                );
+            @if !page.is_partner() && !m.warnings.is_empty() {
+                h3 { "Warnings" }
+                ul {
+                    @for w in &m.warnings {
+                        li { (w) }
+                    }
+                }
             }
-            h.push_str("</tbody></table></div>");
+            @if !m.parameters.is_empty() {
+                h3 { "Parameters" }
+                div class="tablewrap" {
+                    table id="parameters" class="sortable" {
+                        (head_row(&[("Name", false), ("Value", false)]))
+                        tbody {
+                            @for (k, v) in &m.parameters {
+                                tr {
+                                    td { code { (k) } }
+                                    td { (v) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !page.is_partner() && !m.checks.is_empty() {
+                h3 { "Timings" }
+                div class="tablewrap" {
+                    table id="timings" class="sortable" {
+                        (head_row(&[
+                            ("Check", false),
+                            ("Rows", true),
+                            ("Leakage", true),
+                            ("Milliseconds", true),
+                            ("Skipped", false),
+                        ]))
+                        tbody {
+                            @for c in &m.checks {
+                                tr {
+                                    td { (c.check_id) }
+                                    (count_cell(c.rows as u64))
+                                    (money_cell(Some(c.leakage)))
+                                    (count_cell(c.millis as u64))
+                                    td { (c.skipped.as_deref().unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                }
+                p class="note" { "Checks took " (group_int(total_millis)) " ms in all." }
+            }
+            @if !page.is_partner() && !m.queries.is_empty() {
+                h3 { "Query files" }
+                div class="tablewrap" {
+                    table id="query-files" class="sortable" {
+                        (head_row(&[("File", false), ("SHA-256", false)]))
+                        tbody {
+                            @for q in &m.queries {
+                                tr {
+                                    td { code { (q.path) } }
+                                    td { code { (q.sha256) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
+        "\n"
     }
-    h.push_str("</section>\n");
 }
 
 #[cfg(test)]
@@ -1401,10 +1438,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
+    fn the_unescaped_constants_cannot_close_their_element() {
+        for js in [CAPTURE_JS, JS] {
+            assert!(!js.to_ascii_lowercase().contains("</script"));
+        }
+        assert!(!CSS.to_ascii_lowercase().contains("</style"));
+    }
+
+    #[test]
+    fn values_are_escaped_where_they_are_spliced() {
         assert_eq!(
-            esc(r#"<script>alert("x" & 'y')</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;"
+            num_cell(r#"<script>alert("x" & 'y')</script>"#, "\"1\"").into_string(),
+            r#"<td class="num" data-v="&quot;1&quot;">&lt;script&gt;alert(&quot;x&quot; &amp; 'y')&lt;/script&gt;</td>"#
+        );
+        assert_eq!(
+            filter_bar("t\"x", 2, "<b>").into_string(),
+            r#"<div class="filterbar"><input type="search" data-filter="t&quot;x" placeholder="&lt;b&gt;" aria-label="&lt;b&gt;"><span class="count" data-count-for="t&quot;x">2 rows</span></div>"#
         );
     }
 

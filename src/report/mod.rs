@@ -14,7 +14,6 @@
 //! the run wrote.
 
 pub mod data;
-pub mod escape;
 pub mod html;
 pub mod snapshot;
 pub mod svg;

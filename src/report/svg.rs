@@ -1,9 +1,12 @@
-//! Hand-written inline SVG charts: horizontal bars and lines. Geometry uses
-//! floats; every label is formatted by the caller from exact amounts and
-//! escaped here.
+//! Inline SVG charts, drawn with maud: horizontal bars and lines. Geometry
+//! uses floats; every label is formatted by the caller from exact amounts and
+//! escaped by maud where it is spliced, like any other value of the page.
+//!
+//! maud has no self-closing form: `<rect>`, `<line>` and `<polyline>` are
+//! written with an end tag (`<rect …></rect>`), which inline SVG in HTML
+//! parses exactly as `<rect …/>`.
 
-use super::escape::esc;
-use std::fmt::Write;
+use maud::{Markup, html};
 
 /// One bar: its label, its length, the text written after it and a tooltip.
 pub struct Bar {
@@ -24,8 +27,18 @@ fn shorten(label: &str, max: usize) -> String {
     }
 }
 
+/// A whole number of pixels (sizes of the drawing).
+fn n0(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+/// A coordinate to a tenth of a pixel.
+fn n1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// Horizontal bar chart, one row per bar, longest value = full width.
-pub fn bar_chart(title: &str, bars: &[Bar]) -> String {
+pub fn bar_chart(title: &str, bars: &[Bar]) -> Markup {
     let row = 24.0;
     let label_w = 240.0;
     let value_w = 150.0;
@@ -33,39 +46,35 @@ pub fn bar_chart(title: &str, bars: &[Bar]) -> String {
     let width = label_w + bar_w + value_w;
     let height = row * bars.len().max(1) as f64 + 8.0;
     let max = bars.iter().map(|b| b.value).fold(0.0_f64, f64::max);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart bars" role="img" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" preserveAspectRatio="xMinYMin meet" aria-label="{}"><title>{}</title>"#,
-        esc(title),
-        esc(title)
-    );
-    if bars.is_empty() {
-        let _ = write!(s, r#"<text x="4" y="18" class="muted">No findings.</text>"#);
-    }
-    for (i, b) in bars.iter().enumerate() {
-        let y = 4.0 + row * i as f64;
-        let w = if max > 0.0 {
+    let bar_width = |b: &Bar| {
+        if max > 0.0 {
             (b.value.max(0.0) / max * bar_w).max(if b.value > 0.0 { 1.5 } else { 0.0 })
         } else {
             0.0
-        };
-        let _ = write!(
-            s,
-            r#"<g><title>{}</title><text x="{:.1}" y="{:.1}" class="label" text-anchor="end">{}</text><rect x="{label_w:.1}" y="{:.1}" width="{w:.1}" height="{:.1}" rx="2" class="bar"/><text x="{:.1}" y="{:.1}" class="value">{}</text></g>"#,
-            esc(&b.tooltip),
-            label_w - 8.0,
-            y + row * 0.62,
-            esc(&shorten(&b.label, LABEL_CHARS)),
-            y + 3.0,
-            row - 6.0,
-            label_w + w + 6.0,
-            y + row * 0.62,
-            esc(&b.value_label),
-        );
+        }
+    };
+    html! {
+        svg class="chart bars" role="img" viewBox={ "0 0 " (n0(width)) " " (n0(height)) }
+            width=(n0(width)) height=(n0(height)) preserveAspectRatio="xMinYMin meet"
+            aria-label=(title) {
+            title { (title) }
+            @if bars.is_empty() {
+                text x="4" y="18" class="muted" { "No findings." }
+            }
+            @for (i, b) in bars.iter().enumerate() {
+                @let y = 4.0 + row * i as f64;
+                @let w = bar_width(b);
+                g {
+                    title { (b.tooltip) }
+                    text x=(n1(label_w - 8.0)) y=(n1(y + row * 0.62)) class="label" text-anchor="end" {
+                        (shorten(&b.label, LABEL_CHARS))
+                    }
+                    rect x=(n1(label_w)) y=(n1(y + 3.0)) width=(n1(w)) height=(n1(row - 6.0)) rx="2" class="bar" {}
+                    text x=(n1(label_w + w + 6.0)) y=(n1(y + row * 0.62)) class="value" { (b.value_label) }
+                }
+            }
+        }
     }
-    s.push_str("</svg>");
-    s
 }
 
 /// One line of a line chart.
@@ -77,7 +86,7 @@ pub struct Series {
 }
 
 /// A line chart over shared x labels (dates), y from 0 to a round maximum.
-pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String {
+pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> Markup {
     let width = 620.0;
     let height = 250.0;
     let (left, right, top, bottom) = (64.0, 16.0, 30.0, 36.0);
@@ -98,86 +107,77 @@ pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String
     };
     let y_of = |v: f64| top + plot_h - plot_h * (v / top_value).clamp(0.0, 1.0);
 
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        r#"<svg class="chart lines" role="img" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}" preserveAspectRatio="xMinYMin meet" aria-label="{}"><title>{}</title>"#,
-        esc(title),
-        esc(title)
-    );
-    // Grid and y axis.
+    // Grid lines: 0, step, … up to the top.
+    let mut grid = Vec::new();
     let mut v = 0.0;
     while v <= top_value + step / 2.0 {
-        let y = y_of(v);
-        let _ = write!(
-            s,
-            r#"<line x1="{left:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" class="grid"/><text x="{:.1}" y="{:.1}" class="axis" text-anchor="end">{}</text>"#,
-            width - right,
-            left - 6.0,
-            y + 4.0,
-            esc(&compact(v))
-        );
+        grid.push(v);
         v += step;
     }
     // X labels: at most ~6, always the first and the last, none crowding it.
     let every = n.div_ceil(6).max(1);
-    for (i, label) in x_labels.iter().enumerate() {
-        if i + 1 == n || (i % every == 0 && n - 1 - i >= every.div_ceil(2)) {
+    let x_ticks: Vec<(usize, &String, &str)> = x_labels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i + 1 == n || (i % every == 0 && n - 1 - i >= every.div_ceil(2)))
+        .map(|(i, label)| {
             let anchor = match i {
                 _ if n == 1 => "middle",
                 0 => "start",
                 _ if i + 1 == n => "end",
                 _ => "middle",
             };
-            let _ = write!(
-                s,
-                r#"<text x="{:.1}" y="{:.1}" class="axis" text-anchor="{anchor}">{}</text>"#,
-                x_of(i),
-                height - bottom + 18.0,
-                esc(label)
-            );
-        }
-    }
-    for line in series {
-        let points: Vec<String> = line
-            .values
+            (i, label, anchor)
+        })
+        .collect();
+    let points = |line: &Series| -> String {
+        line.values
             .iter()
             .enumerate()
             .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
-            .collect();
-        let _ = write!(
-            s,
-            r#"<polyline class="line {}" points="{}"/>"#,
-            line.class,
-            points.join(" ")
-        );
-        for (i, v) in line.values.iter().enumerate() {
-            let _ = write!(
-                s,
-                r#"<circle class="dot {}" cx="{:.1}" cy="{:.1}" r="3"><title>{}: {} on {}</title></circle>"#,
-                line.class,
-                x_of(i),
-                y_of(*v),
-                esc(&line.name),
-                esc(&compact(*v)),
-                esc(x_labels.get(i).map(String::as_str).unwrap_or(""))
-            );
-        }
-    }
-    // Legend.
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Legend: one swatch and name after another.
+    let mut legend = Vec::new();
     let mut x = left;
     for line in series {
-        let _ = write!(
-            s,
-            r#"<rect x="{x:.1}" y="6" width="12" height="12" class="swatch {}"/><text x="{:.1}" y="16" class="legend">{}</text>"#,
-            line.class,
-            x + 16.0,
-            esc(&line.name)
-        );
+        legend.push((x, line));
         x += 26.0 + 7.0 * line.name.chars().count() as f64;
     }
-    s.push_str("</svg>");
-    s
+
+    html! {
+        svg class="chart lines" role="img" viewBox={ "0 0 " (n0(width)) " " (n0(height)) }
+            width=(n0(width)) height=(n0(height)) preserveAspectRatio="xMinYMin meet"
+            aria-label=(title) {
+            title { (title) }
+            @for v in &grid {
+                @let y = y_of(*v);
+                line x1=(n1(left)) y1=(n1(y)) x2=(n1(width - right)) y2=(n1(y)) class="grid" {}
+                text x=(n1(left - 6.0)) y=(n1(y + 4.0)) class="axis" text-anchor="end" { (compact(*v)) }
+            }
+            @for (i, label, anchor) in &x_ticks {
+                text x=(n1(x_of(*i))) y=(n1(height - bottom + 18.0)) class="axis" text-anchor=(anchor) {
+                    (label)
+                }
+            }
+            @for line in series {
+                polyline class={ "line " (line.class) } points=(points(line)) {}
+                @for (i, v) in line.values.iter().enumerate() {
+                    circle class={ "dot " (line.class) } cx=(n1(x_of(i))) cy=(n1(y_of(*v))) r="3" {
+                        title {
+                            (line.name) ": " (compact(*v)) " on "
+                            (x_labels.get(i).map(String::as_str).unwrap_or(""))
+                        }
+                    }
+                }
+            }
+            @for (x, line) in &legend {
+                rect x=(n1(*x)) y="6" width="12" height="12" class={ "swatch " (line.class) } {}
+                text x=(n1(x + 16.0)) y="16" class="legend" { (line.name) }
+            }
+        }
+    }
 }
 
 /// A round top for the y axis and its step (four or five gridlines).
@@ -245,6 +245,7 @@ mod tests {
                 tooltip: "<b>".into(),
             }],
         );
+        let svg = svg.into_string();
         assert!(!svg.contains("<script>"));
         assert!(svg.contains("&lt;script&gt;"));
     }
