@@ -144,8 +144,30 @@ pub async fn run(
                 .map_err(|e| Error::exec("registering the actions' schemas", e))?;
         }
     }
+    // The actions join a few findings' rows to the layers: hash joins whose
+    // build side is that handful of rows. Under a memory limit the engine
+    // prefers sort-merge joins (they spill), which for a dozen joins would
+    // split the pool into slices too small for any sort.
+    // (sharing the run's catalogs: no default catalog of its own to replace them)
+    let mut config = ctx
+        .state()
+        .config()
+        .clone()
+        .with_create_default_catalog_and_schema(false);
+    config.options_mut().optimizer.prefer_hash_join = true;
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+        .with_config(config)
+        .build();
+    let ctx = &SessionContext::new_with_state(state);
     let findings_name = format!("{RUN_SCHEMA}.findings");
-    register(ctx, layers, &findings_name, crate::findings::findings_schema(), findings).await?;
+    register(
+        ctx,
+        layers,
+        &findings_name,
+        crate::findings::findings_schema(),
+        findings,
+    )
+    .await?;
 
     let ids: BTreeSet<String> = files.iter().map(|f| f.id.clone()).collect();
     let mut done: HashSet<String> = HashSet::new();
@@ -203,7 +225,10 @@ pub async fn run(
 
 /// Runs one action and conforms its rows: a shaped action's contract columns
 /// first, cast to the contract's types; text as plain UTF-8 for every reader.
-async fn run_one(ctx: &SessionContext, file: &ActionFile) -> std::result::Result<ActionOutput, String> {
+async fn run_one(
+    ctx: &SessionContext,
+    file: &ActionFile,
+) -> std::result::Result<ActionOutput, String> {
     let at = |e: &datafusion::error::DataFusionError| located(&file.path, e);
     let df = ctx.sql(&file.sql).await.map_err(|e| at(&e))?;
     let found: Vec<String> = df
@@ -242,7 +267,8 @@ async fn run_one(ctx: &SessionContext, file: &ActionFile) -> std::result::Result
         .iter()
         .filter(|c| !leading.iter().any(|(l, _)| l == *c))
         .map(|c| (c.clone(), None));
-    let columns: Vec<(String, Option<DataType>)> = leading.clone().into_iter().chain(others).collect();
+    let columns: Vec<(String, Option<DataType>)> =
+        leading.clone().into_iter().chain(others).collect();
     let df_schema = df.schema().clone();
     let exprs = columns
         .iter()
@@ -262,7 +288,17 @@ async fn run_one(ctx: &SessionContext, file: &ActionFile) -> std::result::Result
             datafusion::prelude::cast(column, target).alias(name)
         })
         .collect::<Vec<_>>();
-    let df = df.select(exprs).map_err(|e| at(&e))?;
+    // rows in a stable order (by their first two columns: an id, a line), so
+    // that two runs over the same snapshot publish the same files
+    let order = columns
+        .iter()
+        .take(2)
+        .map(|(name, _)| datafusion::prelude::ident(name).sort(true, true))
+        .collect();
+    let df = df
+        .select(exprs)
+        .and_then(|df| df.sort(order))
+        .map_err(|e| at(&e))?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(|e| at(&e))?;
     // a contract column the contract requires must not be null: the row would
@@ -301,9 +337,8 @@ async fn register(
     let _ = ctx.deregister_table(name);
     match layers {
         Layers::Materialized => {
-            let table =
-                datafusion::datasource::MemTable::try_new(schema, vec![batches.to_vec()])
-                    .map_err(failed)?;
+            let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.to_vec()])
+                .map_err(failed)?;
             ctx.register_table(name, Arc::new(table))
                 .map(|_| ())
                 .map_err(failed)
@@ -371,11 +406,57 @@ pub fn csv_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>>
 
 /// Rows, findings settled, amount and accepted rows of one action.
 pub fn summarize(output: &ActionOutput) -> ActionSummary {
+    summary_of(
+        &output.file.id,
+        &output.file.title,
+        output.file.shape.map(|t| t.qualified()),
+        &output.schema,
+        &output.batches,
+    )
+}
+
+/// The actions published in a partition (`actions/as_of=.../<id>.parquet`),
+/// summarized from their Parquet files; titles and shapes from the manifest
+/// when it names them.
+pub fn read_published(dir: &Path, named: &[ActionSummary]) -> Result<Vec<ActionSummary>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
+        .collect();
+    files.sort();
+    let mut summaries = Vec::new();
+    for path in files {
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let batches = crate::findings::read_parquet(&path)?;
+        let schema = batches.first().map_or_else(
+            || Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+            RecordBatch::schema,
+        );
+        let known = named.iter().find(|a| a.id == id);
+        let title = known.map_or_else(|| id.replace('_', " "), |a| a.title.clone());
+        let shape = known.and_then(|a| a.shape.clone());
+        summaries.push(summary_of(&id, &title, shape, &schema, &batches));
+    }
+    Ok(summaries)
+}
+
+fn summary_of(
+    id: &str,
+    title: &str,
+    shape: Option<String>,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> ActionSummary {
     let mut findings = HashSet::new();
     let mut reporting_amount = Decimal::ZERO;
     let mut accepted = 0;
-    let index = |name: &str| output.schema.index_of(name).ok();
-    for batch in &output.batches {
+    let index = |name: &str| schema.index_of(name).ok();
+    for batch in batches {
         if let Some(i) = index("finding_id") {
             let ids = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
                 .expect("text casts to text");
@@ -387,7 +468,8 @@ pub fn summarize(output: &ActionOutput) -> ActionSummary {
             }
         }
         if let Some(i) = index("reporting_amount") {
-            let amounts = datafusion::arrow::compute::cast(batch.column(i), &DataType::Decimal128(38, 2));
+            let amounts =
+                datafusion::arrow::compute::cast(batch.column(i), &DataType::Decimal128(38, 2));
             if let Ok(amounts) = amounts {
                 let amounts = amounts.as_primitive::<Decimal128Type>();
                 for row in 0..amounts.len() {
@@ -407,12 +489,72 @@ pub fn summarize(output: &ActionOutput) -> ActionSummary {
         }
     }
     ActionSummary {
-        id: output.file.id.clone(),
-        title: output.file.title.clone(),
-        shape: output.file.shape.map(|t| t.qualified()),
-        rows: output.batches.iter().map(RecordBatch::num_rows).sum(),
+        id: id.to_string(),
+        title: title.to_string(),
+        shape,
+        rows: batches.iter().map(RecordBatch::num_rows).sum(),
         findings: findings.len(),
         reporting_amount,
         accepted,
     }
+}
+
+/// One row of `commission_adjustments`, as a partner's page states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommissionAdjustment {
+    pub partner_id: String,
+    pub deal_id: String,
+    pub level: i64,
+    /// Negative: a claw-back; positive: a top-up (the payout currency).
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// The published commission adjustments of a partition, if any.
+pub fn read_commission_adjustments(dir: &Path) -> Result<Vec<CommissionAdjustment>> {
+    let path = dir.join("commission_adjustments.parquet");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::new();
+    for batch in crate::findings::read_parquet(&path)? {
+        let text = |name: &str| -> Result<Vec<Option<String>>> {
+            let i = batch.schema().index_of(name).map_err(|e| Error::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let column = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .map_err(|e| Error::Output {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            let column = column.as_string::<i32>();
+            Ok((0..column.len())
+                .map(|r| column.is_valid(r).then(|| column.value(r).to_string()))
+                .collect())
+        };
+        let (partners, deals, levels, amounts, currencies) = (
+            text("partner_id")?,
+            text("deal_id")?,
+            text("level")?,
+            text("amount")?,
+            text("currency")?,
+        );
+        for r in 0..batch.num_rows() {
+            rows.push(CommissionAdjustment {
+                partner_id: partners[r].clone().unwrap_or_default(),
+                deal_id: deals[r].clone().unwrap_or_default(),
+                level: levels[r]
+                    .as_deref()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0),
+                amount: amounts[r]
+                    .as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_default(),
+                currency: currencies[r].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(rows)
 }

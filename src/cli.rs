@@ -52,7 +52,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// List the checks of the queries folder with their metadata
     Checks(ChecksArgs),
-    /// Write a starter project to adapt: queries/ (staging, shared, checks) and revleak.toml
+    /// Write a starter project to adapt: queries/ (staging, shared, checks, actions) and revleak.toml
     Init(InitArgs),
     /// Run the SQL tests beside the queries (queries/tests/*.toml): given rows, expected findings
     Test(TestArgs),
@@ -145,7 +145,7 @@ pub struct RunFlags {
     /// Run only this check (repeatable)
     #[arg(long = "only", value_name = "CHECK_ID")]
     pub only: Vec<String>,
-    /// Folder holding staging/, shared/ and checks/ SQL [default: ./queries when present, else the built-in queries]
+    /// Folder holding staging/, shared/, checks/ and actions/ SQL [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
     /// A missing input table is an error instead of skipping the checks that read it

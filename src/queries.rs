@@ -1,5 +1,5 @@
 //! Where a run's SQL comes from: a queries folder (`staging/`, `shared/`,
-//! `checks/`) that analysts edit, or the queries shipped with revleak, which are
+//! `checks/`, `actions/`) that analysts edit, or the queries shipped with revleak, which are
 //! built into the binary so that `revleak run SNAPSHOT` works from any folder and
 //! `revleak init` can write them out as a starter project.
 
@@ -185,8 +185,18 @@ mod tests {
     fn built_in_queries_are_the_shipped_folder() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
         let mut on_disk = Vec::new();
-        for sub in ["staging", "shared", "checks", "tests"] {
-            for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+        for sub in [
+            "staging",
+            "shared",
+            "checks",
+            "actions",
+            "statements",
+            "tests",
+        ] {
+            let Ok(entries) = std::fs::read_dir(root.join(sub)) else {
+                continue;
+            };
+            for entry in entries {
                 let path = entry.unwrap().path();
                 if path.extension().is_some_and(|e| e == "sql" || e == "toml") {
                     let relative = format!("{sub}/{}", path.file_name().unwrap().to_string_lossy());

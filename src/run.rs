@@ -465,7 +465,7 @@ fn raw_table_stats(snapshot: &Snapshot, staging: &staging::Staging) -> Vec<RawTa
 /// Every query file the run read, with its SHA-256.
 fn query_files(queries: &std::path::Path) -> Result<Vec<QueryFile>> {
     let mut files = Vec::new();
-    for dir in ["staging", "shared", "checks"] {
+    for dir in ["staging", "shared", "checks", actions::OUTPUT] {
         for path in sql_files(&queries.join(dir))? {
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             files.push(QueryFile {
@@ -518,9 +518,14 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     for note in &settled.notes {
         tracing::warn!("{note}");
     }
-    let recovery = actions::run(&engine.ctx, &engine.layers, &action_files, &settled.findings)
-        .await
-        .map_err(|e| on_cluster(e, &opts.engine))?;
+    let recovery = actions::run(
+        &engine.ctx,
+        &engine.layers,
+        &action_files,
+        &settled.findings,
+    )
+    .await
+    .map_err(|e| on_cluster(e, &opts.engine))?;
 
     let header = RunHeader {
         run_id: &run_id,

@@ -19,14 +19,7 @@ lines_of_uninvoiced_deals as (
     where f.check_id = 'missing_invoice'
 ),
 
--- under_billing: what the deal's issued invoices bill, per sku
-billed_skus_of_deals as (
-    select distinct i.deal_id, l.sku
-    from shared.invoice_balances i
-    join clean.invoice_lines l on l.invoice_id = i.invoice_id
-    where i.status = 'issued' and i.deal_id is not null
-),
-
+-- under_billing: the deals billed short, and the skus their issued invoices bill
 short_deals as (
     select f.finding_id, d.deal_id, d.currency, d.deal_value - sum(i.total_amount) as shortfall
     from actionable f
@@ -34,6 +27,13 @@ short_deals as (
     join shared.invoice_balances i on i.deal_id = d.deal_id and i.status = 'issued'
     where f.check_id = 'under_billing'
     group by f.finding_id, d.deal_id, d.currency, d.deal_value
+),
+
+billed_skus_of_deals as (
+    select distinct i.deal_id, l.sku
+    from short_deals s
+    join shared.invoice_balances i on i.deal_id = s.deal_id and i.status = 'issued'
+    join clean.invoice_lines l on l.invoice_id = i.invoice_id
 ),
 
 never_billed_deal_lines as (
@@ -67,35 +67,58 @@ lines_of_short_deals as (
            'balancing line: the shortfall cannot be told apart by sku (deal lines against invoice lines), so it is billed as one amount with quantity 0' as note
     from short_deals s
     join (
-        select deal_id, sku, row_number() over (partition by deal_id order by line_no) as nth
-        from clean.deal_lines
-    ) first_line on first_line.deal_id = s.deal_id and first_line.nth = 1
+        select l.deal_id, min(l.line_no) as line_no
+        from short_deals s
+        join clean.deal_lines l on l.deal_id = s.deal_id
+        group by l.deal_id
+    ) first_line_no on first_line_no.deal_id = s.deal_id
+    join clean.deal_lines first_line
+      on first_line.deal_id = s.deal_id and first_line.line_no = first_line_no.line_no
     where s.finding_id not in (select finding_id from itemised_shortfalls)
 ),
 
--- unreported_usage: the excess seats of the customer and sku
+-- unreported_usage: the excess seats of the customer and sku (counted for the
+-- findings' customers and skus only)
+over_used_pairs as (
+    select distinct a.customer_id, a.sku
+    from clean.activations a
+    where concat(a.customer_id, ':', a.sku) in (
+        select entity_id from actionable where check_id = 'unreported_usage'
+    )
+),
+
 seats as (
     select customer_id, sku, sum(activated) as activated_seats, sum(invoiced) as entitled_seats
     from (
-        select customer_id, sku, quantity as activated, 0 as invoiced from clean.activations
+        select a.customer_id, a.sku, a.quantity as activated, 0 as invoiced
+        from over_used_pairs k
+        join clean.activations a on a.customer_id = k.customer_id and a.sku = k.sku
         union all
         select i.customer_id, l.sku, 0 as activated, l.quantity as invoiced
-        from shared.invoice_balances i
-        join clean.invoice_lines l on l.invoice_id = i.invoice_id
-        where i.status = 'issued'
+        from over_used_pairs k
+        join shared.invoice_balances i on i.customer_id = k.customer_id and i.status = 'issued'
+        join clean.invoice_lines l on l.invoice_id = i.invoice_id and l.sku = k.sku
     ) s
     group by customer_id, sku
 ),
 
 price_at_as_of as (
-    -- as unreported_usage values the excess: the reporting-currency price in force at as_of
-    select pl.sku, pl.list_price,
-           row_number() over (partition by pl.sku order by pl.valid_from desc) as newest_first
+    -- as unreported_usage values the excess: the reporting-currency price in force
+    -- at as_of (the latest valid_from, should validity periods overlap); no window
+    -- function, so no sort to hold memory for
+    select pl.sku, pl.list_price
     from clean.price_list pl
     cross join params p
+    join (
+        select pl.sku, max(pl.valid_from) as valid_from
+        from clean.price_list pl
+        cross join params p
+        where pl.currency = p.reporting_currency
+          and pl.valid_from <= p.as_of
+          and (pl.valid_to is null or pl.valid_to >= p.as_of)
+        group by pl.sku
+    ) newest on newest.sku = pl.sku and newest.valid_from = pl.valid_from
     where pl.currency = p.reporting_currency
-      and pl.valid_from <= p.as_of
-      and (pl.valid_to is null or pl.valid_to >= p.as_of)
 ),
 
 lines_of_excess_seats as (
@@ -105,7 +128,7 @@ lines_of_excess_seats as (
            p.reporting_currency as currency, cast(null as varchar) as note
     from actionable f
     join seats a on concat(a.customer_id, ':', a.sku) = f.entity_id
-    join price_at_as_of pr on pr.sku = a.sku and pr.newest_first = 1
+    join price_at_as_of pr on pr.sku = a.sku
     cross join params p
     where f.check_id = 'unreported_usage'
       and a.activated_seats > a.entitled_seats
@@ -158,7 +181,8 @@ draft_lines as (
 
 select
     concat('RL-', to_char(p.as_of, '%Y%m%d'), '-', l.finding_id) as invoice_id,
-    row_number() over (partition by l.finding_id order by l.line_no) as line_no,
+    -- the deal lines' own numbers (unique per deal), else 1: no renumbering sort
+    l.line_no,
     l.sku,
     l.quantity,
     l.unit_price,

@@ -199,6 +199,10 @@ pub struct Page<'a> {
     pub partner_names: &'a BTreeMap<String, String>,
     /// Relative path of the findings partition, for "more in the Parquet".
     pub findings_path: String,
+    /// The recovery actions published beside the findings (`actions/`).
+    pub actions: &'a [crate::manifest::ActionSummary],
+    /// On a partner's page: the commission adjustments the vendor will make to it.
+    pub adjustments: Vec<crate::actions::CommissionAdjustment>,
     pub warnings: Vec<String>,
 }
 
@@ -449,9 +453,16 @@ fn headline(page: &Page) -> Markup {
                     plural(tally.findings, "finding", "findings"),
                 )
             };
+            let to_actions = bucket == Bucket::Recoverable && !page.actions.is_empty();
             Some(html! {
                 div class={ "card " (class) } {
-                    div class="k" { (bucket.label()) }
+                    div class="k" {
+                        @if to_actions {
+                            a href="#actions" title="the corrections ready to import" { (bucket.label()) }
+                        } @else {
+                            (bucket.label())
+                        }
+                    }
                     div class="v" data-v=(tally.leakage) { (shown) }
                     div class="d" { (detail) }
                 }
@@ -540,6 +551,12 @@ fn headline(page: &Page) -> Markup {
                 b { "Other checks" }
                 "."
             }
+            @if !page.is_partner() && !page.actions.is_empty() {
+                (recovery_actions(page))
+            }
+            @if page.is_partner() && !page.adjustments.is_empty() {
+                (commission_statement(page))
+            }
             @if !page.is_partner() {
                 (inputs_summary(page))
             }
@@ -548,6 +565,92 @@ fn headline(page: &Page) -> Markup {
             }
         }
         "\n"
+    }
+}
+
+/// The corrections published beside the findings, per action file, with links
+/// to the files (relative to this page: `../../actions/as_of=.../`).
+fn recovery_actions(page: &Page) -> Markup {
+    let dir = format!("../../{}/as_of={}", crate::actions::OUTPUT, page.as_of);
+    html! {
+        div id="actions" class="actions" {
+            h3 { "Recovering the leaks" }
+            p class="note" {
+                "Corrections ready to import or work through, each row naming the finding it settles "
+                "(findings with a live false-positive or explained disposition get none; accepted ones keep theirs). "
+                "revleak writes no source system: see the README, \"Recovering the leaks\"."
+            }
+            table class="actions-table" {
+                thead {
+                    tr {
+                        th { "Action" }
+                        th { "Imports into" }
+                        th class="num" { "Rows" }
+                        th class="num" { "Findings" }
+                        th class="num" { "Amount (" (page.currency) ")" }
+                        th { "Files" }
+                    }
+                }
+                tbody {
+                    @for a in page.actions {
+                        tr {
+                            td { (a.title) }
+                            td { (a.shape.as_deref().unwrap_or("work list")) }
+                            td class="num" { (group_int(a.rows as u64)) }
+                            td class="num" { (group_int(a.findings as u64)) }
+                            td class="num" { (page.money(a.reporting_amount)) }
+                            td {
+                                a href={ (dir) "/" (a.id) ".csv" } { "CSV" }
+                                " · "
+                                a href={ (dir) "/" (a.id) ".parquet" } { "Parquet" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A partner's commission adjustments: per deal and level, and the net per
+/// currency the vendor will pay (positive) or claw back (negative).
+fn commission_statement(page: &Page) -> Markup {
+    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for a in &page.adjustments {
+        *net.entry(a.currency.as_str()).or_default() += a.amount;
+    }
+    let deals: std::collections::BTreeSet<&str> = page
+        .adjustments
+        .iter()
+        .map(|a| a.deal_id.as_str())
+        .collect();
+    html! {
+        div id="commission-adjustments" class="actions" {
+            h3 { "Commission adjustments" }
+            p class="note" {
+                "The vendor will adjust your commissions on "
+                (plural(deals.len() as u64, "deal", "deals"))
+                " so that what you were paid equals what the plan owes on what was collected. Net: "
+                @for (i, (currency, amount)) in net.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    b { (format_money(*amount)) " " (currency) }
+                }
+                " (negative: to be recovered from you; positive: to be paid to you)."
+            }
+            table class="actions-table" {
+                thead { tr { th { "Deal" } th class="num" { "Level" } th class="num" { "Adjustment" } th { "Currency" } } }
+                tbody {
+                    @for a in &page.adjustments {
+                        tr {
+                            td { (page.t(&a.deal_id)) }
+                            td class="num" { (a.level) }
+                            td class="num" { (format_money(a.amount)) }
+                            td { (a.currency) }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -111,6 +111,19 @@ pub fn build(
     let checks = check_meta(&manifest, &analysis);
 
     let mut warnings = Vec::new();
+    let actions_dir = layout.partition(crate::actions::OUTPUT, as_of);
+    let actions = match &actions_dir {
+        Some(dir) => crate::actions::read_published(dir, &manifest.actions).unwrap_or_else(|e| {
+            warnings.push(format!("actions/as_of={as_of}/ could not be read: {e}"));
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    // each partner's page states its own commission adjustments
+    let adjustments = match (&actions_dir, options.partner_pages) {
+        (Some(dir), true) => crate::actions::read_commission_adjustments(dir).unwrap_or_default(),
+        _ => Vec::new(),
+    };
     if let Some(summary) = data::summary_total(&layout, as_of) {
         match summary {
             Ok(s) => {
@@ -166,6 +179,8 @@ pub fn build(
         checks: &checks,
         partner_names: &names,
         findings_path: findings_path.clone(),
+        actions: &actions,
+        adjustments: Vec::new(),
         warnings,
     };
     let mut report = vec![ReportFile {
@@ -221,6 +236,13 @@ pub fn build(
                 checks: &checks,
                 partner_names: &own_names,
                 findings_path: findings_path.clone(),
+                // the vendor's work lists and drafts are not the partner's
+                actions: &[],
+                adjustments: adjustments
+                    .iter()
+                    .filter(|a| &a.partner_id == partner)
+                    .cloned()
+                    .collect(),
                 warnings: Vec::new(),
             };
             report.push(ReportFile {

@@ -247,3 +247,232 @@ fn the_corrections_close_the_loop_at_scale_0_2() {
 fn the_corrections_close_the_loop_at_scale_1() {
     closes_the_loop(1.0, 42);
 }
+
+/// A run of the sample into `out` with the repository's queries.
+fn run_sample(out: &Path, queries: &Path) -> revleak::error::Result<revleak::run::RunReport> {
+    let mut opts = RunOptions::new(common::sample_dir(), out);
+    opts.queries = queries.to_path_buf();
+    common::run_with_options(&opts)
+}
+
+fn finding_ids_of(out: &Path, action_id: &str) -> BTreeMap<String, Option<String>> {
+    let rows = action(out, action_id);
+    strings(&rows, "finding_id")
+        .into_iter()
+        .zip(strings(&rows, "disposition"))
+        .map(|(id, d)| (id.unwrap(), d))
+        .collect()
+}
+
+#[test]
+fn a_false_positive_gets_no_action_and_an_accepted_finding_keeps_its_action_marked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_sample(&out, &common::queries_dir()).unwrap();
+    let drafts = finding_ids_of(&out, "draft_invoices");
+    let adjustments = finding_ids_of(&out, "commission_adjustments");
+    assert!(drafts.len() >= 2 && !adjustments.is_empty());
+    let mut ids = drafts.keys();
+    let (wrong, recovering) = (ids.next().unwrap(), ids.next().unwrap());
+    let explained = adjustments.keys().next().unwrap();
+    std::fs::write(
+        out.join("dispositions.csv"),
+        format!(
+            "finding_id,disposition,note,owner,until\n\
+             {wrong},false_positive,billed under another deal,ana,\n\
+             {recovering},accepted,draft sent to billing,bo,\n\
+             {explained},explained,side agreement,cy,\n"
+        ),
+    )
+    .unwrap();
+    let report = run_sample(&out, &common::queries_dir()).unwrap();
+
+    let drafts_after = finding_ids_of(&out, "draft_invoices");
+    assert!(
+        !drafts_after.contains_key(wrong),
+        "a false positive gets no draft"
+    );
+    assert_eq!(drafts_after[recovering].as_deref(), Some("accepted"));
+    assert_eq!(drafts_after.len(), drafts.len() - 1);
+    let lines = finding_ids_of(&out, "draft_invoice_lines");
+    assert!(!lines.contains_key(wrong) && lines.contains_key(recovering));
+    assert!(!finding_ids_of(&out, "commission_adjustments").contains_key(explained));
+    let summary = report
+        .manifest
+        .actions
+        .iter()
+        .find(|a| a.id == "draft_invoices")
+        .unwrap();
+    assert_eq!((summary.rows, summary.accepted), (drafts.len() - 1, 1));
+}
+
+#[test]
+fn each_action_is_published_as_parquet_and_csv_and_the_report_links_them_with_their_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let report = run_sample(&out, &common::queries_dir()).unwrap();
+    let dir = out.join("actions").join(format!("as_of={}", as_of()));
+    let page = std::fs::read_to_string(
+        out.join("report")
+            .join(format!("as_of={}", as_of()))
+            .join("index.html"),
+    )
+    .unwrap();
+    assert!(
+        page.contains(r##"<a href="#actions""##),
+        "Recoverable now links to the actions"
+    );
+    assert_eq!(report.manifest.actions.len(), 8);
+    for summary in &report.manifest.actions {
+        let rows = action(&out, &summary.id);
+        let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+        let amount: rust_decimal::Decimal = strings(&rows, "reporting_amount")
+            .into_iter()
+            .flatten()
+            .map(|a| common::dec(&a))
+            .sum();
+        assert!(
+            n > 0,
+            "the sample plants a leak for every action: {}",
+            summary.id
+        );
+        assert_eq!((summary.rows, summary.reporting_amount), (n, amount));
+        // the CSV holds the same rows under the same header
+        let csv = std::fs::read_to_string(dir.join(format!("{}.csv", summary.id))).unwrap();
+        let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        let columns: Vec<String> = rows[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(header, columns);
+        assert_eq!(reader.records().count(), n);
+        // and the report shows it with its counts, amount and both files
+        let row = format!(
+            "<td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{} USD</td>",
+            summary.findings,
+            revleak::udf::format_money(amount)
+        );
+        assert!(page.contains(&row), "{} in the report: {row}", summary.id);
+        for ext in ["csv", "parquet"] {
+            let link = format!("../../actions/as_of={}/{}.{ext}", as_of(), summary.id);
+            assert!(page.contains(&format!("href=\"{link}\"")), "{link}");
+        }
+    }
+    // the shaped files lead with exactly the contract table's columns
+    for (id, table) in APPENDED {
+        let contract = revleak::contract::table(table).unwrap();
+        let rows = action(&out, id);
+        let schema = rows[0].schema();
+        for (i, c) in contract.columns.iter().enumerate() {
+            assert_eq!(schema.field(i).name(), c.name, "{id}");
+            assert_eq!(
+                schema.field(i).data_type(),
+                &c.ty.arrow_type(),
+                "{id}.{}",
+                c.name
+            );
+        }
+        assert!(schema.index_of("finding_id").is_ok());
+    }
+
+    // `revleak report` re-renders the block from the published files
+    let start = page.find("<div id=\"actions\"").unwrap();
+    let block = &page[start..start + page[start..].find("</table>").unwrap()];
+    let rerendered = common::revleak(&["report", out.to_str().unwrap()], tmp.path());
+    assert_eq!(rerendered.code, 0, "{}", rerendered.stderr);
+    let again = std::fs::read_to_string(
+        out.join("report")
+            .join(format!("as_of={}", as_of()))
+            .join("index.html"),
+    )
+    .unwrap();
+    assert!(again.contains(block));
+}
+
+#[test]
+fn broken_action_files_are_reported_together_and_no_actions_skips_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = tmp.path().join("queries");
+    common::copy_tree(&common::queries_dir(), &queries);
+    let drafts = queries.join("actions/draft_invoices.sql");
+    let text = std::fs::read_to_string(&drafts).unwrap();
+    std::fs::write(&drafts, text.replace("as due_date,", "as due_on,")).unwrap();
+    std::fs::write(
+        queries.join("actions/dunning.sql"),
+        "select finding_id frm run.findings",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let message = run_sample(&out, &queries).unwrap_err().to_string();
+    assert!(
+        message.contains(
+            "draft_invoices.sql:1:1: shaped as billing/invoices but has no column due_date"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("dunning.sql:1:"), "{message}");
+    assert!(!out.join("actions").exists() && !out.join("findings").exists());
+
+    let mut opts = RunOptions::new(common::sample_dir(), &out);
+    opts.queries = queries.clone();
+    opts.actions = false;
+    let report = common::run_with_options(&opts).unwrap();
+    assert!(report.manifest.actions.is_empty());
+    assert!(out.join("findings").exists() && !out.join("actions").exists());
+}
+
+#[test]
+fn each_partners_page_states_its_own_commission_adjustments_and_no_one_elses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut opts = RunOptions::new(common::sample_dir(), &out);
+    opts.queries = common::queries_dir();
+    opts.partner_reports = true;
+    common::run_with_options(&opts).unwrap();
+    let rows = action(&out, "commission_adjustments");
+    let partners = strings(&rows, "partner_id");
+    let deals = strings(&rows, "deal_id");
+    let amounts = strings(&rows, "amount");
+    let currencies = strings(&rows, "currency");
+    let mut by_partner: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, p) in partners.iter().enumerate() {
+        by_partner.entry(p.clone().unwrap()).or_default().push(i);
+    }
+    assert!(by_partner.len() >= 2, "the sample adjusts several partners");
+    let pages = out.join(format!("report/as_of={}/partners", as_of()));
+    for (partner, own) in &by_partner {
+        let page = std::fs::read_to_string(pages.join(format!("{partner}.html"))).unwrap();
+        let start = page
+            .find("<div id=\"commission-adjustments\"")
+            .unwrap_or_else(|| panic!("{partner}'s page states its adjustments"));
+        let block = &page[start..start + page[start..].find("</table>").unwrap()];
+        let mut net: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+        for &i in own {
+            let amount = common::dec(amounts[i].as_deref().unwrap());
+            *net.entry(currencies[i].clone().unwrap()).or_default() += amount;
+            let row = format!(
+                "<td>{}</td><td class=\"num\">",
+                deals[i].as_deref().unwrap()
+            );
+            assert!(block.contains(&row), "{partner}: {row}");
+        }
+        for (currency, amount) in net {
+            let shown = format!("<b>{} {currency}</b>", revleak::udf::format_money(amount));
+            assert!(block.contains(&shown), "{partner}: net {shown}");
+        }
+        for (other, theirs) in by_partner.iter().filter(|(p, _)| *p != partner) {
+            for &i in theirs {
+                let deal = deals[i].as_deref().unwrap();
+                if !own.iter().any(|&j| deals[j].as_deref() == Some(deal)) {
+                    assert!(
+                        !block.contains(deal),
+                        "{partner}'s page shows {other}'s deal {deal}"
+                    );
+                }
+            }
+        }
+    }
+}

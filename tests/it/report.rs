@@ -176,7 +176,7 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
         .sum();
     assert!(recoverable > Decimal::ZERO);
     assert!(html.contains(&format!(
-        "<div class=\"k\">Recoverable now</div><div class=\"v\" data-v=\"{recoverable}\">{} USD</div>",
+        "<div class=\"k\"><a href=\"#actions\" title=\"the corrections ready to import\">Recoverable now</a></div><div class=\"v\" data-v=\"{recoverable}\">{} USD</div>",
         format_money(recoverable)
     )));
     // Titles and descriptions come from the check files.
