@@ -24,10 +24,13 @@ use std::sync::Arc;
 
 /// The schema the current run's findings are read from: `run.findings`.
 const RUN_SCHEMA: &str = "run";
-/// The schema each action is registered under for the actions after it.
-const ACTIONS_SCHEMA: &str = "actions";
-/// Where the actions are published, beside findings/ and summary/.
+/// Where the actions are published, beside findings/ and summary/; also the
+/// schema each action is registered under for the actions after it.
 pub const OUTPUT: &str = "actions";
+/// The partners' statements (`queries/statements/`): run the same way, one
+/// dataset per file, each row naming its `partner_id`; published for the
+/// partners' pages.
+pub const STATEMENTS: &str = "statements";
 
 /// An action file and its header.
 #[derive(Debug, Clone)]
@@ -116,31 +119,33 @@ pub fn discover(dir: &Path) -> Result<Vec<ActionFile>> {
 }
 
 /// The actions an action reads (`actions.<id>`), which run before it.
-fn reads(file: &ActionFile, ids: &BTreeSet<String>) -> BTreeSet<String> {
+fn reads(file: &ActionFile, ids: &BTreeSet<String>, schema: &str) -> BTreeSet<String> {
     ids.iter()
-        .filter(|id| *id != &file.id && file.sql.contains(&format!("{ACTIONS_SCHEMA}.{id}")))
+        .filter(|id| *id != &file.id && file.sql.contains(&format!("{schema}.{id}")))
         .cloned()
         .collect()
 }
 
-/// Runs every action over the layers and the run's settled findings
-/// (`run.findings`, with their dispositions). An action may read the actions
-/// before it (`actions.draft_invoice_lines`); each runs once what it reads has.
-/// Every broken file is reported together.
+/// Runs every file (of `queries/actions/` or `queries/statements/`, named by
+/// `schema`) over the layers and the run's settled findings (`run.findings`,
+/// with their dispositions). A file may read those before it
+/// (`actions.draft_invoice_lines`); each runs once what it reads has. Every
+/// broken file is reported together.
 pub async fn run(
     ctx: &SessionContext,
     layers: &Layers,
     files: &[ActionFile],
     findings: &[RecordBatch],
+    schema: &str,
 ) -> Result<Vec<ActionOutput>> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
     let catalog = ctx.catalog("datafusion").expect("default catalog");
-    for schema in [RUN_SCHEMA, ACTIONS_SCHEMA] {
-        if catalog.schema(schema).is_none() {
+    for name in [RUN_SCHEMA, schema] {
+        if catalog.schema(name).is_none() {
             catalog
-                .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+                .register_schema(name, Arc::new(MemorySchemaProvider::new()))
                 .map_err(|e| Error::exec("registering the actions' schemas", e))?;
         }
     }
@@ -178,10 +183,10 @@ pub async fn run(
     while !waiting.is_empty() {
         let (ready, rest): (Vec<&ActionFile>, Vec<&ActionFile>) = waiting
             .into_iter()
-            .partition(|f| reads(f, &ids).iter().all(|r| done.contains(r)));
+            .partition(|f| reads(f, &ids, schema).iter().all(|r| done.contains(r)));
         if ready.is_empty() {
             for file in rest {
-                let blocked: Vec<String> = reads(file, &ids)
+                let blocked: Vec<String> = reads(file, &ids, schema)
                     .into_iter()
                     .filter(|r| !done.contains(r))
                     .collect();
@@ -193,7 +198,7 @@ pub async fn run(
                     file.path.display(),
                     blocked
                         .iter()
-                        .map(|b| format!("{ACTIONS_SCHEMA}.{b}"))
+                        .map(|b| format!("{schema}.{b}"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
@@ -202,9 +207,9 @@ pub async fn run(
         }
         waiting = rest;
         for file in ready {
-            match run_one(ctx, file).await {
+            match run_one(ctx, file, schema).await {
                 Ok(output) => {
-                    let name = format!("{ACTIONS_SCHEMA}.{}", file.id);
+                    let name = format!("{schema}.{}", file.id);
                     register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
                     done.insert(file.id.clone());
                     outputs.push(output);
@@ -228,6 +233,7 @@ pub async fn run(
 async fn run_one(
     ctx: &SessionContext,
     file: &ActionFile,
+    schema: &str,
 ) -> std::result::Result<ActionOutput, String> {
     let at = |e: &datafusion::error::DataFusionError| located(&file.path, e);
     let df = ctx.sql(&file.sql).await.map_err(|e| at(&e))?;
@@ -237,9 +243,17 @@ async fn run_one(
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    if !found.iter().any(|c| c == "finding_id") {
+    // an action's rows name the finding they settle; a statement's, its partner
+    let (key, what) = match schema {
+        STATEMENTS => ("partner_id", "a statement's rows must name their partner"),
+        _ => (
+            "finding_id",
+            "an action's rows must name the finding they settle",
+        ),
+    };
+    if !found.iter().any(|c| c == key) {
         return Err(format!(
-            "{}:1:1: an action's rows must name the finding they settle: no column finding_id",
+            "{}:1:1: {what}: no column {key}",
             file.path.display()
         ));
     }
@@ -282,6 +296,14 @@ async fn run_one(
                 Some(t) => t.clone(),
                 None if matches!(field_type, DataType::Utf8View | DataType::LargeUtf8) => {
                     DataType::Utf8
+                }
+                // money as the contract's Decimal128(18, 2) whatever precision the
+                // arithmetic left, rates as its Decimal128(18, 8)
+                None if matches!(field_type, DataType::Decimal128(_, 2)) => {
+                    DataType::Decimal128(18, 2)
+                }
+                None if matches!(field_type, DataType::Decimal128(_, s) if s > 2) => {
+                    DataType::Decimal128(18, 8)
                 }
                 None => field_type,
             };

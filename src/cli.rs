@@ -151,7 +151,7 @@ pub struct RunFlags {
     /// A missing input table is an error instead of skipping the checks that read it
     #[arg(long)]
     pub strict: bool,
-    /// Also write one report page per partner (report/as_of=.../partners/<partner_id>.html)
+    /// Also write a statement per partner to share with it (report/as_of=.../partners/<partner_id>.html)
     #[arg(long)]
     pub partner_reports: bool,
     /// Skip the recovery actions (actions/as_of=...: draft invoices, commission adjustments, work lists)
@@ -270,7 +270,7 @@ pub struct ReportArgs {
     /// The run to render (default: the latest as_of published under DIR)
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub as_of: Option<chrono::NaiveDate>,
-    /// Also write one page per partner (report/as_of=.../partners/<partner_id>.html)
+    /// Also write a statement per partner (report/as_of=.../partners/<partner_id>.html), from the run's statements/
     #[arg(long)]
     pub partner_reports: bool,
 }

@@ -304,6 +304,8 @@ struct Outputs<'a> {
     pending: Option<&'a [serde_json::Value]>,
     partner_figures: &'a [RecordBatch],
     actions: &'a [actions::ActionOutput],
+    /// With partner pages: the partners' statement datasets.
+    statements: &'a [actions::ActionOutput],
 }
 
 /// Writes every output of the run under `_tmp-<run>/`, the manifest last but
@@ -353,6 +355,11 @@ fn publish_run(
         staged.write_file(actions::OUTPUT, &format!("{id}.parquet"), &parquet)?;
         let csv = actions::csv_bytes(&action.schema, &action.batches)?;
         staged.write_file(actions::OUTPUT, &format!("{id}.csv"), &csv)?;
+    }
+    for statement in outputs.statements {
+        let parquet = actions::parquet_bytes(&statement.schema, &statement.batches)?;
+        let name = format!("{}.parquet", statement.file.id);
+        staged.write_file(actions::STATEMENTS, &name, &parquet)?;
     }
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
@@ -465,7 +472,13 @@ fn raw_table_stats(snapshot: &Snapshot, staging: &staging::Staging) -> Vec<RawTa
 /// Every query file the run read, with its SHA-256.
 fn query_files(queries: &std::path::Path) -> Result<Vec<QueryFile>> {
     let mut files = Vec::new();
-    for dir in ["staging", "shared", "checks", actions::OUTPUT] {
+    for dir in [
+        "staging",
+        "shared",
+        "checks",
+        actions::OUTPUT,
+        actions::STATEMENTS,
+    ] {
         for path in sql_files(&queries.join(dir))? {
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
             files.push(QueryFile {
@@ -508,6 +521,10 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         true => actions::discover(&opts.queries.join(actions::OUTPUT))?,
         false => Vec::new(),
     };
+    let statement_files = match opts.partner_reports {
+        true => actions::discover(&opts.queries.join(actions::STATEMENTS))?,
+        false => Vec::new(),
+    };
 
     let engine = open_engine(opts, &run_id).await?;
     let mut loaded = load_inputs(opts, &engine, &snapshot, &params).await?;
@@ -518,11 +535,22 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     for note in &settled.notes {
         tracing::warn!("{note}");
     }
+    let (ctx, layers) = (&engine.ctx, &engine.layers);
     let recovery = actions::run(
-        &engine.ctx,
-        &engine.layers,
+        ctx,
+        layers,
         &action_files,
         &settled.findings,
+        actions::OUTPUT,
+    )
+    .await
+    .map_err(|e| on_cluster(e, &opts.engine))?;
+    let statements = actions::run(
+        ctx,
+        layers,
+        &statement_files,
+        &settled.findings,
+        actions::STATEMENTS,
     )
     .await
     .map_err(|e| on_cluster(e, &opts.engine))?;
@@ -543,6 +571,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         pending: settled.pending.as_deref(),
         partner_figures: &checked.partner_figures,
         actions: &recovery,
+        statements: &statements,
     };
     let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
     if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &settled.pending)

@@ -717,3 +717,20 @@ pub fn summary_total(layout: &Layout, as_of: NaiveDate) -> Option<Result<Tally>>
         });
     Some(result)
 }
+
+/// The file name of a partner's page: its id with anything but letters,
+/// digits, `-`, `_` and `.` replaced by `_`.
+pub fn partner_file_name(partner_id: &str) -> String {
+    let safe: String = partner_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    format!("partners/{}.html", if safe.is_empty() { "_" } else { safe })
+}

@@ -35,12 +35,12 @@ use rust_decimal::prelude::ToPrimitive;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-const CSS: &str = include_str!("report.css");
-const JS: &str = include_str!("report.js");
+pub(super) const CSS: &str = include_str!("report.css");
+pub(super) const JS: &str = include_str!("report.js");
 
 /// Installed first: records errors, rejected promises, console errors and
 /// anything the CSP blocks, for the self-test.
-const CAPTURE_JS: &str = "window.__revleakErrors=[];\
+pub(super) const CAPTURE_JS: &str = "window.__revleakErrors=[];\
 window.addEventListener('error',function(e){window.__revleakErrors.push('error: '+(e.message||e.type)+(e.filename?' at '+e.filename+':'+e.lineno:''));},true);\
 window.addEventListener('unhandledrejection',function(e){window.__revleakErrors.push('unhandled rejection: '+e.reason);});\
 document.addEventListener('securitypolicyviolation',function(e){window.__revleakErrors.push('blocked by CSP: '+e.blockedURI+' ('+e.violatedDirective+')');});\
@@ -201,8 +201,8 @@ pub struct Page<'a> {
     pub findings_path: String,
     /// The recovery actions published beside the findings (`actions/`).
     pub actions: &'a [crate::manifest::ActionSummary],
-    /// On a partner's page: the commission adjustments the vendor will make to it.
-    pub adjustments: Vec<crate::actions::CommissionAdjustment>,
+    /// Partner statements were written beside this page: the scorecard links them.
+    pub statement_links: bool,
     pub warnings: Vec<String>,
 }
 
@@ -233,11 +233,11 @@ impl Page<'_> {
     }
 }
 
-fn f64_of(d: Decimal) -> f64 {
+pub(super) fn f64_of(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", group_int(n), if n == 1 { one } else { many })
 }
 
@@ -259,7 +259,7 @@ fn opt_date(d: Option<NaiveDate>) -> String {
 }
 
 /// Pieces of markup with `separator` between them.
-fn join(parts: &[Markup], separator: &str) -> Markup {
+pub(super) fn join(parts: &[Markup], separator: &str) -> Markup {
     html! {
         @for (i, part) in parts.iter().enumerate() {
             @if i > 0 { (separator) }
@@ -269,18 +269,18 @@ fn join(parts: &[Markup], separator: &str) -> Markup {
 }
 
 /// A numeric cell: shown text (or markup), exact sort key.
-fn num_cell(shown: impl Render, key: impl Render) -> Markup {
+pub(super) fn num_cell(shown: impl Render, key: impl Render) -> Markup {
     html! { td class="num" data-v=(key) { (shown) } }
 }
 
-fn money_cell(amount: Option<Decimal>) -> Markup {
+pub(super) fn money_cell(amount: Option<Decimal>) -> Markup {
     match amount {
         Some(a) => num_cell(format_money(a), a.to_string()),
         None => num_cell("–", ""),
     }
 }
 
-fn count_cell(n: u64) -> Markup {
+pub(super) fn count_cell(n: u64) -> Markup {
     num_cell(group_int(n), n)
 }
 
@@ -296,13 +296,13 @@ fn th(label: &str, numeric: bool) -> Markup {
 }
 
 /// The header row of a sortable table.
-fn head_row(columns: &[(&str, bool)]) -> Markup {
+pub(super) fn head_row(columns: &[(&str, bool)]) -> Markup {
     html! {
         thead { tr { @for (label, numeric) in columns { (th(label, *numeric)) } } }
     }
 }
 
-fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> Markup {
+pub(super) fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> Markup {
     html! {
         div class="filterbar" {
             input type="search" data-filter=(table_id) placeholder=(placeholder) aria-label=(placeholder);
@@ -554,9 +554,6 @@ fn headline(page: &Page) -> Markup {
             @if !page.is_partner() && !page.actions.is_empty() {
                 (recovery_actions(page))
             }
-            @if page.is_partner() && !page.adjustments.is_empty() {
-                (commission_statement(page))
-            }
             @if !page.is_partner() {
                 (inputs_summary(page))
             }
@@ -604,48 +601,6 @@ fn recovery_actions(page: &Page) -> Markup {
                                 " · "
                                 a href={ (dir) "/" (a.id) ".parquet" } { "Parquet" }
                             }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A partner's commission adjustments: per deal and level, and the net per
-/// currency the vendor will pay (positive) or claw back (negative).
-fn commission_statement(page: &Page) -> Markup {
-    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
-    for a in &page.adjustments {
-        *net.entry(a.currency.as_str()).or_default() += a.amount;
-    }
-    let deals: std::collections::BTreeSet<&str> = page
-        .adjustments
-        .iter()
-        .map(|a| a.deal_id.as_str())
-        .collect();
-    html! {
-        div id="commission-adjustments" class="actions" {
-            h3 { "Commission adjustments" }
-            p class="note" {
-                "The vendor will adjust your commissions on "
-                (plural(deals.len() as u64, "deal", "deals"))
-                " so that what you were paid equals what the plan owes on what was collected. Net: "
-                @for (i, (currency, amount)) in net.iter().enumerate() {
-                    @if i > 0 { ", " }
-                    b { (format_money(*amount)) " " (currency) }
-                }
-                " (negative: to be recovered from you; positive: to be paid to you)."
-            }
-            table class="actions-table" {
-                thead { tr { th { "Deal" } th class="num" { "Level" } th class="num" { "Adjustment" } th { "Currency" } } }
-                tbody {
-                    @for a in &page.adjustments {
-                        tr {
-                            td { (page.t(&a.deal_id)) }
-                            td class="num" { (a.level) }
-                            td class="num" { (format_money(a.amount)) }
-                            td { (a.currency) }
                         }
                     }
                 }
@@ -1125,7 +1080,7 @@ fn scorecard(page: &Page) -> Markup {
                     }
                     tbody {
                         @for r in &rows {
-                            (scorecard_row(r, with_info, with_figures))
+                            (scorecard_row(r, with_info, with_figures, page.statement_links && !page.is_partner()))
                         }
                     }
                 }
@@ -1142,7 +1097,7 @@ fn scorecard(page: &Page) -> Markup {
     }
 }
 
-fn scorecard_row(r: &ScoreRow, with_info: bool, with_figures: bool) -> Markup {
+fn scorecard_row(r: &ScoreRow, with_info: bool, with_figures: bool, link: bool) -> Markup {
     let (name, tier, region) = r
         .info
         .map(|i| (i.name.as_str(), i.tier.as_str(), i.region.as_str()))
@@ -1151,7 +1106,11 @@ fn scorecard_row(r: &ScoreRow, with_info: bool, with_figures: bool) -> Markup {
     let percent = |p: Decimal| num_cell(format!("{p}%"), p.to_string());
     html! {
         tr {
-            td { (r.id) }
+            @if link {
+                td { a href=(super::data::partner_file_name(&r.id)) title="the partner's statement" { (r.id) } }
+            } @else {
+                td { (r.id) }
+            }
             @if with_info {
                 td class="name" { (name) }
                 td { (tier) }

@@ -16,12 +16,13 @@
 pub mod data;
 pub mod html;
 pub mod snapshot;
+pub mod statement;
 pub mod svg;
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
-use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS, Tally};
-use html::{CheckMeta, Page, PartnerIndex, Scope};
+use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS};
+use html::{CheckMeta, Page, Scope};
 use snapshot::SnapshotData;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -40,22 +41,7 @@ pub struct ReportFile {
     pub bytes: Vec<u8>,
 }
 
-/// The file name of a partner's page: its id with anything but letters,
-/// digits, `-`, `_` and `.` replaced by `_`.
-pub fn partner_file_name(partner_id: &str) -> String {
-    let safe: String = partner_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let safe = safe.trim_start_matches('.');
-    format!("partners/{}.html", if safe.is_empty() { "_" } else { safe })
-}
+pub use data::partner_file_name;
 
 /// Renders the report of `as_of` from the outputs under `out`. When `overlay`
 /// is given (a run's staging root, laid out like `out`), its partitions take
@@ -149,19 +135,44 @@ pub fn build(
         ));
     }
 
-    let mut names: BTreeMap<String, String> = snapshot
+    let names: BTreeMap<String, String> = snapshot
         .partners
         .iter()
         .map(|(id, p)| (id.clone(), p.name.clone()))
         .collect();
-    let partners: Vec<(String, Current)> = if options.partner_pages {
-        current.by_partner()?
-    } else {
-        Vec::new()
+    // With partner pages: a statement for every partner (of the snapshot, or
+    // with a statement row), read from the run's statements/ datasets.
+    let statements = match (
+        options.partner_pages,
+        layout.partition(crate::actions::STATEMENTS, as_of),
+    ) {
+        (true, Some(dir)) => statement::Statements::load(&dir)?,
+        (true, None) => {
+            return Err(Error::Config(format!(
+                "{}: no partner statements as of {as_of} (statements/as_of={as_of}/): \
+                 they are published by `revleak run --partner-reports` (or partner_reports = true \
+                 in revleak.toml); run it for {as_of} to write them",
+                out.display()
+            )));
+        }
+        (false, _) => statement::Statements::default(),
     };
-    for (p, _) in &partners {
-        names.entry(p.clone()).or_default();
+    let mut statement_partners: BTreeMap<String, String> = BTreeMap::new();
+    if options.partner_pages
+        && layout
+            .partition(crate::actions::STATEMENTS, as_of)
+            .is_some()
+    {
+        statement_partners.extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for p in statements.partners() {
+            statement_partners.entry(p.clone()).or_default();
+        }
     }
+    let lookback_months: i64 = manifest
+        .parameters
+        .get("forecast_lookback_months")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     let recovered = History::recovered(&history.runs);
     let trend: Vec<RunPoint> = history.runs.values().cloned().collect();
 
@@ -180,7 +191,7 @@ pub fn build(
         partner_names: &names,
         findings_path: findings_path.clone(),
         actions: &actions,
-        adjustments: Vec::new(),
+        statement_links: !statement_partners.is_empty(),
         warnings,
     };
     let mut report = vec![ReportFile {
@@ -188,99 +199,27 @@ pub fn build(
         bytes: html::render(&page).into_bytes(),
     }];
 
-    if options.partner_pages {
-        let empty = BTreeMap::new();
-        let index = PartnerIndex::new(
-            names
-                .iter()
-                .flat_map(|(id, name)| [(id.clone(), id.clone()), (id.clone(), name.clone())]),
-        );
-        for (partner, own) in &partners {
-            let analysis: Analysis = own.analyse(TOP_FINDINGS)?;
-            let points = history.partners.get(partner).unwrap_or(&empty);
-            // Every run, with zero where the partner had no finding.
-            let trend: Vec<RunPoint> = history
-                .runs
-                .iter()
-                .map(|(date, run)| {
-                    let mut p = points.get(date).cloned().unwrap_or_default();
-                    p.as_of = Some(*date);
-                    p.run_id = run.run_id.clone();
-                    if run.resolved.is_some() {
-                        p.resolved.get_or_insert_with(Tally::default);
-                    }
-                    p
-                })
-                .collect();
-            let redactor = index.for_partner(partner);
-            let own_names: BTreeMap<String, String> = names
-                .get_key_value(partner)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .into_iter()
-                .collect();
-            let page = Page {
-                scope: Scope::Partner {
-                    id: partner,
-                    info: snapshot.partners.get(partner),
-                    redactor: &redactor,
-                },
-                as_of,
-                currency: currency.clone(),
-                manifest: &manifest,
-                manifest_found,
-                analysis: &analysis,
-                recovered: History::recovered(points),
-                trend,
-                has_resolved: history.has_resolved,
-                snapshot: &partner_snapshot(&snapshot, partner),
-                checks: &checks,
-                partner_names: &own_names,
-                findings_path: findings_path.clone(),
-                // the vendor's work lists and drafts are not the partner's
-                actions: &[],
-                adjustments: adjustments
-                    .iter()
-                    .filter(|a| &a.partner_id == partner)
-                    .cloned()
-                    .collect(),
-                warnings: Vec::new(),
-            };
-            report.push(ReportFile {
-                name: partner_file_name(partner),
-                bytes: html::render(&page).into_bytes(),
-            });
-        }
+    for (partner, name) in &statement_partners {
+        let own: Vec<crate::actions::CommissionAdjustment> = adjustments
+            .iter()
+            .filter(|a| &a.partner_id == partner)
+            .cloned()
+            .collect();
+        let page = statement::Statement {
+            partner_id: partner,
+            partner_name: if name.is_empty() { partner } else { name },
+            as_of,
+            reporting_currency: &currency,
+            lookback_months,
+            statements: &statements,
+            adjustments: &own,
+        };
+        report.push(ReportFile {
+            name: partner_file_name(partner),
+            bytes: statement::render(&page).into_bytes(),
+        });
     }
     Ok(report)
-}
-
-/// The snapshot figures of one partner only (no other partner's rows).
-fn partner_snapshot(all: &SnapshotData, partner: &str) -> SnapshotData {
-    SnapshotData {
-        location: all.location.clone(),
-        partners_read: all.partners_read,
-        figures_read: all.figures_read,
-        notes: all
-            .notes
-            .iter()
-            .filter(|n| !n.contains(snapshot::NO_RATE_NOTE))
-            .cloned()
-            .collect(),
-        partners: all
-            .partners
-            .get_key_value(partner)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .into_iter()
-            .collect(),
-        figures: all
-            .figures
-            .get_key_value(partner)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .into_iter()
-            .collect(),
-        freshness: BTreeMap::new(),
-        lookback: all.lookback,
-    }
 }
 
 /// Title, description, owner and parameters of each check: from the check

@@ -19,6 +19,7 @@ mod engine_settings;
 mod exit_codes;
 mod exports;
 mod lifecycle;
+mod partner_statements;
 mod properties;
 mod recovery_actions;
 mod report;

@@ -293,25 +293,32 @@ fn a_partner_page_shows_no_other_partner() {
         .iter()
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(ids, with_findings, "one page per partner with findings");
+    for partner in &with_findings {
+        assert!(
+            ids.iter().any(|i| i == partner),
+            "{partner} has a statement"
+        );
+    }
+    assert_eq!(
+        ids.len(),
+        partners.len(),
+        "a statement for every partner of the snapshot"
+    );
 
     for (page, id) in pages.iter().zip(&ids) {
         let html = std::fs::read_to_string(page).unwrap();
-        let own = findings
-            .iter()
-            .filter(|f| f.partner_id.as_deref() == Some(id.as_str()))
-            .count();
         assert!(occurs(&html, id), "{id}'s page names it");
-        let own_leakage: Decimal = findings
-            .iter()
-            .filter(|f| f.partner_id.as_deref() == Some(id.as_str()))
-            .map(|f| f.leakage)
-            .sum();
-        assert_eq!(
-            attribute_of(&html, "total-leakage", "data-v"),
-            own_leakage.to_string(),
-            "{id}: its own total ({own} findings)"
-        );
+        // the vendor's audit stays internal: no severities, check ids, owners or thresholds
+        for internal in [
+            "Total leakage",
+            "severity",
+            "missing_invoice",
+            "commission_overpayment",
+            "billing operations",
+            "50000",
+        ] {
+            assert!(!html.contains(internal), "{id}'s page shows {internal}");
+        }
         for (other, name) in partners.iter().filter(|(p, _)| p != id) {
             assert!(!occurs(&html, other), "{id}'s page names {other}");
             assert!(
@@ -342,21 +349,34 @@ fn revleak_report_re_renders_the_same_page() {
     assert_eq!(index(&out, AS_OF), written, "byte for byte");
     assert!(report_dir(&out, AS_OF).join("_SUCCESS").exists());
 
-    revleak(&[
+    // statements are published by runs with --partner-reports: without them
+    // the report says how to get them and changes nothing
+    let args = [
         "report",
         out.to_str().unwrap(),
         "--as-of",
         AS_OF,
         "--partner-reports",
-    ]);
-    assert_eq!(index(&out, AS_OF), written);
+    ];
+    let refused = common::revleak(&args, &out);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        report_dir(&out, AS_OF)
-            .join("partners")
-            .read_dir()
-            .unwrap()
-            .count()
-            > 0
+        refused.stderr.contains("revleak run --partner-reports"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(index(&out, AS_OF), written);
+    assert!(!report_dir(&out, AS_OF).join("partners").exists());
+
+    run_with_partner_pages(&common::sample_dir(), &out);
+    let statements = report_dir(&out, AS_OF).join("partners/P00001.html");
+    let statement = std::fs::read_to_string(&statements).unwrap();
+    std::fs::remove_dir_all(report_dir(&out, AS_OF).join("partners")).unwrap();
+    revleak(&args);
+    assert_eq!(
+        std::fs::read_to_string(&statements).unwrap(),
+        statement,
+        "the statement re-rendered from statements/, byte for byte"
     );
     // Nothing left behind.
     let leftovers: Vec<String> = std::fs::read_dir(&out)
@@ -734,5 +754,28 @@ fn an_eight_digit_headline_fits_its_card_in_a_narrow_window() {
             serde_json::json!([]),
             "figures wider than their card at {width} px: {result}"
         );
+    }
+}
+
+#[test]
+fn a_partner_statement_in_a_headless_browser_sorts_without_errors_requests_or_overflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_with_partner_pages(&common::sample_dir(), &out);
+    let page = report_dir(&out, AS_OF).join("partners/P00001.html");
+    for width in [700, 1400] {
+        let result = selftest_at(&page, width, &tmp.path().join(format!("profile-{width}")));
+        let json = result.to_string();
+        assert_eq!(result["errors"], serde_json::json!([]), "{width}px: {json}");
+        assert_eq!(result["resources"], 0, "{width}px: {json}");
+        assert_eq!(
+            result["overflow"],
+            serde_json::json!([]),
+            "{width}px: {json}"
+        );
+        let sort = &result["sort"];
+        assert!(sort["rows"].as_u64().unwrap() >= 2, "{json}");
+        assert_eq!(sort["firstOrdered"], true, "{json}");
+        assert_eq!(sort["secondOrdered"], true, "{json}");
     }
 }
