@@ -319,6 +319,39 @@ fn each_statement_states_the_partners_invoices_payments_and_commissions_as_the_s
             commissions_compared += 1;
         }
     }
+    // a distributor sees its level-2 lines on its resellers' deals and no other
+    // line of theirs: a line on a deal not its own is level 2 as the deal
+    // partner's parent, or a payout it received itself
+    let parents: BTreeMap<String, Option<String>> = table(&snapshot, "prm/partners")
+        .iter()
+        .map(|p| {
+            (
+                cell(p, "partner_id").unwrap().to_string(),
+                cell(p, "parent_partner_id").map(String::from),
+            )
+        })
+        .collect();
+    let mut level_two_lines = 0;
+    for partner in &partners {
+        let html = std::fs::read_to_string(pages.join(format!("{partner}.html"))).unwrap();
+        for row in page_rows(&html, "commissions-table") {
+            let (deal, level) = (row[0].0.as_str(), row[1].0.as_str());
+            let seller = deals.get(deal).and_then(|d| cell(d, "partner_id"));
+            if seller == Some(partner.as_str()) {
+                continue;
+            }
+            let is_parent = seller
+                .and_then(|s| parents.get(s))
+                .is_some_and(|p| p.as_deref() == Some(partner.as_str()));
+            let paid_to_it = row[6].1.as_deref() != Some("0.00");
+            assert!(
+                (level == "2" && is_parent) || paid_to_it,
+                "{partner}'s page shows line {level} of {deal}, sold by {seller:?}"
+            );
+            level_two_lines += usize::from(level == "2" && is_parent);
+        }
+    }
+    assert!(level_two_lines > 0, "distributors see their level-2 lines");
     assert!(
         invoices_compared > 100,
         "{invoices_compared} invoices compared"
