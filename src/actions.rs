@@ -5,7 +5,9 @@
 //! success, the deal desk and finance. Each file's id is its name; a
 //! `-- shape: system/table` header makes its first columns exactly that
 //! contract table's (names and types), so the rows import as they are. Every
-//! row names the `finding_id` it settles. revleak writes no source system:
+//! row names the `finding_id` it settles. A file whose name starts with `_` is
+//! a step the others read (`actions._short_deals`), computed once and not
+//! published. revleak writes no source system:
 //! the actions are published beside the findings (`actions/as_of=.../`).
 
 use crate::checks::{header_value, sha256_hex};
@@ -17,6 +19,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -206,8 +209,18 @@ pub async fn run(
             break;
         }
         waiting = rest;
-        for file in ready {
-            match run_one(ctx, file, schema).await {
+        // independent files run side by side, as the checks do
+        let width = crate::engine::concurrency(ctx);
+        let mut pending = Vec::new();
+        for file in &ready {
+            pending.push(run_one(ctx, file, schema));
+        }
+        let results: Vec<_> = futures::stream::iter(pending)
+            .buffered(width)
+            .collect()
+            .await;
+        for (file, result) in ready.into_iter().zip(results) {
+            match result {
                 Ok(output) => {
                     let name = format!("{schema}.{}", file.id);
                     register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
@@ -224,6 +237,9 @@ pub async fn run(
     if !problems.is_empty() {
         return Err(Error::Queries(problems));
     }
+    // a file whose name starts with `_` is a step the others read, computed
+    // once (SQL would repeat a shared CTE at each use), not an output
+    outputs.retain(|o| !o.file.id.starts_with('_'));
     outputs.sort_by(|a, b| a.file.id.cmp(&b.file.id));
     Ok(outputs)
 }
@@ -236,7 +252,9 @@ async fn run_one(
     schema: &str,
 ) -> std::result::Result<ActionOutput, String> {
     let at = |e: &datafusion::error::DataFusionError| located(&file.path, e);
+    let started = std::time::Instant::now();
     let df = ctx.sql(&file.sql).await.map_err(|e| at(&e))?;
+    let planned = started.elapsed();
     let found: Vec<String> = df
         .schema()
         .fields()
@@ -323,6 +341,13 @@ async fn run_one(
         .map_err(|e| at(&e))?;
     let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(|e| at(&e))?;
+    tracing::debug!(
+        file = %file.path.display(),
+        rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        plan_ms = planned.as_millis() as u64,
+        ms = started.elapsed().as_millis() as u64,
+        "action done"
+    );
     // a contract column the contract requires must not be null: the row would
     // not import (and would be a data-quality finding on the next run)
     if let Some(table) = file.shape {

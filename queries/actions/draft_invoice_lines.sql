@@ -19,14 +19,10 @@ lines_of_uninvoiced_deals as (
     where f.check_id = 'missing_invoice'
 ),
 
--- under_billing: the deals billed short, and the skus their issued invoices bill
+-- under_billing: the deals billed short (actions._short_deals, computed once),
+-- and the skus their issued invoices bill
 short_deals as (
-    select f.finding_id, d.deal_id, d.currency, d.deal_value - sum(i.total_amount) as shortfall
-    from actionable f
-    join shared.deal_values d on d.deal_id = f.entity_id
-    join shared.invoice_balances i on i.deal_id = d.deal_id and i.status = 'issued'
-    where f.check_id = 'under_billing'
-    group by f.finding_id, d.deal_id, d.currency, d.deal_value
+    select * from actions._short_deals
 ),
 
 billed_skus_of_deals as (
@@ -60,48 +56,22 @@ lines_of_short_deals as (
     join short_deals s on s.finding_id = n.finding_id
     where n.finding_id in (select finding_id from itemised_shortfalls)
     union all
-    -- otherwise one line of the shortfall, under the deal's first sku, with no
-    -- quantity so that it entitles no seat
-    select s.finding_id, 1 as line_no, first_line.sku, 0 as quantity, s.shortfall as unit_price,
+    -- otherwise one line of the shortfall, under one of the deal's skus (the
+    -- first in order), with no quantity so that it entitles no seat
+    select s.finding_id, 1 as line_no, deal_sku.sku, 0 as quantity, s.shortfall as unit_price,
            0 as discount_pct, s.shortfall as line_amount, s.currency,
            'balancing line: the shortfall cannot be told apart by sku (deal lines against invoice lines), so it is billed as one amount with quantity 0' as note
     from short_deals s
     join (
-        select l.deal_id, min(l.line_no) as line_no
+        select l.deal_id, min(l.sku) as sku
         from short_deals s
         join clean.deal_lines l on l.deal_id = s.deal_id
         group by l.deal_id
-    ) first_line_no on first_line_no.deal_id = s.deal_id
-    join clean.deal_lines first_line
-      on first_line.deal_id = s.deal_id and first_line.line_no = first_line_no.line_no
+    ) deal_sku on deal_sku.deal_id = s.deal_id
     where s.finding_id not in (select finding_id from itemised_shortfalls)
 ),
 
--- unreported_usage: the excess seats of the customer and sku (counted for the
--- findings' customers and skus only)
-over_used_pairs as (
-    select distinct a.customer_id, a.sku
-    from clean.activations a
-    where concat(a.customer_id, ':', a.sku) in (
-        select entity_id from actionable where check_id = 'unreported_usage'
-    )
-),
-
-seats as (
-    select customer_id, sku, sum(activated) as activated_seats, sum(invoiced) as entitled_seats
-    from (
-        select a.customer_id, a.sku, a.quantity as activated, 0 as invoiced
-        from over_used_pairs k
-        join clean.activations a on a.customer_id = k.customer_id and a.sku = k.sku
-        union all
-        select i.customer_id, l.sku, 0 as activated, l.quantity as invoiced
-        from over_used_pairs k
-        join shared.invoice_balances i on i.customer_id = k.customer_id and i.status = 'issued'
-        join clean.invoice_lines l on l.invoice_id = i.invoice_id and l.sku = k.sku
-    ) s
-    group by customer_id, sku
-),
-
+-- unreported_usage: the excess seats of each customer and sku (actions._excess_seats)
 price_at_as_of as (
     -- as unreported_usage values the excess: the reporting-currency price in force
     -- at as_of (the latest valid_from, should validity periods overlap); no window
@@ -127,7 +97,7 @@ lines_of_excess_seats as (
            (a.activated_seats - a.entitled_seats) * pr.list_price as line_amount,
            p.reporting_currency as currency, cast(null as varchar) as note
     from actionable f
-    join seats a on concat(a.customer_id, ':', a.sku) = f.entity_id
+    join actions._excess_seats a on a.finding_id = f.finding_id
     join price_at_as_of pr on pr.sku = a.sku
     cross join params p
     where f.check_id = 'unreported_usage'
