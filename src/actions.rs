@@ -10,7 +10,7 @@
 //! published. revleak writes no source system:
 //! the actions are published beside the findings (`actions/as_of=.../`).
 
-use crate::checks::{header_value, sha256_hex};
+use crate::checks::{header_value, sha256_hex, sql_files_by_id};
 use crate::contract::{self, Table};
 use crate::error::{Error, Result, located};
 use crate::layers::Layers;
@@ -62,31 +62,9 @@ pub fn discover(dir: &Path) -> Result<Vec<ActionFile>> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
-            continue;
-        }
-        let id = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            problems.push(format!(
-                "{}:1:1: action ids are file names of lowercase letters, digits and `_`",
-                path.display()
-            ));
-            continue;
-        }
-        let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    for (id, path, sql) in sql_files_by_id(dir, "action", &mut problems)? {
         let shape = match header_value(&sql, "shape") {
             None => None,
             Some(name) => match contract::table(&name) {

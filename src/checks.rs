@@ -87,11 +87,16 @@ pub struct CheckFile {
     pub sha256: String,
 }
 
-/// Reads every `*.sql` in `dir`, `data_quality` first, then by id.
-pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
+/// The `*.sql` files of `dir` as (id, path, text): the id is the file name,
+/// of lowercase letters, digits and `_` (`what` names the kind of file in the
+/// problem a bad name gives, e.g. "check").
+pub(crate) fn sql_files_by_id(
+    dir: &Path,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Result<Vec<(String, PathBuf, String)>> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let mut checks = Vec::new();
-    let mut problems = Vec::new();
+    let mut files = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| Error::io(dir, e))?.path();
         if path.extension().and_then(|e| e.to_str()) != Some("sql") {
@@ -108,12 +113,22 @@ pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
             problems.push(format!(
-                "{}:1:1: check ids are file names of lowercase letters, digits and `_`",
+                "{}:1:1: {what} ids are file names of lowercase letters, digits and `_`",
                 path.display()
             ));
             continue;
         }
         let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        files.push((id, path, sql));
+    }
+    Ok(files)
+}
+
+/// Reads every `*.sql` in `dir`, `data_quality` first, then by id.
+pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
+    let mut checks = Vec::new();
+    let mut problems = Vec::new();
+    for (id, path, sql) in sql_files_by_id(dir, "check", &mut problems)? {
         let check = CheckFile::parse(id, path, sql);
         if let Some(severity) = check.header_severity()
             && !SEVERITIES.contains(&severity)
