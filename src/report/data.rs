@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
 use rust_decimal::Decimal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Findings of one check shown in the page; the rest stay in the Parquet.
@@ -424,32 +424,6 @@ impl Current {
         })
     }
 
-    /// Each partner's findings, by partner id: the frame sorted by partner
-    /// once, then cut into contiguous slices (no copy per partner).
-    pub fn by_partner(&self) -> Result<Vec<(String, Current)>> {
-        let sorted = self
-            .frame
-            .clone()
-            .lazy()
-            .filter(col("partner_id").is_not_null())
-            .sort(["partner_id"], SortMultipleOptions::default())
-            .collect()
-            .map_err(failed(&self.path))?;
-        Ok(runs_of(&sorted, "partner_id")
-            .map_err(failed(&self.path))?
-            .into_iter()
-            .map(|(partner, offset, len)| {
-                (
-                    partner,
-                    Current {
-                        frame: sorted.slice(offset as i64, len),
-                        path: self.path.clone(),
-                    },
-                )
-            })
-            .collect())
-    }
-
     pub fn analyse(&self, top_n: usize) -> Result<Analysis> {
         let fail = failed(&self.path);
         let grouped = self
@@ -568,12 +542,10 @@ pub struct RunPoint {
     pub resolved: Option<Tally>,
 }
 
-/// The trend of every run up to the report's as_of, for the page and for
-/// each partner.
+/// The trend of every run up to the report's as_of.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub runs: BTreeMap<NaiveDate, RunPoint>,
-    pub partners: HashMap<String, BTreeMap<NaiveDate, RunPoint>>,
     /// Whether any run up to as_of wrote a resolved partition.
     pub has_resolved: bool,
 }
@@ -590,7 +562,7 @@ impl History {
         t
     }
 
-    pub fn load(layout: &Layout, as_of: NaiveDate, per_partner: bool) -> Result<History> {
+    pub fn load(layout: &Layout, as_of: NaiveDate) -> Result<History> {
         let mut history = History::default();
         let manifests = layout.partitions("runs");
         for (date, dir) in layout.partitions("findings").range(..=as_of) {
@@ -606,7 +578,7 @@ impl History {
             let grouped = findings_frame(&files, *date)
                 .and_then(|lf| {
                     lf.filter(col("counted"))
-                        .group_by([col("partner_id"), col("check_id")])
+                        .group_by([col("check_id")])
                         .agg([
                             len().alias("n"),
                             col("leakage_amount").sum().alias("leakage"),
@@ -627,21 +599,6 @@ impl History {
                     .entry(Bucket::of(&check))
                     .or_default()
                     .add(n, leakage);
-                if per_partner && let Some(p) = text(&grouped, "partner_id", i) {
-                    let pp = history
-                        .partners
-                        .entry(p)
-                        .or_default()
-                        .entry(*date)
-                        .or_default();
-                    pp.as_of = Some(*date);
-                    pp.run_id = run_id.clone();
-                    pp.total.add(n, leakage);
-                    pp.buckets
-                        .entry(Bucket::of(&check))
-                        .or_default()
-                        .add(n, leakage);
-                }
             }
         }
         for (date, dir) in layout.partitions("resolved").range(..=as_of) {
@@ -652,12 +609,11 @@ impl History {
             history.has_resolved = true;
             let grouped = findings_frame(&files, *date)
                 .and_then(|lf| {
-                    lf.group_by([col("partner_id")])
-                        .agg([
-                            len().alias("n"),
-                            col("leakage_amount").sum().alias("leakage"),
-                        ])
-                        .collect()
+                    lf.select([
+                        len().alias("n"),
+                        col("leakage_amount").sum().alias("leakage"),
+                    ])
+                    .collect()
                 })
                 .map_err(failed(dir))?;
             for i in 0..grouped.height() {
@@ -669,18 +625,6 @@ impl History {
                     .resolved
                     .get_or_insert_with(Tally::default)
                     .add(n, leakage);
-                if per_partner && let Some(p) = text(&grouped, "partner_id", i) {
-                    let pp = history
-                        .partners
-                        .entry(p)
-                        .or_default()
-                        .entry(*date)
-                        .or_default();
-                    pp.as_of = Some(*date);
-                    pp.resolved
-                        .get_or_insert_with(Tally::default)
-                        .add(n, leakage);
-                }
             }
             // A run that resolved nothing still wrote its (empty) partition.
             history

@@ -22,7 +22,7 @@ pub mod svg;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS};
-use html::{CheckMeta, Page, Scope};
+use html::{CheckMeta, Page};
 use snapshot::SnapshotData;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ pub fn build(
     let started = std::time::Instant::now();
     let current = Current::load(&files, as_of, &findings_dir)?;
     let analysis = current.analyse(TOP_FINDINGS)?;
-    let history = History::load(&layout, as_of, options.partner_pages)?;
+    let history = History::load(&layout, as_of)?;
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "report: findings and history read"
@@ -158,11 +158,8 @@ pub fn build(
         (false, _) => statement::Statements::default(),
     };
     let mut statement_partners: BTreeMap<String, String> = BTreeMap::new();
-    if options.partner_pages
-        && layout
-            .partition(crate::actions::STATEMENTS, as_of)
-            .is_some()
-    {
+    // (without statements published, partner pages stopped above)
+    if options.partner_pages {
         statement_partners.extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
         for p in statements.partners() {
             statement_partners.entry(p.clone()).or_default();
@@ -177,7 +174,6 @@ pub fn build(
     let trend: Vec<RunPoint> = history.runs.values().cloned().collect();
 
     let page = Page {
-        scope: Scope::All,
         as_of,
         currency: currency.clone(),
         manifest: &manifest,
