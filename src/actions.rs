@@ -373,17 +373,9 @@ async fn register(
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             std::fs::write(dir.join("part-0.parquet"), parquet_bytes(&schema, batches)?)
                 .map_err(|e| Error::io(&dir, e))?;
-            let location = format!("{}/", dir.display());
-            ctx.register_parquet(
-                name,
-                &location,
-                datafusion::prelude::ParquetReadOptions {
-                    schema: Some(&schema),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(failed)
+            crate::layers::register_parquet_folder(ctx, name, &dir, &schema)
+                .await
+                .map_err(failed)
         }
     }
 }

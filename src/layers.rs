@@ -708,19 +708,31 @@ pub(crate) async fn keep(
             )
             .await
             .map_err(failed)?;
-            let location = format!("{}/", dir.display());
-            ctx.register_parquet(
-                name,
-                &location,
-                datafusion::prelude::ParquetReadOptions {
-                    schema: Some(&schema),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(failed)
+            register_parquet_folder(ctx, name, &dir, &schema)
+                .await
+                .map_err(failed)
         }
     }
+}
+
+/// Registers the Parquet files of `dir` as the table `name`, with its schema
+/// (a cluster's executors read the files at that path).
+pub(crate) async fn register_parquet_folder(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &Path,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> std::result::Result<(), datafusion::error::DataFusionError> {
+    let location = format!("{}/", dir.display());
+    ctx.register_parquet(
+        name,
+        &location,
+        datafusion::prelude::ParquetReadOptions {
+            schema: Some(schema),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// For each materialized shared view, the contract tables it was built from:

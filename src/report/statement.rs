@@ -386,6 +386,7 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
         won: i64,
         won_value: Decimal,
         billed: Decimal,
+        billed_reporting: Decimal,
         forecast: Option<Decimal>,
     }
     let mut months: BTreeMap<String, Month> = BTreeMap::new();
@@ -394,10 +395,24 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
         m.won += r.int("won_deals");
         m.won_value += r.amount(&format!("won_value{suffix}"));
         m.billed += r.amount(&format!("billed{suffix}"));
+        m.billed_reporting += r.amount("billed_reporting");
         if let Some(f) = r.money(&format!("forecast{suffix}")) {
             *m.forecast.get_or_insert(Decimal::ZERO) += f;
         }
     }
+    // the partner's one currency is not the reporting one: billed in both
+    let foreign = shown_currency != s.reporting_currency;
+    let billed_reporting = format!("Billed ({})", s.reporting_currency);
+    let mut columns = vec![
+        ("Month", false),
+        ("Deals won", true),
+        ("Won value", true),
+        ("Billed", true),
+    ];
+    if foreign {
+        columns.push((billed_reporting.as_str(), true));
+    }
+    columns.extend([("Forecast", true), ("Billed / forecast", true)]);
     let bars: Vec<Bar> = months
         .iter()
         .map(|(month, m)| Bar {
@@ -420,7 +435,7 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
                 }
                 (svg::bar_chart(&format!("Billed through you per month ({shown_currency})"), &bars))
                 table class="sortable" id="revenue-table" {
-                    (head_row(&[("Month", false), ("Deals won", true), ("Won value", true), ("Billed", true), ("Forecast", true), ("Billed / forecast", true)]))
+                    (head_row(&columns))
                     tbody {
                         @for (month, m) in &months {
                             tr {
@@ -428,6 +443,9 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
                                 (count_cell(m.won as u64))
                                 (money_cell(Some(m.won_value)))
                                 (money_cell(Some(m.billed)))
+                                @if foreign {
+                                    (money_cell(Some(m.billed_reporting)))
+                                }
                                 (money_cell(m.forecast))
                                 @match m.forecast.filter(|f| !f.is_zero()) {
                                     Some(f) => {

@@ -65,6 +65,11 @@ pub fn assemble(name: &str) -> Export {
 
 /// Every row of a published partition, as text, sorted.
 fn rows_of(out: &Path, kind: &str) -> Vec<String> {
+    rows_of_file(out, kind, "part-0.parquet")
+}
+
+/// Every row of one file of a published partition, as text, sorted.
+fn rows_of_file(out: &Path, kind: &str, file: &str) -> Vec<String> {
     let dir = std::fs::read_dir(out.join(kind))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -75,7 +80,7 @@ fn rows_of(out: &Path, kind: &str) -> Vec<String> {
                 .starts_with("as_of=")
         })
         .unwrap_or_else(|| panic!("no {kind} partition in {}", out.display()));
-    let file = std::fs::File::open(dir.join("part-0.parquet")).unwrap();
+    let file = std::fs::File::open(dir.join(file)).unwrap();
     let batches: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
         .build()
@@ -112,8 +117,9 @@ fn rows_of(out: &Path, kind: &str) -> Vec<String> {
 fn each_adapted_export_gives_the_canonical_findings_and_report_figures() {
     let canonical = tempfile::tempdir().unwrap();
     let canonical_out = canonical.path().join("out");
-    let canonical_report =
-        run_with_options(&RunOptions::new(sample_dir(), &canonical_out)).unwrap();
+    let mut canonical_options = RunOptions::new(sample_dir(), &canonical_out);
+    canonical_options.partner_reports = true;
+    let canonical_report = run_with_options(&canonical_options).unwrap();
     let mut expected = read_findings(&canonical_out);
     expected.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
     assert!(!expected.is_empty());
@@ -129,8 +135,9 @@ fn each_adapted_export_gives_the_canonical_findings_and_report_figures() {
             let canonical = std::fs::read(sample_dir().join(file.trim())).unwrap();
             assert!(now.as_ref() != Some(&canonical), "{name}: {file}");
         }
-        let report = run_with_options(&export.options(&export.out()))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut options = export.options(&export.out());
+        options.partner_reports = true;
+        let report = run_with_options(&options).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut found = read_findings(&export.out());
         found.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
         assert_eq!(
@@ -146,6 +153,37 @@ fn each_adapted_export_gives_the_canonical_findings_and_report_figures() {
             report.manifest.figures, canonical_report.manifest.figures,
             "{name}"
         );
+        // the recovery actions and the partners' statements too
+        for (kind, files) in [
+            (
+                "actions",
+                &report
+                    .manifest
+                    .actions
+                    .iter()
+                    .map(|a| a.id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "statements",
+                &revleak::report::statement::DATASETS
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect(),
+            ),
+        ] {
+            assert!(!files.is_empty(), "{name}: {kind}");
+            for id in files {
+                let file = format!("{id}.parquet");
+                let rows = rows_of_file(&export.out(), kind, &file);
+                assert!(!rows.is_empty(), "{name}: {kind}/{file} has rows");
+                assert_eq!(
+                    rows,
+                    rows_of_file(&canonical_out, kind, &file),
+                    "{name}: {kind}/{file}"
+                );
+            }
+        }
         // every canonical table has the same rows, passed and flagged
         for (a, b) in report
             .manifest
