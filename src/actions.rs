@@ -10,7 +10,7 @@
 //! published. revleak writes no source system:
 //! the actions are published beside the findings (`actions/as_of=.../`).
 
-use crate::checks::{header_value, sha256_hex, sql_files_by_id};
+use crate::checks::{header_value, sql_files_by_id};
 use crate::contract::{self, Table};
 use crate::error::{Error, Result, located};
 use crate::layers::Layers;
@@ -42,10 +42,8 @@ pub struct ActionFile {
     pub path: PathBuf,
     pub sql: String,
     pub title: String,
-    pub description: String,
     /// The contract table whose columns lead each row (`-- shape:`).
     pub shape: Option<&'static Table>,
-    pub sha256: String,
 }
 
 /// One action's rows, ready to publish.
@@ -84,8 +82,6 @@ pub fn discover(dir: &Path) -> Result<Vec<ActionFile>> {
         };
         files.push(ActionFile {
             title: header_value(&sql, "title").unwrap_or_else(|| id.replace('_', " ")),
-            description: header_value(&sql, "description").unwrap_or_default(),
-            sha256: sha256_hex(sql.as_bytes()),
             shape,
             id,
             path,
