@@ -49,10 +49,6 @@ pub enum Error {
     /// A Ballista scheduler or executor (`revleak cluster ...`).
     #[error("cluster: {0}")]
     Cluster(String),
-
-    /// The synthetic snapshot generator.
-    #[error("generate: {0}")]
-    Generate(String),
 }
 
 impl Error {

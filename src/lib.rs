@@ -2,46 +2,28 @@
 //! the vendor's channel systems (PRM, CRM, contracts, billing, provisioning, ERP,
 //! commissions) with SQL checks run in Apache DataFusion.
 //!
-//! Stages, in the order data flows: [`snapshot`] (find and register the raw
-//! tables), [`staging`] (map them to the canonical tables, checked against
-//! [`contract`]), [`layers`] (as-of and data-quality layers, by the rules of
-//! [`quality`]), [`graph`] (shared views and the [`checks`]), [`findings`]
-//! (run-level columns, lifecycle), [`scorecard`] (the report's figures),
-//! [`publish`] (atomic output, [`manifest`]), driven by [`run`] on the sessions
-//! of [`engine`]. [`inspect`] shows the staging mapping without running the
-//! checks; [`sql_tests`] runs the analysts' TOML cases.
+//! The folders are the stages, in the order data flows, and each only reaches
+//! down the list (`tests/it/architecture.rs` holds them to it):
+//!
+//! - [`cli`]: arguments, subcommand dispatch, `inspect`, the queries folder;
+//! - [`ops`]: what drives runs from outside: the `watch` loop and `revleak test`;
+//! - [`run`]: one run, as a page of stage calls;
+//! - [`outputs`]: findings and their lifecycle, dispositions, alerts, actions,
+//!   the manifest, the atomic publish, the scorecard and the HTML report;
+//! - [`reconcile`]: the as-of and data-quality layers, the shared views, the checks;
+//! - [`ingest`]: the snapshot's raw tables and the staging views over them,
+//!   checked against the contract (`revleak_contract`);
+//! - [`engine`]: DataFusion sessions, plan rules, estimates, functions, the cluster;
+//! - [`config`]: parameters and settings; [`error`]: the one error type.
 
-pub mod actions;
-pub mod alerts;
-pub mod contract;
-pub mod delivery;
-pub mod dispositions;
+pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod error;
-pub mod generate;
-pub mod graph;
+pub mod ingest;
+pub mod ops;
+pub mod outputs;
+pub mod reconcile;
+pub mod run;
 
 pub use error::{Error, Result};
-pub mod app;
-pub mod checks;
-pub mod cli;
-#[cfg(feature = "cluster")]
-pub mod cluster;
-pub mod config;
-pub mod estimates;
-pub mod findings;
-pub mod inspect;
-pub mod layers;
-pub mod manifest;
-pub mod plan_rules;
-pub mod publish;
-pub mod quality;
-pub mod queries;
-pub mod report;
-pub mod run;
-pub mod scorecard;
-pub mod snapshot;
-pub mod sql_tests;
-pub mod staging;
-pub mod udf;
-pub mod watch;

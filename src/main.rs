@@ -1,17 +1,21 @@
-//! The `revleak` binary: parses arguments, sets up logging, calls the library and
+//! The `revleak` binary: parses arguments, sets up logging, calls the library (or,
+//! for `generate`, the snapshot generator) and
 //! maps the outcome to an exit code (0 done, 1 --fail-on met, 2 failed).
 
 use clap::Parser;
-use revleak::cli::{Cli, LogFormat};
+use revleak::cli::args::{Cli, Command, GenerateArgs, LogFormat};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
+    if let Command::Generate(args) = &cli.command {
+        return generate(args);
+    }
     let json_logs = cli.log_format == LogFormat::Json;
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = revleak::app::worker_threads(&cli) {
+    if let Some(threads) = revleak::cli::app::worker_threads(&cli) {
         builder.worker_threads(threads);
     }
     // Deep plans (every layer inlined into a check on a cluster) recurse deeply
@@ -27,7 +31,7 @@ fn main() -> ExitCode {
     };
     // On a worker thread, not this one: the command gets the workers' stack.
     let outcome = runtime.block_on(async move {
-        match tokio::spawn(revleak::app::execute(cli)).await {
+        match tokio::spawn(revleak::cli::app::execute(cli)).await {
             Ok(outcome) => outcome,
             Err(e) => Err(revleak::Error::Config(format!("the command stopped: {e}"))),
         }
@@ -56,7 +60,7 @@ fn init_logging(cli: &Cli) {
     } else {
         match cli.verbose {
             // a test case is a whole run: its progress lines would bury the results
-            0 if matches!(cli.command, revleak::cli::Command::Test(_)) => "revleak=warn",
+            0 if matches!(cli.command, Command::Test(_)) => "revleak=warn",
             0 => "revleak=info",
             1 => "revleak=debug",
             _ => "revleak=trace,datafusion=debug",
@@ -70,4 +74,30 @@ fn init_logging(cli: &Cli) {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.without_time().init(),
     }
+}
+
+/// `revleak generate`: a synthetic snapshot with planted leaks (the
+/// `revleak-synth` crate, which the library does not depend on).
+fn generate(args: &GenerateArgs) -> ExitCode {
+    let summary = match revleak_synth::generate(&revleak_synth::GenerateOptions {
+        out: args.out.clone(),
+        scale: args.scale,
+        seed: args.seed,
+        as_of: args.as_of,
+    }) {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rows: usize = summary.tables.iter().map(|(_, n)| n).sum();
+    let planted: usize = summary.planted.iter().map(|(_, n)| n).sum();
+    println!(
+        "wrote {} ({} tables, {rows} rows); {planted} planted cases in {}",
+        args.out.display(),
+        summary.tables.len(),
+        summary.truth_path.display()
+    );
+    ExitCode::SUCCESS
 }

@@ -1,13 +1,16 @@
-//! The module structure stays a pipeline: no module of `src/` reaches, through
-//! its `crate::` (or, inside a folder module, `super::`) references, back to
-//! itself. Read from the source text, so a new import circle fails here with
-//! the modules that form it.
+//! The module structure stays a pipeline. `src/`'s folders are its stages, and
+//! a folder's code reaches (through `crate::`, or `super::` inside a folder) only
+//! into folders below it in [`STAGES`]; no module reaches back to itself through
+//! others; the library never names the snapshot generator (a crate of its own
+//! that only the binary's `generate` subcommand, the tests and the benches use).
+//! Read from the source text, so a wrong-way import fails here naming the file
+//! and the module it reaches.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module name of a source file: `run` for `src/run.rs`, `report/html` for
-/// `src/report/html.rs`, `report` for `src/report/mod.rs`.
+/// Module name of a source file: `run` for `src/run/mod.rs`, `outputs/report/html`
+/// for `src/outputs/report/html.rs`.
 fn module_of(relative: &str) -> Option<String> {
     let path = relative.strip_suffix(".rs")?;
     let path = path.strip_suffix("/mod").unwrap_or(path);
@@ -122,15 +125,81 @@ fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
     None
 }
 
+/// The folders of `src/`, top to bottom: each may use the ones after it.
+/// `error` (the one error type) is below them all.
+const STAGES: [&str; 9] = [
+    "cli",
+    "ops",
+    "run",
+    "outputs",
+    "reconcile",
+    "ingest",
+    "engine",
+    "config",
+    "error",
+];
+
+fn stage_of(module: &str) -> &str {
+    module.split('/').next().unwrap_or(module)
+}
+
+/// Every `module -> target` whose target's folder is above the module's own.
+fn upward_edges(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let rank = |m: &str| {
+        STAGES
+            .iter()
+            .position(|s| *s == stage_of(m))
+            .unwrap_or_else(|| panic!("src/{m}: a folder that is not a stage of STAGES"))
+    };
+    let mut upward = Vec::new();
+    for (module, targets) in edges {
+        for target in targets {
+            if rank(target) < rank(module) {
+                upward.push(format!("{module} -> {target}"));
+            }
+        }
+    }
+    upward
+}
+
 #[test]
-fn no_module_imports_itself_back_through_others() {
+fn folders_only_reach_down_the_pipeline() {
     let edges = graph();
     // the reading itself works: run names the stages it drives
     let run = &edges["run"];
-    for stage in ["engine", "snapshot", "staging", "checks", "publish"] {
+    for stage in [
+        "engine/session",
+        "ingest/snapshot",
+        "ingest/staging",
+        "reconcile/checks",
+        "outputs/publish",
+    ] {
         assert!(run.contains(stage), "run -> {stage} not seen: {run:?}");
     }
-    if let Some(cycle) = find_cycle(&edges) {
+    let upward = upward_edges(&edges);
+    assert!(
+        upward.is_empty(),
+        "imports that point up the pipeline ({STAGES:?}):\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn an_import_up_the_pipeline_is_found() {
+    let mut edges = graph();
+    edges
+        .get_mut("engine/session")
+        .unwrap()
+        .insert("outputs/publish".to_string());
+    assert_eq!(
+        upward_edges(&edges),
+        vec!["engine/session -> outputs/publish".to_string()]
+    );
+}
+
+#[test]
+fn no_module_imports_itself_back_through_others() {
+    if let Some(cycle) = find_cycle(&graph()) {
         panic!("import circle: {}", cycle.join(" -> "));
     }
 }
@@ -138,27 +207,42 @@ fn no_module_imports_itself_back_through_others() {
 #[test]
 fn a_circle_is_found_when_there_is_one() {
     let mut edges = graph();
-    edges.get_mut("engine").unwrap().insert("run".to_string());
-    let cycle = find_cycle(&edges).expect("engine -> run -> engine");
-    assert!(cycle.contains(&"engine".to_string()) && cycle.contains(&"run".to_string()));
+    edges
+        .get_mut("outputs/publish")
+        .unwrap()
+        .insert("outputs/findings".to_string());
+    let cycle = find_cycle(&edges).expect("findings -> publish -> findings");
+    assert!(cycle.contains(&"outputs/publish".to_string()));
 }
 
 #[test]
-fn the_generator_is_a_guest_only_the_cli_calls() {
-    let edges = graph();
-    let importers: Vec<&String> = edges
+fn only_the_binary_names_the_generator() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut sources = Vec::new();
+    files(&root, &root, &mut sources);
+    let naming: Vec<&String> = sources
         .iter()
-        .filter(|(module, targets)| {
-            !module.starts_with("generate")
-                && targets
-                    .iter()
-                    .any(|t| t == "generate" || t.starts_with("generate/"))
-        })
-        .map(|(module, _)| module)
+        .filter(|(file, text)| file != "main.rs" && text.contains("revleak_synth"))
+        .map(|(file, _)| file)
         .collect();
-    assert_eq!(
-        importers,
-        vec!["app"],
-        "the pipeline must not import generate/"
+    assert!(
+        naming.is_empty(),
+        "the library names revleak_synth in {naming:?}"
     );
+    // and the generator's crate needs nothing of the pipeline: only the contract
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/revleak-synth/Cargo.toml"),
+    )
+    .unwrap();
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .expect("crates/revleak-synth/Cargo.toml has [dependencies]");
+    let revleak_crates: Vec<&str> = dependencies
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .map(str::trim)
+        .filter(|name| name.starts_with("revleak"))
+        .collect();
+    assert_eq!(revleak_crates, vec!["revleak-contract"]);
 }

@@ -162,7 +162,7 @@ fn wait_for_port(port: u16, process: &mut Process, logs: &Path) {
 
 fn generate(root: &Path) -> PathBuf {
     let snapshot = root.join("snapshot");
-    revleak::generate::generate(&revleak::generate::GenerateOptions {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
         out: snapshot.clone(),
         scale: 0.02,
         seed: 11,
@@ -544,7 +544,7 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
             local,
             "the previous outputs are intact"
         );
-        revleak::publish::recover(&out).unwrap();
+        revleak::outputs::publish::recover(&out).unwrap();
         let leftovers = common::temp_entries(&out);
         assert!(leftovers.is_empty(), "{leftovers:?}");
         eprintln!("executor killed mid-run: Ballista's job hung; the run was stopped");

@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::{read_findings, run_pipeline};
-use revleak::generate::{GenerateOptions, generate, truth_path_for};
+use revleak_synth::{GenerateOptions, generate, truth_path_for};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;

@@ -8,7 +8,7 @@ use revleak::run::RunOptions;
 use std::path::Path;
 
 fn generated(dir: &Path) {
-    revleak::generate::generate(&revleak::generate::GenerateOptions {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
         out: dir.to_path_buf(),
         scale: 0.05,
         seed: 7,
@@ -128,7 +128,7 @@ fn explain_prints_a_plan_with_metrics_for_every_check() {
         output.status.code(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let checks = revleak::checks::discover(&queries_dir().join("checks")).unwrap();
+    let checks = revleak::reconcile::checks::discover(&queries_dir().join("checks")).unwrap();
     assert_eq!(checks.len(), 15);
     for check in &checks {
         let header = format!("== explain analyze: {} (", check.id);

@@ -166,7 +166,7 @@ fn each_adapted_export_gives_the_canonical_findings_and_report_figures() {
             ),
             (
                 "statements",
-                &revleak::report::statement::DATASETS
+                &revleak::outputs::report::statement::DATASETS
                     .iter()
                     .map(|d| d.to_string())
                     .collect(),

@@ -411,7 +411,7 @@ fn alerts_reach_a_webhook_once_and_again_after_it_was_down() {
     let url = receiver.url();
     let hook = |o: &mut RunOptions| {
         o.alert_min_severity = "medium".into();
-        o.alert_webhook = Some(revleak::delivery::Webhook::new(&url, "test").unwrap());
+        o.alert_webhook = Some(revleak::outputs::delivery::Webhook::new(&url, "test").unwrap());
     };
 
     let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", hook);

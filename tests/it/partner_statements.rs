@@ -7,7 +7,7 @@ use crate::common::{self, Finding};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
-use revleak::findings::read_parquet;
+use revleak::outputs::findings::read_parquet;
 use revleak::run::RunOptions;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,7 +113,7 @@ fn run_with_statements(snapshot: &Path, out: &Path) -> Vec<Finding> {
 fn each_statement_states_the_partners_invoices_payments_and_commissions_as_the_snapshot_does() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    revleak::generate::generate(&revleak::generate::GenerateOptions {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
         out: snapshot.clone(),
         scale: 0.05,
         seed: 11,

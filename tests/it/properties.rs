@@ -112,7 +112,7 @@ fn parameter_config_and_disposition_parsers_never_panic() {
             rng.text(),
             rng.text()
         );
-        let _ = revleak::dispositions::parse(&csv, "fuzz.csv");
+        let _ = revleak::outputs::dispositions::parse(&csv, "fuzz.csv");
     }
     // and a known-good value still parses after all that
     assert!(parse_param("amount_tolerance", "2.50", "x").is_ok());
@@ -183,7 +183,7 @@ fn findings_of(snapshot: &Path, out: &Path) -> BTreeSet<(String, String, String,
 fn findings_do_not_depend_on_row_order_or_part_files() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    revleak::generate::generate(&revleak::generate::GenerateOptions {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
         out: snapshot.clone(),
         scale: 0.03,
         seed: 11,

@@ -10,9 +10,9 @@ use crate::common::{self, Finding};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Date32Type;
-use revleak::findings::read_parquet;
-use revleak::generate::{GenerateOptions, generate};
+use revleak::outputs::findings::read_parquet;
 use revleak::run::RunOptions;
+use revleak_synth::{GenerateOptions, generate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -353,7 +353,7 @@ fn each_action_is_published_as_parquet_and_csv_and_the_report_links_them_with_th
         let row = format!(
             "<td class=\"num\">{n}</td><td class=\"num\">{}</td><td class=\"num\">{} USD</td>",
             summary.findings,
-            revleak::udf::format_money(amount)
+            revleak::engine::udf::format_money(amount)
         );
         assert!(page.contains(&row), "{} in the report: {row}", summary.id);
         for ext in ["csv", "parquet"] {
@@ -363,7 +363,7 @@ fn each_action_is_published_as_parquet_and_csv_and_the_report_links_them_with_th
     }
     // the shaped files lead with exactly the contract table's columns
     for (id, table) in APPENDED {
-        let contract = revleak::contract::table(table).unwrap();
+        let contract = revleak_contract::table(table).unwrap();
         let rows = action(&out, id);
         let schema = rows[0].schema();
         for (i, c) in contract.columns.iter().enumerate() {
@@ -458,7 +458,10 @@ fn each_partners_statement_states_the_commission_adjustments_the_vendor_will_mak
             assert!(page.contains(&row), "{partner}: {row}");
         }
         for (currency, amount) in net {
-            let shown = format!("<b>{} {currency}</b>", revleak::udf::format_money(amount));
+            let shown = format!(
+                "<b>{} {currency}</b>",
+                revleak::engine::udf::format_money(amount)
+            );
             assert!(
                 net_text.contains(&shown),
                 "{partner}: net {shown} in {net_text}"

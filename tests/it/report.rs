@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use revleak::udf::format_money;
+use revleak::engine::udf::format_money;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -133,7 +133,7 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
         assert!(html.contains(text), "the page shows {text}");
     }
     // Self-contained: a CSP that allows no request, nothing loaded from anywhere.
-    assert!(html.contains(revleak::report::html::CSP));
+    assert!(html.contains(revleak::outputs::report::html::CSP));
     for external in ["src=\"http", "href=\"http", "url(", "@import", "src=\"//"] {
         assert!(!html.contains(external), "no {external}");
     }
@@ -169,8 +169,8 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
     let recoverable: Decimal = findings
         .iter()
         .filter(|f| {
-            revleak::report::data::Bucket::of(&f.check_id)
-                == revleak::report::data::Bucket::Recoverable
+            revleak::outputs::report::data::Bucket::of(&f.check_id)
+                == revleak::outputs::report::data::Bucket::Recoverable
         })
         .map(|f| f.leakage)
         .sum();
@@ -180,7 +180,8 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
         format_money(recoverable)
     )));
     // Titles and descriptions come from the check files.
-    let checks = revleak::checks::discover(&common::queries_dir().join("checks")).unwrap();
+    let checks =
+        revleak::reconcile::checks::discover(&common::queries_dir().join("checks")).unwrap();
     for c in &checks {
         let title = escaped(&c.title);
         assert!(html.contains(&title), "title of {}", c.id);
@@ -263,7 +264,7 @@ fn partners_of(snapshot: &Path) -> Vec<(String, String)> {
 fn a_partner_page_shows_no_other_partner() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    revleak::generate::generate(&revleak::generate::GenerateOptions {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
         out: snapshot.clone(),
         scale: 0.02,
         seed: 3,
@@ -454,7 +455,7 @@ fn write_findings(out: &Path, as_of: &str, n: usize) -> Decimal {
         "unexplained_credit",
     ];
     let severities = ["critical", "high", "medium", "low", "info"];
-    let schema = revleak::findings::findings_schema();
+    let schema = revleak::outputs::findings::findings_schema();
     let day = common::date32(as_of);
     let mut total = Decimal::ZERO;
     let leakage: Vec<i128> = (0..n)
@@ -531,11 +532,11 @@ fn at_100_000_findings_the_page_stays_small() {
     std::fs::write(runs.join("_SUCCESS"), b"").unwrap();
 
     let started = Instant::now();
-    let files = revleak::report::build(
+    let files = revleak::outputs::report::build(
         &out,
         None,
         chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-        &revleak::report::ReportOptions::default(),
+        &revleak::outputs::report::ReportOptions::default(),
     )
     .unwrap();
     let elapsed = started.elapsed();

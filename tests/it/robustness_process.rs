@@ -105,7 +105,7 @@ fn twenty_kills_at_random_points_never_leave_a_half_published_folder() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         // what the next run does first
-        revleak::publish::recover(&out).unwrap();
+        revleak::outputs::publish::recover(&out).unwrap();
         let _ = std::fs::remove_file(out.join("_revleak.lock"));
         let now = published_run(&out).expect("a run stays published");
         if now != current {
@@ -188,7 +188,7 @@ fn a_full_disk_fails_the_run_and_keeps_the_previous_outputs() {
         assert_eq!(failed.status.code(), Some(2));
         let message = String::from_utf8_lossy(&failed.stderr);
         assert!(message.to_lowercase().contains("space"), "{message}");
-        revleak::publish::recover(&out).unwrap();
+        revleak::outputs::publish::recover(&out).unwrap();
         assert_eq!(
             published_run(&out).unwrap(),
             before,

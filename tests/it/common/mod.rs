@@ -6,8 +6,8 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Decimal128Type};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use revleak::contract::{TABLES, Table};
 use revleak::run::{RunOptions, RunReport};
+use revleak_contract::{TABLES, Table};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,7 @@ pub fn queries_dir() -> PathBuf {
 }
 
 /// A snapshot written row by row: `snap.row("crm/deals", "deal_id=D1 stage=closed_won")`.
-/// Columns not named take a per-table default (`revleak::sql_tests::default_cell`) or null.
+/// Columns not named take a per-table default (`revleak::ops::sql_tests::default_cell`) or null.
 pub struct Snap {
     rows: BTreeMap<String, Vec<BTreeMap<String, String>>>,
     as_of: String,
@@ -117,7 +117,7 @@ impl Snap {
 }
 
 fn table_of(table: &str) -> &'static Table {
-    revleak::contract::table(table).unwrap_or_else(|| panic!("no contract table {table}"))
+    revleak_contract::table(table).unwrap_or_else(|| panic!("no contract table {table}"))
 }
 
 /// A snapshot table's rows as a batch, with the defaults `revleak test` uses
@@ -131,7 +131,7 @@ fn batch_of(table: &Table, rows: &[BTreeMap<String, String>]) -> RecordBatch {
                 .collect()
         })
         .collect();
-    revleak::sql_tests::batch_of(table, &rows, false).unwrap()
+    revleak::ops::sql_tests::batch_of(table, &rows, false).unwrap()
 }
 
 pub fn date32(iso: &str) -> i32 {

@@ -1,0 +1,603 @@
+//! The subcommands as library functions returning the text they print, so that the
+//! binary stays thin and tests can call them directly.
+
+use crate::cli::args::{
+    ChecksArgs, Cli, Command, ConfigArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
+};
+use crate::config::{ConfigFile, parse_severity};
+use crate::error::Result;
+use crate::reconcile::checks;
+use crate::run::{self, RunOptions, RunReport};
+use rust_decimal::Decimal;
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+/// What a command leaves for the binary: text for stdout and the exit code.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub stdout: String,
+    pub exit_code: u8,
+}
+
+impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome {
+            stdout,
+            exit_code: 0,
+        }
+    }
+}
+
+pub async fn execute(cli: Cli) -> Result<Outcome> {
+    let output = cli.output;
+    let progress = !cli.quiet && std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Run(args) => run_command(args, output, progress).await,
+        // the generator is not part of the library: the binary runs it (src/main.rs)
+        Command::Generate(_) => Err(crate::Error::Config(
+            "`revleak generate` is run by the revleak binary".to_string(),
+        )),
+        Command::Checks(args) => checks_command(args).map(Outcome::ok),
+        Command::Init(args) => init_command(args).map(Outcome::ok),
+        Command::Inspect(args) => inspect_command(args, output).await,
+        Command::Test(args) => test_command(args).await,
+        Command::Watch(args) => watch_command(args, progress).await,
+        Command::Config(args) => config_command(args).map(Outcome::ok),
+        Command::Report(args) => report_command(args).map(Outcome::ok),
+        Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
+    }
+}
+
+/// Serves a cluster role until the process is stopped.
+#[cfg(feature = "cluster")]
+async fn cluster_command(role: crate::cli::args::ClusterCommand) -> Result<String> {
+    use crate::cli::args::ClusterCommand;
+    use crate::engine::cluster;
+    match role {
+        ClusterCommand::Scheduler(args) => cluster::serve_scheduler(&args.bind).await?,
+        ClusterCommand::Executor(args) => {
+            let memory_pool_size = match &args.memory_pool_size {
+                Some(s) => Some(crate::config::parse_size("--memory-pool-size", s)?),
+                None => None,
+            };
+            cluster::serve_executor(&cluster::ExecutorOptions {
+                scheduler: args.scheduler,
+                bind: args.bind,
+                external_host: args.external_host,
+                work_dir: args.work_dir,
+                memory_pool_size,
+                concurrent_tasks: args.concurrent_tasks.map(|n| n as usize),
+            })
+            .await?
+        }
+    }
+    Ok(String::new())
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn cluster_command(_role: crate::cli::args::ClusterCommand) -> Result<String> {
+    Err(crate::error::Error::Config(
+        "revleak cluster: this revleak was built without the `cluster` feature: rebuild with `cargo install --path . --features cluster`"
+            .into(),
+    ))
+}
+
+pub fn run_options(
+    snapshot: std::path::PathBuf,
+    args: crate::cli::args::RunFlags,
+) -> Result<RunOptions> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let queries =
+        crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
+    let alert_min_severity = match &args.alert_min_severity {
+        Some(s) => parse_severity("--alert-min-severity", s)?,
+        None => config
+            .alert_min_severity
+            .clone()
+            .unwrap_or_else(|| "high".into()),
+    };
+    let alert_webhook = match (&args.alert_webhook, &config.alert_webhook_env) {
+        (Some(url), _) => Some(crate::outputs::delivery::Webhook::new(
+            url,
+            "--alert-webhook",
+        )?),
+        (None, Some(var)) => {
+            let source = format!("alert_webhook_env = {var:?}");
+            let url = std::env::var(var).map_err(|_| {
+                crate::error::Error::Config(format!(
+                    "{source}: the environment variable {var} is not set"
+                ))
+            })?;
+            Some(crate::outputs::delivery::Webhook::new(&url, &source)?)
+        }
+        (None, None) => None,
+    };
+    let fail_on = match &args.fail_on {
+        Some(s) => Some(parse_severity("--fail-on", s)?),
+        None => config.fail_on.clone(),
+    };
+    let threads = match args.threads {
+        Some(n) => Some(n as usize),
+        None => config.threads,
+    };
+    let memory_limit = match args
+        .memory_limit
+        .as_deref()
+        .or(config.memory_limit.as_deref())
+    {
+        Some(s) => Some(crate::config::parse_size("--memory-limit", s)?),
+        None => None,
+    };
+    let spill_dir = args.spill_dir.or_else(|| config.spill_dir.clone());
+    let engine = match args.engine.as_deref() {
+        Some(e) => crate::config::parse_engine("--engine", e)?,
+        None => config.engine.clone().unwrap_or_else(|| "local".into()),
+    };
+    let scheduler = args.scheduler.or_else(|| config.scheduler.clone());
+    let engine = match (engine.as_str(), scheduler) {
+        ("ballista", Some(scheduler)) => run::Engine::Ballista { scheduler },
+        ("ballista", None) => {
+            return Err(crate::error::Error::Config(
+                "--engine ballista needs --scheduler df://HOST:PORT (or scheduler in revleak.toml)"
+                    .into(),
+            ));
+        }
+        _ => run::Engine::Local,
+    };
+    Ok(RunOptions {
+        engine,
+        threads,
+        memory_limit,
+        spill_dir,
+        explain: args.explain,
+        report: true,
+        actions: !args.no_actions,
+        snapshot,
+        out: args.out,
+        as_of: args.as_of,
+        strict: args.strict || config.strict,
+        partner_reports: args.partner_reports || config.partner_reports,
+        dispositions: args.dispositions.or_else(|| config.dispositions.clone()),
+        alert_min_severity,
+        alert_webhook,
+        fail_on,
+        fail_on_new: args.fail_on_new || config.fail_on_new,
+        progress: false,
+        keep_going: args.keep_going,
+        config,
+        sets: args.sets,
+        only: args.only,
+        queries,
+    })
+}
+
+async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<Outcome> {
+    let mut opts = run_options(args.snapshot, args.flags)?;
+    opts.progress = progress;
+    let report = run::run(&opts).await?;
+    let exit_code = if report.threshold_met() || !report.failed_checks().is_empty() {
+        1
+    } else {
+        0
+    };
+    let stdout = match output {
+        OutputFormat::Text => render_explain(&report) + &render_summary(&report),
+        OutputFormat::Json => {
+            let mut value = serde_json::json!({
+                "exit_code": exit_code,
+                "published": report.published,
+                "manifest": report.manifest,
+            });
+            if opts.explain {
+                value["explain"] = serde_json::json!(report.explain);
+            }
+            let mut json = serde_json::to_string_pretty(&value).expect("summary serializes");
+            json.push('\n');
+            json
+        }
+    };
+    Ok(Outcome { stdout, exit_code })
+}
+
+/// `revleak watch ROOT`: exit 0 when stopped by SIGTERM or SIGINT.
+async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Result<Outcome> {
+    if !(args.poll_seconds.is_finite() && args.poll_seconds > 0.0) {
+        return Err(crate::error::Error::Config(format!(
+            "--poll-seconds {}: must be a positive number of seconds",
+            args.poll_seconds
+        )));
+    }
+    let mut template = run_options(args.root.clone(), args.flags)?;
+    template.progress = progress;
+    let stop = crate::ops::watch::stop_signal()?;
+    let poll = std::time::Duration::from_secs_f64(args.poll_seconds);
+    let summary = crate::ops::watch::watch(&args.root, &template, poll, stop).await?;
+    Ok(Outcome::ok(format!(
+        "watch stopped: {} snapshot(s) published, {} failed (published nothing)\n",
+        summary.published, summary.failed
+    )))
+}
+
+/// `revleak test`: exit 0 when every case passes, 1 when one fails, 2 when a
+/// test file is broken (named with its line).
+async fn test_command(args: crate::cli::args::TestArgs) -> Result<Outcome> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let queries =
+        crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
+    let cases = crate::ops::sql_tests::load(&queries.join("tests"))?;
+    let started = std::time::Instant::now();
+    let outcomes =
+        crate::ops::sql_tests::run_all(cases, &queries, &config, args.filter.as_deref()).await;
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "tests run");
+    let failed = outcomes.iter().any(|o| !o.problems.is_empty());
+    Ok(Outcome {
+        stdout: crate::ops::sql_tests::render(&outcomes),
+        exit_code: if failed { 1 } else { 0 },
+    })
+}
+
+/// `revleak inspect`: exit 0 when every staging view meets the contract, 2
+/// when a problem is listed.
+async fn inspect_command(
+    args: crate::cli::args::InspectArgs,
+    output: OutputFormat,
+) -> Result<Outcome> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let queries =
+        crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
+    let inspection = crate::cli::inspect::inspect(&args.snapshot, &queries, &config).await?;
+    let stdout = match output {
+        OutputFormat::Text => inspection.render(),
+        OutputFormat::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&inspection).expect("inspection serializes");
+            json.push('\n');
+            json
+        }
+    };
+    let exit_code = if inspection.problems.is_empty() { 0 } else { 2 };
+    Ok(Outcome { stdout, exit_code })
+}
+
+/// `revleak config`: the effective configuration as revleak.toml text.
+fn config_command(args: ConfigArgs) -> Result<String> {
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let params = crate::config::Params::resolve(&config, &args.sets, None, None)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# effective configuration: {} < REVLEAK_* environment < --set",
+        config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "defaults (no revleak.toml)".into())
+    );
+    let quoted = |v: &str| format!("{v:?}");
+    let _ = writeln!(
+        out,
+        "queries = {}",
+        quoted(
+            &config
+                .queries
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "queries".into())
+        )
+    );
+    let _ = writeln!(out, "strict = {}", config.strict);
+    let _ = writeln!(out, "partner_reports = {}", config.partner_reports);
+    match &config.dispositions {
+        Some(p) => {
+            let _ = writeln!(out, "dispositions = {}", quoted(&p.display().to_string()));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "# dispositions = \"<out>/dispositions.csv\" (when present)"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "alert_min_severity = {}",
+        quoted(config.alert_min_severity.as_deref().unwrap_or("high"))
+    );
+    match &config.alert_webhook_env {
+        Some(var) => {
+            let _ = writeln!(out, "alert_webhook_env = {}", quoted(var));
+        }
+        None => {
+            let _ = writeln!(out, "# alert_webhook_env = (no webhook)");
+        }
+    }
+    match &config.fail_on {
+        Some(s) => {
+            let _ = writeln!(out, "fail_on = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# fail_on = (unset: exit 1 is never used)");
+        }
+    }
+    let _ = writeln!(out, "fail_on_new = {}", config.fail_on_new);
+    match config.threads {
+        Some(n) => {
+            let _ = writeln!(out, "threads = {n}");
+        }
+        None => {
+            let _ = writeln!(out, "# threads = (one per core)");
+        }
+    }
+    match &config.memory_limit {
+        Some(s) => {
+            let _ = writeln!(out, "memory_limit = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# memory_limit = (unbounded)");
+        }
+    }
+    match &config.spill_dir {
+        Some(p) => {
+            let _ = writeln!(out, "spill_dir = {}", quoted(&p.display().to_string()));
+        }
+        None => {
+            let _ = writeln!(out, "# spill_dir = \"<out>/_spill\" (with memory_limit)");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "engine = {}",
+        quoted(config.engine.as_deref().unwrap_or("local"))
+    );
+    match &config.scheduler {
+        Some(s) => {
+            let _ = writeln!(out, "scheduler = {}", quoted(s));
+        }
+        None => {
+            let _ = writeln!(out, "# scheduler = (needed with engine = \"ballista\")");
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "[parameters]");
+    let explicit_as_of = config.parameters.contains_key("as_of")
+        || args
+            .sets
+            .iter()
+            .any(|s| s.trim_start().starts_with("as_of="));
+    for spec in crate::config::PARAMS {
+        if spec.name == "as_of" && !explicit_as_of {
+            let _ = writeln!(out, "# as_of = (snapshot.json's as_of, else today)");
+            continue;
+        }
+        let _ = writeln!(out, "{} = {}", spec.name, quoted(&params.text(spec.name)));
+    }
+    for (table, format) in config.csv_formats()? {
+        let char_of = |b: u8| quoted(&(b as char).to_string());
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[csv.{}]", quoted(&table));
+        let _ = writeln!(out, "delimiter = {}", char_of(format.delimiter));
+        let _ = writeln!(out, "quote = {}", char_of(format.quote));
+    }
+    Ok(out)
+}
+
+pub fn format_amount(amount: Decimal) -> String {
+    crate::engine::udf::format_money(amount)
+}
+
+/// `--explain`: each check's executed physical plan with its metrics.
+pub fn render_explain(report: &RunReport) -> String {
+    let mut out = String::new();
+    for plan in &report.explain {
+        let _ = writeln!(
+            out,
+            "== explain analyze: {} ({} findings, {} ms) ==",
+            plan.check_id, plan.rows, plan.millis
+        );
+        let _ = writeln!(out, "{}", plan.plan.trim_end());
+        let _ = writeln!(out);
+    }
+    out
+}
+
+/// Worker threads for the binary's runtime: `--threads`, else `threads` of the
+/// configuration (errors there are reported later by the run itself).
+pub fn worker_threads(cli: &Cli) -> Option<usize> {
+    match &cli.command {
+        Command::Run(args) => args.flags.threads.map(|n| n as usize).or_else(|| {
+            ConfigFile::load_with_env(args.flags.config.as_deref())
+                .ok()
+                .and_then(|c| c.threads)
+        }),
+        _ => None,
+    }
+}
+
+pub fn render_summary(report: &RunReport) -> String {
+    let m = &report.manifest;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "revleak run {} as of {} ({})",
+        m.run_id, m.as_of, m.snapshot
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<26} {:>9} {:>18}",
+        "check",
+        "findings",
+        format!("leakage {}", m.reporting_currency)
+    );
+    for c in &m.checks {
+        if let Some(reason) = &c.failed {
+            let _ = writeln!(
+                out,
+                "{:<26} {:>9} {:>18}  FAILED: {reason}",
+                c.check_id, "-", "-"
+            );
+            continue;
+        }
+        match &c.skipped {
+            Some(reason) => {
+                let _ = writeln!(
+                    out,
+                    "{:<26} {:>9} {:>18}  skipped: {reason}",
+                    c.check_id, "-", "-"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "{:<26} {:>9} {:>18}",
+                    c.check_id,
+                    c.rows,
+                    format_amount(c.leakage)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{:<26} {:>9} {:>18}",
+        "total",
+        m.findings,
+        format_amount(m.total_leakage)
+    );
+    if m.dispositions.applied > 0 {
+        let _ = writeln!(
+            out,
+            "{:<26} {:>9} {:>18}  (dispositions, not in the total below)",
+            "with a disposition",
+            m.dispositions.applied,
+            format_amount(m.dispositions.excluded_leakage)
+        );
+        let _ = writeln!(
+            out,
+            "{:<26} {:>9} {:>18}",
+            "open",
+            m.findings - m.dispositions.applied,
+            format_amount(m.open_leakage)
+        );
+    }
+    let l = &m.lifecycle;
+    let _ = writeln!(out);
+    match l.previous_as_of {
+        Some(previous) => {
+            let _ = writeln!(
+                out,
+                "against {previous}: {} new ({}), {} recurring ({}), {} resolved ({}); recovered to date {}",
+                l.new,
+                format_amount(l.new_leakage),
+                l.recurring,
+                format_amount(l.recurring_leakage),
+                l.resolved,
+                format_amount(l.resolved_leakage),
+                format_amount(l.recovered_to_date)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "first run in this output folder: {} new", l.new);
+        }
+    }
+    let _ = writeln!(out, "alerts: {}", m.alerts);
+    if let Some(threshold) = &m.fail_on {
+        let _ = writeln!(
+            out,
+            "--fail-on {threshold}: {} finding(s) at or above it",
+            m.failing_findings
+        );
+    }
+    for w in &m.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "outputs:");
+    for p in &report.published {
+        let _ = writeln!(out, "  {}", p.display());
+    }
+    out
+}
+
+/// `revleak init [DIR]`: a starter project to adapt, as `dbt init` writes one.
+fn init_command(args: InitArgs) -> Result<String> {
+    let written = crate::cli::queries::init(&args.dir)?;
+    let mut out = String::new();
+    for path in &written {
+        let _ = writeln!(out, "wrote {}", path.display());
+    }
+    let _ = writeln!(
+        out,
+        "\nnext: adapt {}/staging/*.sql to your exports, then from {}:\n  revleak run SNAPSHOT",
+        written[0].display(),
+        args.dir.display()
+    );
+    Ok(out)
+}
+
+fn checks_command(args: ChecksArgs) -> Result<String> {
+    let queries = crate::cli::queries::resolve(args.queries.as_deref())?;
+    let all = checks::discover(&queries.join("checks"))?;
+    let mut out = String::new();
+    for c in all {
+        let _ = writeln!(out, "{}  [{}]  {}", c.id, c.default_severity, c.title);
+        if !c.description.is_empty() {
+            let _ = writeln!(out, "    {}", c.description);
+        }
+    }
+    Ok(out)
+}
+
+/// `revleak report DIR`: renders the report of a published run (the latest
+/// unless --as-of) from the Parquet under DIR alone and publishes it as the
+/// `report/as_of=.../` partition, atomically and under the output lock.
+pub fn report_command(args: ReportArgs) -> Result<String> {
+    let out = &args.dir;
+    let as_of = match args.as_of {
+        Some(d) => d,
+        None => crate::outputs::publish::partitions(&out.join("findings"))
+            .last()
+            .map(|(d, _)| *d)
+            .ok_or_else(|| {
+                crate::error::Error::Config(format!(
+                    "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
+                    out.display()
+                ))
+            })?,
+    };
+    let _lock = crate::outputs::publish::OutputLock::acquire(out)?;
+    crate::outputs::publish::recover(out)?;
+    let options = crate::outputs::report::ReportOptions {
+        partner_pages: args.partner_reports,
+    };
+    let files = crate::outputs::report::build(out, None, as_of, &options)?;
+    let now = chrono::Utc::now();
+    let staging_id = format!(
+        "report-{}-{:08x}",
+        now.format("%Y%m%dT%H%M%SZ"),
+        std::process::id() ^ now.timestamp_subsec_nanos()
+    );
+    let mut staged = crate::outputs::publish::Staged::new(out, &staging_id, as_of)?;
+    for file in &files {
+        staged.write_file("report", &file.name, &file.bytes)?;
+    }
+    let published = staged.commit()?;
+    let mut text = String::new();
+    let partner_pages = files.len().saturating_sub(1);
+    for dir in &published {
+        let _ = writeln!(
+            text,
+            "report as of {as_of}: {}{}",
+            dir.join("index.html").display(),
+            if partner_pages > 0 {
+                format!(
+                    " and {partner_pages} partner page(s) in {}",
+                    dir.join("partners").display()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(text)
+}

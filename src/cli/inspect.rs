@@ -1,0 +1,204 @@
+//! `revleak inspect`: the mapping from a snapshot's raw tables to the canonical
+//! ones, shown before any check runs — each raw table found, each canonical
+//! table with the staging file that builds it and its rows, and every contract
+//! mismatch and unconvertible value at once. What an analyst runs while writing
+//! staging SQL.
+
+use crate::config::{ConfigFile, Params};
+use crate::error::Result;
+use crate::ingest::snapshot::Snapshot;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub snapshot: String,
+    pub queries: String,
+    pub raw_tables: Vec<RawInfo>,
+    pub canonical_tables: Vec<CanonicalInfo>,
+    /// Raw tables no staging view reads (`system/name`).
+    pub unread: Vec<String>,
+    /// Every contract mismatch and unconvertible value.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RawInfo {
+    pub table: String,
+    pub path: String,
+    pub format: String,
+    pub files: usize,
+    pub rows: u64,
+    pub columns: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CanonicalInfo {
+    pub table: String,
+    pub staging: String,
+    /// Whether the staging file exists (else the view is the identity).
+    pub staging_file: bool,
+    pub reads: Vec<String>,
+    /// Rows the view returns; None when it could not be read.
+    pub rows: Option<u64>,
+    /// Why the table is empty: raw tables it reads that are absent.
+    pub missing: Vec<String>,
+}
+
+/// Reads the snapshot, plans every staging view and reads each one through.
+/// The snapshot itself failing to open (a malformed CSV line, a table present
+/// twice) is an error; everything about staging is in the inspection.
+pub async fn inspect(
+    snapshot_dir: &Path,
+    queries: &Path,
+    config: &ConfigFile,
+) -> Result<Inspection> {
+    let snapshot = Snapshot::open(snapshot_dir, &config.csv_formats()?)?;
+    let params = Params::resolve(config, &[], None, snapshot.as_of)?;
+    let ctx: SessionContext = crate::engine::session::session();
+    crate::engine::session::register_params(&ctx, &params)?;
+    snapshot.register(&ctx, None).await?;
+    let (staging, mut problems) =
+        crate::ingest::staging::plan(&ctx, &snapshot, &queries.join("staging")).await?;
+    let mut canonical = Vec::new();
+    for staged in &staging.tables {
+        let rows = if staged.missing() {
+            Some(0)
+        } else {
+            match read_through(&ctx, &format!("staging.{}", staged.table.name)).await {
+                Ok(rows) => Some(rows),
+                Err(e) => {
+                    let error =
+                        crate::error::Error::exec(format!("staging.{}", staged.table.name), e);
+                    // Not yet registered (a broken view) is already a problem.
+                    if !problems
+                        .iter()
+                        .any(|p| p.starts_with(&staged.file.display().to_string()))
+                    {
+                        problems.push(staging.explain(&snapshot, error).to_string());
+                    }
+                    None
+                }
+            }
+        };
+        canonical.push(CanonicalInfo {
+            table: staged.table.qualified(),
+            staging: staged.file.display().to_string(),
+            staging_file: staged.from_file,
+            reads: staged.reads.clone(),
+            rows,
+            missing: staged.absent.clone(),
+        });
+    }
+    let raw_tables = snapshot
+        .raw
+        .iter()
+        .map(|t| RawInfo {
+            table: t.qualified(),
+            path: t.location.display().to_string(),
+            format: t.format.name().to_string(),
+            files: t.files.len(),
+            rows: t.rows,
+            columns: t
+                .schema
+                .fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().to_string()))
+                .collect(),
+        })
+        .collect();
+    Ok(Inspection {
+        snapshot: snapshot_dir.display().to_string(),
+        queries: queries.display().to_string(),
+        raw_tables,
+        unread: staging
+            .unread(&snapshot)
+            .iter()
+            .map(|t| t.qualified())
+            .collect(),
+        canonical_tables: canonical,
+        problems,
+    })
+}
+
+/// Reads every row of a view (so that a value a cast rejects is found) and
+/// counts them.
+async fn read_through(ctx: &SessionContext, view: &str) -> datafusion::error::Result<u64> {
+    let mut stream = ctx.table(view).await?.execute_stream().await?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        rows += batch?.num_rows() as u64;
+    }
+    Ok(rows)
+}
+
+impl Inspection {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Raw tables in {} ({}):",
+            self.snapshot,
+            self.raw_tables.len()
+        );
+        for raw in &self.raw_tables {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {}  {} file(s)  {} rows",
+                raw.table, raw.format, raw.path, raw.files, raw.rows
+            );
+            let columns: Vec<String> = raw
+                .columns
+                .iter()
+                .map(|(name, ty)| format!("{name} {ty}"))
+                .collect();
+            let _ = writeln!(out, "      {}", columns.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "\nCanonical tables, built by {}/staging ({}):",
+            self.queries,
+            self.canonical_tables.len()
+        );
+        for table in &self.canonical_tables {
+            let built = if table.staging_file {
+                table.staging.clone()
+            } else {
+                format!("{} (absent: identity)", table.staging)
+            };
+            let state = if !table.missing.is_empty() {
+                format!("MISSING: {} not in the snapshot", table.missing.join(", "))
+            } else {
+                match table.rows {
+                    Some(rows) => format!("{rows} rows"),
+                    None => "NOT READABLE (see problems)".to_string(),
+                }
+            };
+            let reads = if table.reads.is_empty() {
+                String::new()
+            } else {
+                format!(" from {}", table.reads.join(", "))
+            };
+            let _ = writeln!(out, "  {}  <- {}{}  {}", table.table, built, reads, state);
+        }
+        if !self.unread.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nRaw tables no staging view reads (their rows are not reconciled): {}",
+                self.unread.join(", ")
+            );
+        }
+        if self.problems.is_empty() {
+            let _ = writeln!(out, "\nNo problems: every staging view meets the contract.");
+        } else {
+            let _ = writeln!(out, "\nProblems ({}):", self.problems.len());
+            for p in &self.problems {
+                let _ = writeln!(out, "  {p}");
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,573 @@
+//! Recovery actions: after the findings are settled, the SQL files of
+//! `queries/actions/` turn them into the corrections each leak needs — draft
+//! invoices and lines, commission adjustments and journal corrections in the
+//! source systems' own shapes, and work lists for collections, customer
+//! success, the deal desk and finance. Each file's id is its name; a
+//! `-- shape: system/table` header makes its first columns exactly that
+//! contract table's (names and types), so the rows import as they are. Every
+//! row names the `finding_id` it settles. A file whose name starts with `_` is
+//! a step the others read (`actions._short_deals`), computed once and not
+//! published. revleak writes no source system:
+//! the actions are published beside the findings (`actions/as_of=.../`).
+
+use crate::error::{Error, Result, located};
+use crate::outputs::manifest::ActionSummary;
+use crate::reconcile::checks::{header_value, sql_files_by_id};
+use crate::reconcile::layers::Layers;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+use revleak_contract::{self as contract, Table};
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The schema the current run's findings are read from: `run.findings`.
+const RUN_SCHEMA: &str = "run";
+/// Where the actions are published, beside findings/ and summary/; also the
+/// schema each action is registered under for the actions after it.
+pub const OUTPUT: &str = "actions";
+/// The partners' statements (`queries/statements/`): run the same way, one
+/// dataset per file, each row naming its `partner_id`; published for the
+/// partners' pages.
+pub const STATEMENTS: &str = "statements";
+
+/// An action file and its header.
+#[derive(Debug, Clone)]
+pub struct ActionFile {
+    pub id: String,
+    pub path: PathBuf,
+    pub sql: String,
+    pub title: String,
+    /// The contract table whose columns lead each row (`-- shape:`).
+    pub shape: Option<&'static Table>,
+}
+
+/// One action's rows, ready to publish.
+#[derive(Debug, Clone)]
+pub struct ActionOutput {
+    pub file: ActionFile,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// Reads every `*.sql` of `dir`; a missing folder has no actions. Every
+/// broken header is reported at once.
+pub fn discover(dir: &Path) -> Result<Vec<ActionFile>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for (id, path, sql) in sql_files_by_id(dir, "action", &mut problems)? {
+        let shape = match header_value(&sql, "shape") {
+            None => None,
+            Some(name) => match contract::table(&name) {
+                Some(table) => Some(table),
+                None => {
+                    let line = sql
+                        .lines()
+                        .position(|l| l.trim_start().starts_with("-- shape:"))
+                        .map_or(1, |i| i + 1);
+                    problems.push(format!(
+                        "{}:{line}:1: shape `{name}` is not a contract table (e.g. billing/invoices)",
+                        path.display()
+                    ));
+                    continue;
+                }
+            },
+        };
+        files.push(ActionFile {
+            title: header_value(&sql, "title").unwrap_or_else(|| id.replace('_', " ")),
+            shape,
+            id,
+            path,
+            sql,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+    files.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(files)
+}
+
+/// The actions an action reads (`actions.<id>`), which run before it.
+fn reads(file: &ActionFile, ids: &BTreeSet<String>, schema: &str) -> BTreeSet<String> {
+    ids.iter()
+        .filter(|id| *id != &file.id && file.sql.contains(&format!("{schema}.{id}")))
+        .cloned()
+        .collect()
+}
+
+/// Runs every file (of `queries/actions/` or `queries/statements/`, named by
+/// `schema`) over the layers and the run's settled findings (`run.findings`,
+/// with their dispositions). A file may read those before it
+/// (`actions.draft_invoice_lines`); each runs once what it reads has. Every
+/// broken file is reported together.
+pub async fn run(
+    ctx: &SessionContext,
+    layers: &Layers,
+    files: &[ActionFile],
+    findings: &[RecordBatch],
+    schema: &str,
+) -> Result<Vec<ActionOutput>> {
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let catalog = ctx.catalog("datafusion").expect("default catalog");
+    for name in [RUN_SCHEMA, schema] {
+        if catalog.schema(name).is_none() {
+            catalog
+                .register_schema(name, Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| Error::exec("registering the actions' schemas", e))?;
+        }
+    }
+    // The actions join a few findings' rows to the layers: hash joins whose
+    // build side is that handful of rows. Under a memory limit the engine
+    // prefers sort-merge joins (they spill), which for a dozen joins would
+    // split the pool into slices too small for any sort.
+    // (sharing the run's catalogs: no default catalog of its own to replace them)
+    let mut config = ctx
+        .state()
+        .config()
+        .clone()
+        .with_create_default_catalog_and_schema(false);
+    config.options_mut().optimizer.prefer_hash_join = true;
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+        .with_config(config)
+        .build();
+    let ctx = &SessionContext::new_with_state(state);
+    let findings_name = format!("{RUN_SCHEMA}.findings");
+    register(
+        ctx,
+        layers,
+        &findings_name,
+        crate::outputs::findings::findings_schema(),
+        findings,
+    )
+    .await?;
+
+    let ids: BTreeSet<String> = files.iter().map(|f| f.id.clone()).collect();
+    let mut done: HashSet<String> = HashSet::new();
+    let mut failed: HashSet<String> = HashSet::new();
+    let mut outputs = Vec::new();
+    let mut problems = Vec::new();
+    let mut waiting: Vec<&ActionFile> = files.iter().collect();
+    while !waiting.is_empty() {
+        let (ready, rest): (Vec<&ActionFile>, Vec<&ActionFile>) = waiting
+            .into_iter()
+            .partition(|f| reads(f, &ids, schema).iter().all(|r| done.contains(r)));
+        if ready.is_empty() {
+            for file in rest {
+                let blocked: Vec<String> = reads(file, &ids, schema)
+                    .into_iter()
+                    .filter(|r| !done.contains(r))
+                    .collect();
+                if blocked.iter().any(|b| failed.contains(b)) {
+                    continue; // its input's own error is reported
+                }
+                problems.push(format!(
+                    "{}:1:1: reads {} in a loop",
+                    file.path.display(),
+                    blocked
+                        .iter()
+                        .map(|b| format!("{schema}.{b}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            break;
+        }
+        waiting = rest;
+        // independent files run side by side, as the checks do
+        let width = crate::engine::session::concurrency(ctx);
+        let mut pending = Vec::new();
+        for file in &ready {
+            pending.push(run_one(ctx, file, schema));
+        }
+        let results: Vec<_> = futures::stream::iter(pending)
+            .buffered(width)
+            .collect()
+            .await;
+        for (file, result) in ready.into_iter().zip(results) {
+            match result {
+                Ok(output) => {
+                    let name = format!("{schema}.{}", file.id);
+                    register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
+                    done.insert(file.id.clone());
+                    outputs.push(output);
+                }
+                Err(problem) => {
+                    failed.insert(file.id.clone());
+                    problems.push(problem);
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Queries(problems));
+    }
+    // a file whose name starts with `_` is a step the others read, computed
+    // once (SQL would repeat a shared CTE at each use), not an output
+    outputs.retain(|o| !o.file.id.starts_with('_'));
+    outputs.sort_by(|a, b| a.file.id.cmp(&b.file.id));
+    Ok(outputs)
+}
+
+/// Runs one action and conforms its rows: a shaped action's contract columns
+/// first, cast to the contract's types; text as plain UTF-8 for every reader.
+async fn run_one(
+    ctx: &SessionContext,
+    file: &ActionFile,
+    schema: &str,
+) -> std::result::Result<ActionOutput, String> {
+    let at = |e: &datafusion::error::DataFusionError| located(&file.path, e);
+    let started = std::time::Instant::now();
+    let df = ctx.sql(&file.sql).await.map_err(|e| at(&e))?;
+    let planned = started.elapsed();
+    let found: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // an action's rows name the finding they settle; a statement's, its partner
+    let (key, what) = match schema {
+        STATEMENTS => ("partner_id", "a statement's rows must name their partner"),
+        _ => (
+            "finding_id",
+            "an action's rows must name the finding they settle",
+        ),
+    };
+    if !found.iter().any(|c| c == key) {
+        return Err(format!(
+            "{}:1:1: {what}: no column {key}",
+            file.path.display()
+        ));
+    }
+    let mut leading: Vec<(String, Option<DataType>)> = Vec::new();
+    if let Some(table) = file.shape {
+        let missing: Vec<&str> = table
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .filter(|c| !found.iter().any(|f| f == c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{}:1:1: shaped as {} but has no column {}",
+                file.path.display(),
+                table.qualified(),
+                missing.join(", ")
+            ));
+        }
+        for c in table.columns {
+            leading.push((c.name.to_string(), Some(c.ty.arrow_type())));
+        }
+    }
+    let others = found
+        .iter()
+        .filter(|c| !leading.iter().any(|(l, _)| l == *c))
+        .map(|c| (c.clone(), None));
+    let columns: Vec<(String, Option<DataType>)> =
+        leading.clone().into_iter().chain(others).collect();
+    let df_schema = df.schema().clone();
+    let exprs = columns
+        .iter()
+        .map(|(name, ty)| {
+            let column = datafusion::prelude::ident(name);
+            let field_type = df_schema
+                .field_with_unqualified_name(name)
+                .map(|f| f.data_type().clone())
+                .unwrap_or(DataType::Utf8);
+            let target = match ty {
+                Some(t) => t.clone(),
+                None if matches!(field_type, DataType::Utf8View | DataType::LargeUtf8) => {
+                    DataType::Utf8
+                }
+                // money as the contract's Decimal128(18, 2) whatever precision the
+                // arithmetic left, rates as its Decimal128(18, 8)
+                None if matches!(field_type, DataType::Decimal128(_, 2)) => {
+                    DataType::Decimal128(18, 2)
+                }
+                None if matches!(field_type, DataType::Decimal128(_, s) if s > 2) => {
+                    DataType::Decimal128(18, 8)
+                }
+                None => field_type,
+            };
+            datafusion::prelude::cast(column, target).alias(name)
+        })
+        .collect::<Vec<_>>();
+    // rows in a stable order (by their first two columns: an id, a line), so
+    // that two runs over the same snapshot publish the same files
+    let order = columns
+        .iter()
+        .take(2)
+        .map(|(name, _)| datafusion::prelude::ident(name).sort(true, true))
+        .collect();
+    let df = df
+        .select(exprs)
+        .and_then(|df| df.sort(order))
+        .map_err(|e| at(&e))?;
+    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(|e| at(&e))?;
+    tracing::debug!(
+        file = %file.path.display(),
+        rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        plan_ms = planned.as_millis() as u64,
+        ms = started.elapsed().as_millis() as u64,
+        "action done"
+    );
+    // a contract column the contract requires must not be null: the row would
+    // not import (and would be a data-quality finding on the next run)
+    if let Some(table) = file.shape {
+        for c in table.columns.iter().filter(|c| !c.nullable) {
+            let index = schema.index_of(c.name).expect("selected above");
+            let nulls: usize = batches.iter().map(|b| b.column(index).null_count()).sum();
+            if nulls > 0 {
+                return Err(format!(
+                    "{}:1:1: {nulls} row(s) with a null {} (required in {})",
+                    file.path.display(),
+                    c.name,
+                    table.qualified()
+                ));
+            }
+        }
+    }
+    Ok(ActionOutput {
+        file: file.clone(),
+        schema,
+        batches,
+    })
+}
+
+/// Registers batches as a table: in memory, or (layers as files, which a
+/// cluster's executors read) written as Parquet beside the layers.
+async fn register(
+    ctx: &SessionContext,
+    layers: &Layers,
+    name: &str,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<()> {
+    let failed = |e| Error::exec(name.to_string(), e);
+    let _ = ctx.deregister_table(name);
+    match layers {
+        Layers::Materialized => {
+            let table = datafusion::datasource::MemTable::try_new(schema, vec![batches.to_vec()])
+                .map_err(failed)?;
+            ctx.register_table(name, Arc::new(table))
+                .map(|_| ())
+                .map_err(failed)
+        }
+        Layers::Files { dir: root, .. } => {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            std::fs::write(dir.join("part-0.parquet"), parquet_bytes(&schema, batches)?)
+                .map_err(|e| Error::io(&dir, e))?;
+            crate::reconcile::layers::register_parquet_folder(ctx, name, &dir, &schema)
+                .await
+                .map_err(failed)
+        }
+    }
+}
+
+/// An action's rows as a Parquet file.
+pub fn parquet_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Output {
+        path: PathBuf::from(OUTPUT),
+        message,
+    };
+    let mut bytes = Vec::new();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut bytes, schema.clone(), None)
+            .map_err(|e| fail(e.to_string()))?;
+    for batch in batches {
+        writer.write(batch).map_err(|e| fail(e.to_string()))?;
+    }
+    writer.close().map_err(|e| fail(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// An action's rows as CSV with a header (what finance tools import): dates
+/// ISO, amounts as plain decimals, nulls empty.
+pub fn csv_bytes(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Output {
+        path: PathBuf::from(OUTPUT),
+        message,
+    };
+    let mut bytes = Vec::new();
+    {
+        let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(&mut bytes);
+        if batches.is_empty() {
+            writer
+                .write(&RecordBatch::new_empty(schema.clone()))
+                .map_err(|e| fail(e.to_string()))?;
+        }
+        for batch in batches {
+            writer.write(batch).map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Rows, findings settled, amount and accepted rows of one action.
+pub fn summarize(output: &ActionOutput) -> ActionSummary {
+    summary_of(
+        &output.file.id,
+        &output.file.title,
+        output.file.shape.map(|t| t.qualified()),
+        &output.schema,
+        &output.batches,
+    )
+}
+
+/// The actions published in a partition (`actions/as_of=.../<id>.parquet`),
+/// summarized from their Parquet files; titles and shapes from the manifest
+/// when it names them.
+pub fn read_published(dir: &Path, named: &[ActionSummary]) -> Result<Vec<ActionSummary>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
+        .collect();
+    files.sort();
+    let mut summaries = Vec::new();
+    for path in files {
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let batches = crate::outputs::findings::read_parquet(&path)?;
+        let schema = batches.first().map_or_else(
+            || Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+            RecordBatch::schema,
+        );
+        let known = named.iter().find(|a| a.id == id);
+        let title = known.map_or_else(|| id.replace('_', " "), |a| a.title.clone());
+        let shape = known.and_then(|a| a.shape.clone());
+        summaries.push(summary_of(&id, &title, shape, &schema, &batches));
+    }
+    Ok(summaries)
+}
+
+fn summary_of(
+    id: &str,
+    title: &str,
+    shape: Option<String>,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> ActionSummary {
+    let mut findings = HashSet::new();
+    let mut reporting_amount = Decimal::ZERO;
+    let mut accepted = 0;
+    let index = |name: &str| schema.index_of(name).ok();
+    for batch in batches {
+        if let Some(i) = index("finding_id") {
+            let ids = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .expect("text casts to text");
+            let ids = ids.as_string::<i32>();
+            for row in 0..ids.len() {
+                if ids.is_valid(row) {
+                    findings.insert(ids.value(row).to_string());
+                }
+            }
+        }
+        if let Some(i) = index("reporting_amount") {
+            let amounts =
+                datafusion::arrow::compute::cast(batch.column(i), &DataType::Decimal128(38, 2));
+            if let Ok(amounts) = amounts {
+                let amounts = amounts.as_primitive::<Decimal128Type>();
+                for row in 0..amounts.len() {
+                    if amounts.is_valid(row) {
+                        reporting_amount += Decimal::from_i128_with_scale(amounts.value(row), 2);
+                    }
+                }
+            }
+        }
+        if let Some(i) = index("disposition") {
+            let d = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .expect("text casts to text");
+            let d = d.as_string::<i32>();
+            accepted += (0..d.len())
+                .filter(|&r| d.is_valid(r) && d.value(r) == "accepted")
+                .count();
+        }
+    }
+    ActionSummary {
+        id: id.to_string(),
+        title: title.to_string(),
+        shape,
+        rows: batches.iter().map(RecordBatch::num_rows).sum(),
+        findings: findings.len(),
+        reporting_amount,
+        accepted,
+    }
+}
+
+/// One row of `commission_adjustments`, as a partner's page states it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommissionAdjustment {
+    pub partner_id: String,
+    pub deal_id: String,
+    pub level: i64,
+    /// Negative: a claw-back; positive: a top-up (the payout currency).
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// The published commission adjustments of a partition, if any.
+pub fn read_commission_adjustments(dir: &Path) -> Result<Vec<CommissionAdjustment>> {
+    let path = dir.join("commission_adjustments.parquet");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::new();
+    for batch in crate::outputs::findings::read_parquet(&path)? {
+        let text = |name: &str| -> Result<Vec<Option<String>>> {
+            let i = batch.schema().index_of(name).map_err(|e| Error::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let column = datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8)
+                .map_err(|e| Error::Output {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            let column = column.as_string::<i32>();
+            Ok((0..column.len())
+                .map(|r| column.is_valid(r).then(|| column.value(r).to_string()))
+                .collect())
+        };
+        let (partners, deals, levels, amounts, currencies) = (
+            text("partner_id")?,
+            text("deal_id")?,
+            text("level")?,
+            text("amount")?,
+            text("currency")?,
+        );
+        for r in 0..batch.num_rows() {
+            rows.push(CommissionAdjustment {
+                partner_id: partners[r].clone().unwrap_or_default(),
+                deal_id: deals[r].clone().unwrap_or_default(),
+                level: levels[r]
+                    .as_deref()
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0),
+                amount: amounts[r]
+                    .as_deref()
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or_default(),
+                currency: currencies[r].clone().unwrap_or_default(),
+            });
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,687 @@
+//! Settling a run's findings before they are published: run-level columns
+//! (run_id, as_of, the lifecycle against the latest earlier run in the same
+//! output folder: status `new`/`recurring`, first_seen; findings gone since then
+//! are `resolved`), analysts' dispositions applied, the summary, the alerts not
+//! yet raised and the `--fail-on` tally ([`settle`]).
+
+use crate::config::{date32, from_date32};
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+pub use revleak_contract::severity_rank;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The published findings schema: the findings shape, then the run-level columns.
+pub fn findings_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = revleak_contract::FINDING_COLUMNS
+        .iter()
+        .map(|c| Field::new(c.name, c.ty.arrow_type(), c.nullable))
+        .collect();
+    fields.push(Field::new("run_id", DataType::Utf8, false));
+    fields.push(Field::new("as_of", DataType::Date32, false));
+    fields.push(Field::new("status", DataType::Utf8, false));
+    fields.push(Field::new("first_seen", DataType::Date32, false));
+    fields.push(Field::new("disposition", DataType::Utf8, true));
+    fields.push(Field::new("disposition_note", DataType::Utf8, true));
+    fields.push(Field::new("disposition_owner", DataType::Utf8, true));
+    fields.push(Field::new("disposition_until", DataType::Date32, true));
+    Arc::new(Schema::new(fields))
+}
+
+/// `resolved/`: the previous run's rows of findings gone in this run, with
+/// as_of = this run's, status `resolved` and the as_of they were last seen.
+pub fn resolved_schema() -> SchemaRef {
+    let mut fields: Vec<Field> = findings_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("last_seen", DataType::Date32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// The latest published run before this one.
+pub struct PreviousRun {
+    pub as_of: NaiveDate,
+    /// Its findings, in the current findings schema.
+    pub batches: Vec<RecordBatch>,
+    /// finding_id → first_seen.
+    pub first_seen: HashMap<String, NaiveDate>,
+}
+
+/// The latest published run before `as_of` (re-running an as_of, or running an
+/// older one after a newer one, compares with the right run).
+pub fn previous_run(out: &Path, as_of: NaiveDate) -> Result<Option<PreviousRun>> {
+    let Some((date, dir)) = crate::outputs::publish::partitions(&out.join("findings"))
+        .into_iter()
+        .rfind(|(d, _)| *d < as_of)
+    else {
+        return Ok(None);
+    };
+    let path = dir.join("part-0.parquet");
+    let batches = read_partition(&path, date)?;
+    let schema = findings_schema();
+    let mut first_seen = HashMap::new();
+    for batch in &batches {
+        let ids = batch
+            .column(index(&schema, "finding_id"))
+            .as_string::<i32>();
+        let first = batch
+            .column(index(&schema, "first_seen"))
+            .as_primitive::<Date32Type>();
+        for i in 0..batch.num_rows() {
+            if first.is_null(i) {
+                return Err(Error::Output {
+                    path: path.clone(),
+                    message: "not a revleak findings file (first_seen is null)".into(),
+                });
+            }
+            first_seen.insert(ids.value(i).to_string(), from_date32(first.value(i)));
+        }
+    }
+    Ok(Some(PreviousRun {
+        as_of: date,
+        batches,
+        first_seen,
+    }))
+}
+
+/// The findings of the published run of `date`, if there is one.
+pub fn partition_rows(out: &Path, date: NaiveDate) -> Result<Option<Vec<FindingRow>>> {
+    let Some((_, dir)) = crate::outputs::publish::partitions(&out.join("findings"))
+        .into_iter()
+        .find(|(d, _)| *d == date)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(rows(&read_partition(
+        &dir.join("part-0.parquet"),
+        date,
+    )?)))
+}
+
+/// A findings partition's file in the current findings schema.
+fn read_partition(path: &Path, date: NaiveDate) -> Result<Vec<RecordBatch>> {
+    read_parquet(path)?
+        .iter()
+        .map(|b| conform(b, &findings_schema(), date, path))
+        .collect()
+}
+
+fn index(schema: &SchemaRef, name: &str) -> usize {
+    schema
+        .index_of(name)
+        .expect("column of the findings schema")
+}
+
+/// Reads every batch of a Parquet file.
+pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let fail = |message: String| Error::Output {
+        path: path.to_path_buf(),
+        message,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| fail(e.to_string()))?;
+    reader.map(|b| b.map_err(|e| fail(e.to_string()))).collect()
+}
+
+/// A batch of an earlier findings file in `schema`: columns by name, the
+/// partition column from the folder's date (files published before it moved to
+/// the path carry it themselves), a column the older file lacks as nulls (when
+/// nullable), types cast where they differ.
+fn conform(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    partition_date: NaiveDate,
+    path: &Path,
+) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            None if field.name() == crate::outputs::publish::PARTITION_COLUMN => {
+                Ok(Arc::new(Date32Array::from(vec![
+                    date32(partition_date);
+                    batch.num_rows()
+                ])) as ArrayRef)
+            }
+            Some(c) if c.data_type() == field.data_type() => Ok(c.clone()),
+            Some(c) => {
+                datafusion::arrow::compute::cast(c, field.data_type()).map_err(|e| Error::Output {
+                    path: path.to_path_buf(),
+                    message: format!("column {}: {e}", field.name()),
+                })
+            }
+            None if field.is_nullable() => Ok(datafusion::arrow::array::new_null_array(
+                field.data_type(),
+                batch.num_rows(),
+            )),
+            None => Err(Error::Output {
+                path: path.to_path_buf(),
+                message: format!("not a revleak findings file (no column {})", field.name()),
+            }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// The previous run's findings that this run no longer reports.
+pub fn resolved(
+    previous: &PreviousRun,
+    current: &std::collections::HashSet<String>,
+    as_of: NaiveDate,
+) -> Result<Vec<RecordBatch>> {
+    let schema = resolved_schema();
+    let findings = findings_schema();
+    let mut out = Vec::new();
+    for batch in &previous.batches {
+        let ids = batch
+            .column(index(&findings, "finding_id"))
+            .as_string::<i32>();
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|i| Some(!current.contains(ids.value(i))))
+            .collect();
+        let gone = datafusion::arrow::compute::filter_record_batch(batch, &keep).map_err(|e| {
+            Error::Output {
+                path: PathBuf::from("resolved"),
+                message: e.to_string(),
+            }
+        })?;
+        let n = gone.num_rows();
+        if n == 0 {
+            continue;
+        }
+        let mut columns: Vec<ArrayRef> = gone.columns().to_vec();
+        columns[index(&findings, "as_of")] = Arc::new(Date32Array::from(vec![date32(as_of); n]));
+        columns[index(&findings, "status")] = Arc::new(StringArray::from(vec!["resolved"; n]));
+        columns.push(Arc::new(Date32Array::from(vec![date32(previous.as_of); n])));
+        out.push(
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
+                path: PathBuf::from("resolved"),
+                message: e.to_string(),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Sum of leakage_amount over the published `resolved/` partitions before `as_of`.
+pub fn recovered_before(out: &Path, as_of: NaiveDate) -> Result<rust_decimal::Decimal> {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for (date, dir) in crate::outputs::publish::partitions(&out.join("resolved")) {
+        if date < as_of {
+            total += decimal_sum(
+                &read_parquet(&dir.join("part-0.parquet"))?,
+                "leakage_amount",
+            );
+        }
+    }
+    Ok(total)
+}
+
+/// Appends run_id, as_of, status and first_seen to check output batches.
+pub fn add_run_columns(
+    batches: &[RecordBatch],
+    run_id: &str,
+    as_of: NaiveDate,
+    previous: Option<&HashMap<String, NaiveDate>>,
+    dispositions: &HashMap<String, crate::outputs::dispositions::Disposition>,
+) -> Result<Vec<RecordBatch>> {
+    let schema = findings_schema();
+    batches
+        .iter()
+        .map(|batch| {
+            let n = batch.num_rows();
+            let ids = batch
+                .column_by_name("finding_id")
+                .expect("finding_id")
+                .as_string::<i32>();
+            let mut status = Vec::with_capacity(n);
+            let mut first_seen = Vec::with_capacity(n);
+            for i in 0..n {
+                match previous.and_then(|p| p.get(ids.value(i))) {
+                    Some(first) => {
+                        status.push("recurring");
+                        first_seen.push(date32(*first));
+                    }
+                    None => {
+                        status.push("new");
+                        first_seen.push(date32(as_of));
+                    }
+                }
+            }
+            let mut columns: Vec<ArrayRef> = revleak_contract::FINDING_COLUMNS
+                .iter()
+                .map(|c| {
+                    batch
+                        .column_by_name(c.name)
+                        .expect("findings shape")
+                        .clone()
+                })
+                .collect();
+            columns.push(Arc::new(StringArray::from(vec![run_id; n])));
+            columns.push(Arc::new(Date32Array::from(vec![date32(as_of); n])));
+            columns.push(Arc::new(StringArray::from(status)));
+            columns.push(Arc::new(Date32Array::from(first_seen)));
+            let live: Vec<Option<&crate::outputs::dispositions::Disposition>> = (0..n)
+                .map(|i| dispositions.get(ids.value(i)).filter(|d| d.is_live(as_of)))
+                .collect();
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.map(|d| d.disposition.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.note.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(StringArray::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.owner.clone()))
+                    .collect::<Vec<_>>(),
+            )));
+            columns.push(Arc::new(Date32Array::from(
+                live.iter()
+                    .map(|d| d.and_then(|d| d.until).map(date32))
+                    .collect::<Vec<_>>(),
+            )));
+            RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Output {
+                path: PathBuf::from("findings"),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Total number of rows.
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// Sum of a Decimal128(18,2) column as an exact decimal.
+pub fn decimal_sum(batches: &[RecordBatch], column: &str) -> rust_decimal::Decimal {
+    let mut total = rust_decimal::Decimal::ZERO;
+    for batch in batches {
+        if let Some(col) = batch.column_by_name(column) {
+            let col = col.as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
+            for i in 0..col.len() {
+                if col.is_valid(i) {
+                    total += rust_decimal::Decimal::from_i128_with_scale(col.value(i), 2);
+                }
+            }
+        }
+    }
+    total
+}
+
+/// The fields of a published finding the run's bookkeeping needs.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub finding_id: String,
+    pub check_id: String,
+    pub severity: String,
+    pub partner_id: Option<String>,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub leakage: rust_decimal::Decimal,
+    pub currency: String,
+    pub detail: String,
+    pub status: String,
+    pub disposition: Option<String>,
+}
+
+/// The rows of batches in the findings schema.
+pub fn rows(batches: &[RecordBatch]) -> Vec<FindingRow> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .expect("findings column")
+                .as_string::<i32>()
+                .clone()
+        };
+        let (
+            ids,
+            checks,
+            severities,
+            partners,
+            types,
+            entities,
+            currencies,
+            details,
+            statuses,
+            dispositions,
+        ) = (
+            text("finding_id"),
+            text("check_id"),
+            text("severity"),
+            text("partner_id"),
+            text("entity_type"),
+            text("entity_id"),
+            text("currency"),
+            text("detail"),
+            text("status"),
+            text("disposition"),
+        );
+        let leakage = batch
+            .column_by_name("leakage_amount")
+            .expect("findings column")
+            .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>()
+            .clone();
+        let opt = |a: &datafusion::arrow::array::StringArray, i: usize| {
+            a.is_valid(i).then(|| a.value(i).to_string())
+        };
+        for i in 0..batch.num_rows() {
+            out.push(FindingRow {
+                finding_id: ids.value(i).to_string(),
+                check_id: checks.value(i).to_string(),
+                severity: severities.value(i).to_string(),
+                partner_id: opt(&partners, i),
+                entity_type: types.value(i).to_string(),
+                entity_id: entities.value(i).to_string(),
+                leakage: rust_decimal::Decimal::from_i128_with_scale(leakage.value(i), 2),
+                currency: currencies.value(i).to_string(),
+                detail: details.value(i).to_string(),
+                status: statuses.value(i).to_string(),
+                disposition: opt(&dispositions, i),
+            });
+        }
+    }
+    out
+}
+
+/// The alert and fail-on thresholds of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds<'a> {
+    /// New findings at or above it are alerts.
+    pub alert_min_severity: &'a str,
+    /// Open findings at or above it fail the run (exit 1).
+    pub fail_on: Option<&'a str>,
+    /// With `fail_on`: count new findings only.
+    pub fail_on_new: bool,
+}
+
+/// What a run's findings add up to: new and recurring (beside the resolved ones
+/// already in `lifecycle`), the dispositions applied, expired and unmatched, the
+/// alerts (each finding once: `alerted` is the record, updated) and the
+/// findings that meet `--fail-on`.
+pub struct Tally {
+    pub lifecycle: crate::outputs::manifest::Lifecycle,
+    pub dispositions: crate::outputs::manifest::DispositionStats,
+    pub alerts: Vec<serde_json::Value>,
+    pub failing: usize,
+    /// Warnings for the log and the manifest.
+    pub notes: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn tally(
+    rows: &[FindingRow],
+    decisions: &HashMap<String, crate::outputs::dispositions::Disposition>,
+    current: &std::collections::HashSet<String>,
+    as_of: NaiveDate,
+    thresholds: Thresholds,
+    alerted: &mut crate::outputs::alerts::AlertRecord,
+    mut lifecycle: crate::outputs::manifest::Lifecycle,
+    mut dispositions: crate::outputs::manifest::DispositionStats,
+) -> Tally {
+    let alert_rank = severity_rank(thresholds.alert_min_severity);
+    let fail_rank = thresholds.fail_on.map(severity_rank);
+    let mut alerts = Vec::new();
+    let mut failing = 0;
+    for row in rows {
+        if row.status == "new" {
+            lifecycle.new += 1;
+            lifecycle.new_leakage += row.leakage;
+        } else {
+            lifecycle.recurring += 1;
+            lifecycle.recurring_leakage += row.leakage;
+        }
+        if row.disposition.is_some() {
+            dispositions.applied += 1;
+            dispositions.excluded_leakage += row.leakage;
+            continue;
+        }
+        let rank = severity_rank(&row.severity);
+        // Once per finding, however often the day is run (see `alerts`).
+        if rank >= alert_rank && alerted.raise(&row.finding_id, &row.severity, as_of) {
+            alerts.push(alert_json(row, as_of));
+        }
+        if fail_rank.is_some_and(|f| rank >= f) && (!thresholds.fail_on_new || row.status == "new")
+        {
+            failing += 1;
+        }
+    }
+    for (id, decision) in decisions {
+        if !current.contains(id) {
+            dispositions.unmatched.push(id.clone());
+        } else if !decision.is_live(as_of) {
+            dispositions.expired += 1;
+        }
+    }
+    alerted.retain(current);
+    dispositions.unmatched.sort();
+    let mut notes = Vec::new();
+    if !dispositions.unmatched.is_empty() {
+        notes.push(format!(
+            "{} disposition(s) name findings this run did not report: {}",
+            dispositions.unmatched.len(),
+            dispositions.unmatched.join(", ")
+        ));
+    }
+    Tally {
+        lifecycle,
+        dispositions,
+        alerts,
+        failing,
+        notes,
+    }
+}
+
+/// One line of alerts.jsonl: what a chat or ticket system needs.
+fn alert_json(row: &FindingRow, as_of: NaiveDate) -> serde_json::Value {
+    serde_json::json!({
+        "finding_id": row.finding_id,
+        "as_of": as_of.to_string(),
+        "check_id": row.check_id,
+        "severity": row.severity,
+        "partner_id": row.partner_id,
+        "entity_type": row.entity_type,
+        "entity_id": row.entity_id,
+        "leakage_amount": row.leakage.to_string(),
+        "currency": row.currency,
+        "detail": row.detail,
+    })
+}
+
+/// What settling a run's findings needs besides the findings.
+pub struct Settling<'a> {
+    pub out: &'a Path,
+    pub run_id: &'a str,
+    pub as_of: NaiveDate,
+    /// `--dispositions` (else `dispositions.csv` in `out`, when present).
+    pub dispositions: Option<&'a Path>,
+    pub thresholds: Thresholds<'a>,
+    /// A webhook is set: this run's new alerts join those not yet delivered.
+    pub webhook: bool,
+}
+
+/// A run's findings settled against the output folder's history, ready to publish.
+pub struct Settled {
+    /// The findings with the run-level columns (lifecycle, dispositions).
+    pub findings: Vec<RecordBatch>,
+    pub summary: Vec<RecordBatch>,
+    pub previous_as_of: Option<NaiveDate>,
+    /// None on a first run (no previous run to resolve against).
+    pub resolved: Option<Vec<RecordBatch>>,
+    pub lifecycle: crate::outputs::manifest::Lifecycle,
+    pub dispositions: crate::outputs::manifest::DispositionStats,
+    /// This run's new alerts.
+    pub alerts: Vec<serde_json::Value>,
+    /// What has been alerted for the as_of, this run included.
+    pub alerted: crate::outputs::alerts::AlertRecord,
+    /// With a webhook: the alerts to deliver (this run's and earlier runs' undelivered).
+    pub pending: Option<Vec<serde_json::Value>>,
+    /// Open findings at or above `--fail-on`.
+    pub failing: usize,
+    /// Leakage of the open findings (those without a live exclusion).
+    pub open_leakage: rust_decimal::Decimal,
+    /// Warnings for the log and the manifest.
+    pub notes: Vec<String>,
+}
+
+/// Settles a run's findings: run-level columns against the previous run and the
+/// analysts' dispositions, the summary, what was resolved since the previous
+/// run, the alerts not yet raised and the `--fail-on` tally.
+pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled> {
+    let disposition_file = crate::outputs::dispositions::locate(s.dispositions, s.out);
+    let decisions = match &disposition_file {
+        Some(path) => crate::outputs::dispositions::load(path)?,
+        None => Default::default(),
+    };
+    let previous = previous_run(s.out, s.as_of)?;
+    let published = add_run_columns(
+        batches,
+        s.run_id,
+        s.as_of,
+        previous.as_ref().map(|p| &p.first_seen),
+        &decisions,
+    )?;
+    // The findings are in memory here: summarized by the embedded engine.
+    let summary = summarize(&crate::engine::session::session(), &published).await?;
+    let rows = rows(&published);
+    let current: std::collections::HashSet<String> =
+        rows.iter().map(|r| r.finding_id.clone()).collect();
+    let gone = match &previous {
+        Some(p) => Some(resolved(p, &current, s.as_of)?),
+        None => None,
+    };
+    let gone_rows = gone.as_deref().unwrap_or_default();
+    let mut lifecycle = crate::outputs::manifest::Lifecycle {
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        resolved: row_count(gone_rows),
+        resolved_leakage: decimal_sum(gone_rows, "leakage_amount"),
+        ..Default::default()
+    };
+    lifecycle.recovered_to_date = recovered_before(s.out, s.as_of)? + lifecycle.resolved_leakage;
+    let alert_rank = severity_rank(s.thresholds.alert_min_severity);
+    let mut alerted = crate::outputs::alerts::AlertRecord::load(s.out, s.as_of, |date| {
+        Ok(partition_rows(s.out, date)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.disposition.is_none() && severity_rank(&r.severity) >= alert_rank)
+            .map(|r| (r.finding_id, r.severity))
+            .collect())
+    })?;
+    let disposition_stats = crate::outputs::manifest::DispositionStats {
+        file: disposition_file.map(|p| p.display().to_string()),
+        ..Default::default()
+    };
+    let Tally {
+        lifecycle,
+        dispositions,
+        alerts,
+        failing,
+        notes,
+    } = tally(
+        &rows,
+        &decisions,
+        &current,
+        s.as_of,
+        s.thresholds,
+        &mut alerted,
+        lifecycle,
+        disposition_stats,
+    );
+    // With a webhook, this run's new alerts and those earlier runs could not
+    // deliver are published as pending before any request is made.
+    let pending = match s.webhook {
+        true => {
+            let mut pending = crate::outputs::delivery::carried_over(s.out, s.as_of)?;
+            pending.extend(alerts.iter().cloned());
+            Some(pending)
+        }
+        false => None,
+    };
+    let open_leakage = decimal_sum(&published, "leakage_amount") - dispositions.excluded_leakage;
+    Ok(Settled {
+        findings: published,
+        summary,
+        previous_as_of: previous.as_ref().map(|p| p.as_of),
+        resolved: gone,
+        lifecycle,
+        dispositions,
+        alerts,
+        alerted,
+        pending,
+        failing,
+        open_leakage,
+        notes,
+    })
+}
+
+/// The published summary: per check, partner and severity.
+pub fn summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("check_id", DataType::Utf8, false),
+        Field::new("partner_id", DataType::Utf8, true),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("findings", DataType::Int64, false),
+        Field::new("leakage_amount", DataType::Decimal128(18, 2), false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("run_id", DataType::Utf8, false),
+    ]))
+}
+
+/// Per check, partner and severity: count and leakage sum.
+async fn summarize(
+    ctx: &datafusion::prelude::SessionContext,
+    findings: &[RecordBatch],
+) -> Result<Vec<RecordBatch>> {
+    let table =
+        datafusion::datasource::MemTable::try_new(findings_schema(), vec![findings.to_vec()])
+            .map_err(|e| Error::exec("summary", e))?;
+    ctx.register_table("published_findings", Arc::new(table))
+        .map_err(|e| Error::exec("summary", e))?;
+    let sql = "select check_id, partner_id, severity, count(*) as findings,
+                      cast(sum(leakage_amount) as decimal(18, 2)) as leakage_amount,
+                      min(currency) as currency, min(as_of) as as_of, min(run_id) as run_id
+               from published_findings
+               group by check_id, partner_id, severity
+               order by check_id, partner_id nulls first, severity";
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(|e| Error::exec("summary", e))?
+        .collect()
+        .await
+        .map_err(|e| Error::exec("summary", e))?;
+    let schema = summary_schema();
+    batches
+        .into_iter()
+        .map(|b| {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), cols)
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::exec("summary", e.into()))
+}

@@ -1,0 +1,342 @@
+//! The HTML report: one self-contained page per run (and optionally one per
+//! partner), rendered from the published Parquet alone with polars, so it can
+//! never disagree with what BI tools read.
+//!
+//! - [`data`]: polars over the findings, resolved and summary partitions of
+//!   this and earlier runs (summaries, the partner × check pivot, top
+//!   findings, the trend);
+//! - [`snapshot`]: the partner figures the run published and the freshness in
+//!   its manifest (tier, region, billed, forecast attainment, DSO);
+//! - [`html`], [`svg`]: the page, its inline charts, CSS and JS.
+//!
+//! The page is deterministic: the same Parquet renders the same bytes (no
+//! render time, every map sorted), so `revleak report` re-renders exactly what
+//! the run wrote.
+
+pub mod data;
+pub mod html;
+pub mod snapshot;
+pub mod statement;
+pub mod svg;
+
+use crate::error::{Error, Result};
+use chrono::NaiveDate;
+use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS};
+use html::{CheckMeta, Page};
+use snapshot::SnapshotData;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// What to render besides the main page.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Also write `partners/<partner_id>.html`, each restricted to one partner.
+    pub partner_pages: bool,
+}
+
+/// One file of the report partition, relative to `report/as_of=.../`.
+#[derive(Debug, Clone)]
+pub struct ReportFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+pub use data::partner_file_name;
+
+/// Renders the report of `as_of` from the outputs under `out`. When `overlay`
+/// is given (a run's staging root, laid out like `out`), its partitions take
+/// precedence: a run renders its report before publishing anything.
+pub fn build(
+    out: &Path,
+    overlay: Option<&Path>,
+    as_of: NaiveDate,
+    options: &ReportOptions,
+) -> Result<Vec<ReportFile>> {
+    let layout = Layout {
+        out: out.to_path_buf(),
+        overlay: overlay.map(Path::to_path_buf),
+    };
+    let findings_dir = layout.partition("findings", as_of).ok_or_else(|| {
+        Error::Config(format!(
+            "{}: no published findings as of {as_of} (findings/as_of={as_of}/ with _SUCCESS)",
+            out.display()
+        ))
+    })?;
+    let files = data::parquet_files(&findings_dir);
+    if files.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no Parquet file in the findings partition",
+            findings_dir.display()
+        )));
+    }
+    let manifest_path = layout
+        .partition("runs", as_of)
+        .map(|d| d.join("manifest.json"))
+        .filter(|p| p.exists());
+    let manifest_found = manifest_path.is_some();
+    let manifest = match &manifest_path {
+        Some(p) => Manifest::read(p)?,
+        None => Manifest::default(),
+    };
+    let currency = manifest.currency();
+    let findings_path = format!("findings/as_of={as_of}/");
+
+    let started = std::time::Instant::now();
+    let current = Current::load(&files, as_of, &findings_dir)?;
+    let analysis = current.analyse(TOP_FINDINGS)?;
+    let history = History::load(&layout, as_of)?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "report: findings and history read"
+    );
+    let snapshot = SnapshotData::load(&layout, &manifest, as_of);
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "report: snapshot figures read"
+    );
+    let checks = check_meta(&manifest, &analysis);
+
+    let mut warnings = Vec::new();
+    let actions_dir = layout.partition(crate::outputs::actions::OUTPUT, as_of);
+    let actions = match &actions_dir {
+        Some(dir) => crate::outputs::actions::read_published(dir, &manifest.actions)
+            .unwrap_or_else(|e| {
+                warnings.push(format!("actions/as_of={as_of}/ could not be read: {e}"));
+                Vec::new()
+            }),
+        None => Vec::new(),
+    };
+    // each partner's page states its own commission adjustments
+    let adjustments = match (&actions_dir, options.partner_pages) {
+        (Some(dir), true) => {
+            crate::outputs::actions::read_commission_adjustments(dir).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    if let Some(summary) = data::summary_total(&layout, as_of) {
+        match summary {
+            Ok(s) => {
+                let agrees = [analysis.all, analysis.total]
+                    .iter()
+                    .any(|t| t.findings == s.findings && t.leakage == s.leakage);
+                if !agrees {
+                    warnings.push(format!(
+                        "summary/as_of={as_of}/ totals {} findings and {} {currency}, the findings partition {} and {}: one of them was changed after the run.",
+                        s.findings,
+                        crate::engine::udf::format_money(s.leakage),
+                        analysis.all.findings,
+                        crate::engine::udf::format_money(analysis.all.leakage)
+                    ));
+                }
+            }
+            Err(e) => warnings.push(format!("summary/as_of={as_of}/ could not be read: {e}")),
+        }
+    }
+    if !manifest_found {
+        warnings.push(format!(
+            "runs/as_of={as_of}/manifest.json is missing: inputs, parameters and timings are not shown."
+        ));
+    }
+
+    let names: BTreeMap<String, String> = snapshot
+        .partners
+        .iter()
+        .map(|(id, p)| (id.clone(), p.name.clone()))
+        .collect();
+    // With partner pages: a statement for every partner (of the snapshot, or
+    // with a statement row), read from the run's statements/ datasets.
+    let statements = match (
+        options.partner_pages,
+        layout.partition(crate::outputs::actions::STATEMENTS, as_of),
+    ) {
+        (true, Some(dir)) => statement::Statements::load(&dir)?,
+        (true, None) => {
+            return Err(Error::Config(format!(
+                "{}: no partner statements as of {as_of} (statements/as_of={as_of}/): \
+                 they are published by `revleak run --partner-reports` (or partner_reports = true \
+                 in revleak.toml); run it for {as_of} to write them",
+                out.display()
+            )));
+        }
+        (false, _) => statement::Statements::default(),
+    };
+    let mut statement_partners: BTreeMap<String, String> = BTreeMap::new();
+    // (without statements published, partner pages stopped above)
+    if options.partner_pages {
+        statement_partners.extend(names.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for p in statements.partners() {
+            statement_partners.entry(p.clone()).or_default();
+        }
+    }
+    let lookback_months: i64 = manifest
+        .parameters
+        .get("forecast_lookback_months")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let recovered = History::recovered(&history.runs);
+    let trend: Vec<RunPoint> = history.runs.values().cloned().collect();
+
+    let page = Page {
+        as_of,
+        currency: currency.clone(),
+        manifest: &manifest,
+        manifest_found,
+        analysis: &analysis,
+        trend,
+        has_resolved: history.has_resolved,
+        recovered,
+        snapshot: &snapshot,
+        checks: &checks,
+        partner_names: &names,
+        findings_path: findings_path.clone(),
+        actions: &actions,
+        statement_links: !statement_partners.is_empty(),
+        warnings,
+    };
+    let mut report = vec![ReportFile {
+        name: "index.html".into(),
+        bytes: html::render(&page).into_bytes(),
+    }];
+
+    for (partner, name) in &statement_partners {
+        let own: Vec<crate::outputs::actions::CommissionAdjustment> = adjustments
+            .iter()
+            .filter(|a| &a.partner_id == partner)
+            .cloned()
+            .collect();
+        let page = statement::Statement {
+            partner_id: partner,
+            partner_name: if name.is_empty() { partner } else { name },
+            as_of,
+            reporting_currency: &currency,
+            lookback_months,
+            statements: &statements,
+            adjustments: &own,
+        };
+        report.push(ReportFile {
+            name: partner_file_name(partner),
+            bytes: statement::render(&page).into_bytes(),
+        });
+    }
+    Ok(report)
+}
+
+/// Title, description, owner and parameters of each check: from the check
+/// files the manifest lists (parsed by [`crate::reconcile::checks::discover`]), else the
+/// manifest's own title; checks found only in the findings last.
+fn check_meta(manifest: &Manifest, analysis: &Analysis) -> Vec<CheckMeta> {
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for c in &manifest.checks {
+        if let Some(parent) = Path::new(&c.path).parent() {
+            dirs.insert(parent.to_path_buf());
+        }
+    }
+    let mut files: BTreeMap<String, crate::reconcile::checks::CheckFile> = BTreeMap::new();
+    for dir in &dirs {
+        if let Ok(found) = crate::reconcile::checks::discover(dir) {
+            for f in found {
+                files.entry(f.id.clone()).or_insert(f);
+            }
+        }
+    }
+    let params_of = |sql: &str| -> Vec<(String, String)> {
+        manifest
+            .parameters
+            .iter()
+            .filter(|(name, _)| mentions(sql, name))
+            .map(|(name, v)| (name.clone(), v.clone()))
+            .collect()
+    };
+    let mut metas = Vec::new();
+    for c in &manifest.checks {
+        let meta = match files.get(&c.check_id) {
+            Some(f) => CheckMeta {
+                id: c.check_id.clone(),
+                title: f.title.clone(),
+                description: f.description.clone(),
+                owner: f.owner.clone(),
+                default_severity: f.default_severity.clone(),
+                parameters: params_of(&f.sql),
+                note: (!c.sha256.is_empty() && f.sha256 != c.sha256).then(|| {
+                    format!(
+                        "{} changed since the run; its current title and description are shown.",
+                        c.path
+                    )
+                }),
+                skipped: c.skipped.clone(),
+                millis: Some(c.millis as u64),
+            },
+            None => CheckMeta {
+                id: c.check_id.clone(),
+                title: if c.title.is_empty() {
+                    c.check_id.replace('_', " ")
+                } else {
+                    c.title.clone()
+                },
+                description: String::new(),
+                owner: String::new(),
+                default_severity: String::new(),
+                parameters: Vec::new(),
+                note: Some(format!(
+                    "{} is no longer readable: its description and parameters are not shown.",
+                    c.path
+                )),
+                skipped: c.skipped.clone(),
+                millis: Some(c.millis as u64),
+            },
+        };
+        metas.push(meta);
+    }
+    let mut extra: Vec<&String> = analysis
+        .by_check
+        .keys()
+        .filter(|id| !manifest.checks.iter().any(|c| &c.check_id == *id))
+        .collect();
+    extra.sort_by_key(|id| {
+        (
+            id.as_str() != crate::reconcile::checks::DATA_QUALITY,
+            id.to_string(),
+        )
+    });
+    for id in extra {
+        metas.push(CheckMeta {
+            id: id.clone(),
+            title: id.replace('_', " "),
+            description: String::new(),
+            owner: String::new(),
+            default_severity: String::new(),
+            parameters: Vec::new(),
+            note: Some("Not listed in the run's manifest.".into()),
+            skipped: None,
+            millis: None,
+        });
+    }
+    metas
+}
+
+/// Whether SQL names a parameter as a whole word.
+fn mentions(sql: &str, name: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    sql.match_indices(name).any(|(at, _)| {
+        let before = sql[..at].chars().next_back();
+        let after = sql[at + name.len()..].chars().next();
+        !before.is_some_and(word) && !after.is_some_and(word)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partner_file_names_are_safe() {
+        assert_eq!(partner_file_name("P00001"), "partners/P00001.html");
+        assert_eq!(partner_file_name("../x y"), "partners/_x_y.html");
+    }
+
+    #[test]
+    fn parameters_are_named_as_whole_words() {
+        assert!(mentions("where x > p.amount_tolerance", "amount_tolerance"));
+        assert!(!mentions("p.invoice_grace_days2", "invoice_grace_days"));
+    }
+}

@@ -1,0 +1,665 @@
+//! A partner's statement: the page a partner manager can send to the partner
+//! as it is. It is about the partner's own business with the vendor — revenue
+//! won and billed through it against its forecast, its invoices and
+//! payments, the commissions it earned and was paid (and the adjustment the
+//! vendor will make), its customers' renewals, and the items it can check on
+//! its side — read from the run's `statements/` datasets
+//! (`queries/statements/*.sql`), each row already the partner's own. Nothing
+//! internal: no severity, threshold, owner, check id or vendor total, and no
+//! other partner's data. Amounts are in the documents' currencies; where that
+//! is not the reporting currency, the reporting-currency figure (at as_of's
+//! rate) stands beside the totals.
+
+use super::html::{
+    CAPTURE_JS, CSP, CSS, JS, count_cell, f64_of, filter_bar, group_int, head_row, money_cell,
+    num_cell, plural,
+};
+use super::svg::{self, Bar};
+use crate::engine::udf::format_money;
+use crate::error::{Error, Result};
+use crate::outputs::actions::CommissionAdjustment;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
+use maud::{Markup, PreEscaped, html};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::str::FromStr;
+
+/// The statement datasets the page reads, by file name (without `.parquet`).
+pub const DATASETS: &[&str] = &["invoices", "commissions", "revenue", "renewals", "to_check"];
+
+/// Invoices listed in full on a page: every open one, then the latest others.
+pub const INVOICE_ROWS: usize = 200;
+
+/// One dataset's rows of one partner, every cell as text (as the Parquet
+/// holds it: amounts as exact decimals, dates ISO).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    columns: Vec<String>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl Rows {
+    fn index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == column)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(move |cells| Row { rows: self, cells })
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// One row, read by column name.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    rows: &'a Rows,
+    cells: &'a [Option<String>],
+}
+
+impl<'a> Row<'a> {
+    fn text(&self, column: &str) -> &'a str {
+        self.rows
+            .index(column)
+            .and_then(|i| self.cells[i].as_deref())
+            .unwrap_or("")
+    }
+
+    fn money(&self, column: &str) -> Option<Decimal> {
+        self.rows
+            .index(column)
+            .and_then(|i| self.cells[i].as_deref())
+            .and_then(|v| Decimal::from_str(v).ok())
+    }
+
+    fn amount(&self, column: &str) -> Decimal {
+        self.money(column).unwrap_or_default()
+    }
+
+    fn int(&self, column: &str) -> i64 {
+        self.text(column).parse().unwrap_or(0)
+    }
+}
+
+/// Every partner's statement datasets.
+#[derive(Debug, Default)]
+pub struct Statements {
+    /// partner_id → dataset → rows.
+    by_partner: BTreeMap<String, BTreeMap<String, Rows>>,
+}
+
+impl Statements {
+    /// Reads `statements/as_of=.../<dataset>.parquet`, grouping rows by partner_id.
+    pub fn load(dir: &Path) -> Result<Statements> {
+        let mut statements = Statements::default();
+        for dataset in DATASETS {
+            let path = dir.join(format!("{dataset}.parquet"));
+            if !path.exists() {
+                continue;
+            }
+            for batch in crate::outputs::findings::read_parquet(&path)? {
+                let schema = batch.schema();
+                let columns: Vec<String> =
+                    schema.fields().iter().map(|f| f.name().clone()).collect();
+                let Some(partner_col) = columns.iter().position(|c| c == "partner_id") else {
+                    return Err(Error::Output {
+                        path,
+                        message: "a statement dataset without partner_id".into(),
+                    });
+                };
+                let text: Vec<_> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(|e| Error::Output {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                for r in 0..batch.num_rows() {
+                    let cells: Vec<Option<String>> = text
+                        .iter()
+                        .map(|c| {
+                            let c = c.as_string::<i32>();
+                            c.is_valid(r).then(|| c.value(r).to_string())
+                        })
+                        .collect();
+                    let Some(partner) = cells[partner_col].clone() else {
+                        continue;
+                    };
+                    let rows = statements
+                        .by_partner
+                        .entry(partner)
+                        .or_default()
+                        .entry(dataset.to_string())
+                        .or_default();
+                    if rows.columns.is_empty() {
+                        rows.columns = columns.clone();
+                    }
+                    rows.rows.push(cells);
+                }
+            }
+        }
+        Ok(statements)
+    }
+
+    /// The partners with any row.
+    pub fn partners(&self) -> impl Iterator<Item = &String> {
+        self.by_partner.keys()
+    }
+
+    fn of(&self, partner: &str, dataset: &str) -> Rows {
+        self.by_partner
+            .get(partner)
+            .and_then(|d| d.get(dataset))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Everything one statement shows.
+pub struct Statement<'a> {
+    pub partner_id: &'a str,
+    pub partner_name: &'a str,
+    pub as_of: NaiveDate,
+    pub reporting_currency: &'a str,
+    pub lookback_months: i64,
+    pub statements: &'a Statements,
+    /// The commission adjustments the vendor will make (recovery actions).
+    pub adjustments: &'a [CommissionAdjustment],
+}
+
+/// Sums per currency, and the rate of each to the reporting currency.
+#[derive(Default)]
+struct Totals {
+    by_currency: BTreeMap<String, Decimal>,
+    rates: BTreeMap<String, Decimal>,
+}
+
+impl Totals {
+    fn add(&mut self, row: &Row, column: &str) {
+        *self
+            .by_currency
+            .entry(row.text("currency").to_string())
+            .or_default() += row.amount(column);
+        if let Some(rate) = row.money("rate_to_reporting") {
+            self.rates.insert(row.text("currency").to_string(), rate);
+        }
+    }
+
+    /// `12,345.00 EUR (13,018.04 USD)`: each currency; the reporting-currency
+    /// figure beside when any amount is in another currency.
+    fn show(&self, reporting: &str) -> String {
+        if self.by_currency.is_empty() {
+            return format!("0.00 {reporting}");
+        }
+        let parts: Vec<String> = self
+            .by_currency
+            .iter()
+            .map(|(c, a)| format!("{} {c}", format_money(*a)))
+            .collect();
+        let foreign = self.by_currency.keys().any(|c| c != reporting);
+        let convertible = self
+            .by_currency
+            .keys()
+            .all(|c| c == reporting || self.rates.contains_key(c));
+        if foreign && convertible {
+            let total: Decimal = self
+                .by_currency
+                .iter()
+                .map(|(c, a)| {
+                    let rate = if c == reporting {
+                        Decimal::ONE
+                    } else {
+                        self.rates[c]
+                    };
+                    (a * rate).round_dp_with_strategy(
+                        2,
+                        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                    )
+                })
+                .sum();
+            format!("{} ({} {reporting})", parts.join(", "), format_money(total))
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn money_with(amount: Decimal, currency: &str) -> String {
+    format!("{} {currency}", format_money(amount))
+}
+
+pub fn render(s: &Statement) -> String {
+    let invoices = s.statements.of(s.partner_id, "invoices");
+    let commissions = s.statements.of(s.partner_id, "commissions");
+    let revenue = s.statements.of(s.partner_id, "revenue");
+    let renewals = s.statements.of(s.partner_id, "renewals");
+    let to_check = s.statements.of(s.partner_id, "to_check");
+    let no_business =
+        invoices.len() + commissions.len() + revenue.len() + renewals.len() + to_check.len() == 0
+            && s.adjustments.is_empty();
+    let title = format!("Statement for {} · as of {}", s.partner_name, s.as_of);
+    let markup = html! {
+        // Safe: a constant.
+        (PreEscaped("<!doctype html>\n"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CSP);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                link rel="icon" href="data:,";
+                title { (title) }
+                // Safe: constants of this crate (no `</script` or `</style`: see html.rs's tests).
+                script { (PreEscaped(CAPTURE_JS)) }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    h1 { (s.partner_name) " · statement as of " (s.as_of) }
+                    p class="meta" {
+                        "Partner " (s.partner_id)
+                        " · your business with us: the " (s.lookback_months)
+                        " months before " (s.as_of.format("%B %Y")) " and that month so far"
+                        " · amounts in each document's currency"
+                    }
+                    nav class="toc" {
+                        a href="#summary" { "Summary" }
+                        a href="#revenue" { "Revenue" }
+                        a href="#invoices" { "Invoices and payments" }
+                        a href="#commissions" { "Commissions" }
+                        a href="#renewals" { "Renewals" }
+                        a href="#to-check" { "To check on your side" }
+                    }
+                }
+                main {
+                    @if no_business {
+                        section id="summary" {
+                            h2 { "Summary" }
+                            p class="empty" {
+                                "We have no business recorded with you as of " (s.as_of)
+                                ": no deals won, invoices, commissions, renewals or items to check."
+                            }
+                        }
+                    } @else {
+                        (summary(s, &invoices, &commissions, &revenue, &renewals))
+                        (revenue_section(s, &revenue))
+                        (invoices_section(s, &invoices))
+                        (commissions_section(s, &commissions))
+                        (renewals_section(s, &renewals))
+                        (to_check_section(s, &to_check))
+                    }
+                }
+                // Safe: report.js, compiled in.
+                script { (PreEscaped(JS)) }
+            }
+        }
+    };
+    markup.into_string()
+}
+
+fn summary(
+    s: &Statement,
+    invoices: &Rows,
+    commissions: &Rows,
+    revenue: &Rows,
+    renewals: &Rows,
+) -> Markup {
+    let mut billed = Totals::default();
+    let mut billed_reporting = Decimal::ZERO;
+    for r in revenue.iter() {
+        billed.add(&r, "billed");
+        billed_reporting += r.amount("billed_reporting");
+    }
+    let reporting = s.reporting_currency;
+    // several currencies: also their sum in the reporting currency, each
+    // invoice at its own date's rate
+    let billed_shown = match billed.by_currency.keys().any(|c| c != reporting) {
+        true => format!(
+            "{} ({})",
+            billed.show(reporting),
+            money_with(billed_reporting, reporting)
+        ),
+        false => billed.show(reporting),
+    };
+    let mut outstanding = Totals::default();
+    let mut open = 0;
+    for r in invoices
+        .iter()
+        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
+    {
+        open += 1;
+        outstanding.add(&r, "outstanding");
+    }
+    let (mut earned, mut paid) = (Totals::default(), Totals::default());
+    for r in commissions.iter() {
+        earned.add(&r, "earned");
+        paid.add(&r, "paid");
+    }
+    let ending = renewals
+        .iter()
+        .filter(|r| r.text("state") == "ending within 90 days")
+        .count();
+    html! {
+        section id="summary" {
+            h2 { "Summary" }
+            div class="cards" {
+                div class="card" {
+                    div class="k" { "Billed through you" }
+                    div class="v" { (billed_shown) }
+                    div class="d" { "in the months shown, net of credit notes" }
+                }
+                div class="card" {
+                    div class="k" { "Open invoices" }
+                    div class="v" { (outstanding.show(reporting)) }
+                    div class="d" { (plural(open, "invoice", "invoices")) " with an amount outstanding" }
+                }
+                div class="card" {
+                    div class="k" { "Commissions earned" }
+                    div class="v" { (earned.show(reporting)) }
+                    div class="d" { "paid: " (paid.show(reporting)) }
+                }
+                div class="card" {
+                    div class="k" { "Renewals due" }
+                    div class="v" { (group_int(ending as u64)) }
+                    div class="d" { "subscriptions of your customers ending in the next 90 days" }
+                }
+            }
+        }
+    }
+}
+
+fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
+    // per month: the partner's one currency when all its documents share one,
+    // else the reporting currency
+    let currencies: BTreeSet<&str> = revenue.iter().map(|r| r.text("currency")).collect();
+    let single = (currencies.len() == 1).then(|| *currencies.iter().next().unwrap());
+    let suffix = if single.is_some() { "" } else { "_reporting" };
+    let shown_currency = single.unwrap_or(s.reporting_currency);
+    #[derive(Default)]
+    struct Month {
+        won: i64,
+        won_value: Decimal,
+        billed: Decimal,
+        billed_reporting: Decimal,
+        forecast: Option<Decimal>,
+    }
+    let mut months: BTreeMap<String, Month> = BTreeMap::new();
+    for r in revenue.iter() {
+        let m = months.entry(r.text("month").to_string()).or_default();
+        m.won += r.int("won_deals");
+        m.won_value += r.amount(&format!("won_value{suffix}"));
+        m.billed += r.amount(&format!("billed{suffix}"));
+        m.billed_reporting += r.amount("billed_reporting");
+        if let Some(f) = r.money(&format!("forecast{suffix}")) {
+            *m.forecast.get_or_insert(Decimal::ZERO) += f;
+        }
+    }
+    // the partner's one currency is not the reporting one: billed in both
+    let foreign = shown_currency != s.reporting_currency;
+    let billed_reporting = format!("Billed ({})", s.reporting_currency);
+    let mut columns = vec![
+        ("Month", false),
+        ("Deals won", true),
+        ("Won value", true),
+        ("Billed", true),
+    ];
+    if foreign {
+        columns.push((billed_reporting.as_str(), true));
+    }
+    columns.extend([("Forecast", true), ("Billed / forecast", true)]);
+    let bars: Vec<Bar> = months
+        .iter()
+        .map(|(month, m)| Bar {
+            label: month[..7.min(month.len())].to_string(),
+            value: f64_of(m.billed),
+            value_label: money_with(m.billed, shown_currency),
+            tooltip: format!("{month}: billed {}", money_with(m.billed, shown_currency)),
+        })
+        .collect();
+    html! {
+        section id="revenue" {
+            h2 { "Revenue" }
+            @if months.is_empty() {
+                p class="empty" { "No deals won or invoices billed through you in these months." }
+            } @else {
+                p class="note" {
+                    "Deals won through you and what was billed through you (issued invoices whose partner you are, net of credit notes), per month, against your committed forecast"
+                    @if single.is_none() { ", in " (s.reporting_currency) " (each document at its own date's rate)" }
+                    "."
+                }
+                (svg::bar_chart(&format!("Billed through you per month ({shown_currency})"), &bars))
+                table class="sortable" id="revenue-table" {
+                    (head_row(&columns))
+                    tbody {
+                        @for (month, m) in &months {
+                            tr {
+                                td { (month[..7.min(month.len())]) }
+                                (count_cell(m.won as u64))
+                                (money_cell(Some(m.won_value)))
+                                (money_cell(Some(m.billed)))
+                                @if foreign {
+                                    (money_cell(Some(m.billed_reporting)))
+                                }
+                                (money_cell(m.forecast))
+                                @match m.forecast.filter(|f| !f.is_zero()) {
+                                    Some(f) => {
+                                        @let pct = (m.billed * Decimal::from(100) / f).round_dp(0);
+                                        (num_cell(format!("{pct} %"), pct.to_string()))
+                                    }
+                                    None => (num_cell("–", "")),
+                                }
+                            }
+                        }
+                    }
+                }
+                p class="note" { "Amounts in " (shown_currency) "." }
+            }
+        }
+    }
+}
+
+fn invoices_section(s: &Statement, invoices: &Rows) -> Markup {
+    let mut rows: Vec<Row> = invoices.iter().collect();
+    // open invoices first (most overdue first), then the latest
+    rows.sort_by(|a, b| {
+        let open = |r: &Row| r.amount("outstanding") > Decimal::ZERO;
+        open(b)
+            .cmp(&open(a))
+            .then(b.int("days_past_due").cmp(&a.int("days_past_due")))
+            .then(b.text("invoice_date").cmp(a.text("invoice_date")))
+            .then(a.text("invoice_id").cmp(b.text("invoice_id")))
+    });
+    let open = rows
+        .iter()
+        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
+        .count();
+    let shown = rows.len().min(INVOICE_ROWS.max(open));
+    let mut outstanding = Totals::default();
+    for r in rows
+        .iter()
+        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
+    {
+        outstanding.add(r, "outstanding");
+    }
+    html! {
+        section id="invoices" {
+            h2 { "Invoices and payments" }
+            @if rows.is_empty() {
+                p class="empty" { "No invoices billed to you or for your deals." }
+            } @else {
+                p class="note" {
+                    "Invoices billed to you, or billed for your deals. Outstanding: "
+                    b { (outstanding.show(s.reporting_currency)) }
+                    " on " (plural(open as u64, "open invoice", "open invoices")) "."
+                    @if shown < rows.len() {
+                        " Showing every open invoice and the latest others: "
+                        (group_int(shown as u64)) " of " (group_int(rows.len() as u64)) "."
+                    }
+                }
+                (filter_bar("invoices-table", shown, "Filter invoices"))
+                table class="sortable" id="invoices-table" {
+                    (head_row(&[("Invoice", false), ("Billed", false), ("Deal", false), ("Customer", false), ("Date", false), ("Due", false), ("Status", false), ("Currency", false), ("Total", true), ("Credited", true), ("Paid", true), ("Outstanding", true), ("Days past due", true)]))
+                    tbody {
+                        @for r in rows.iter().take(shown) {
+                            tr {
+                                td { (r.text("invoice_id")) }
+                                td { (r.text("relation")) }
+                                td { (r.text("deal_id")) }
+                                td { (r.text("customer_id")) }
+                                td { (r.text("invoice_date")) }
+                                td { (r.text("due_date")) }
+                                td { (r.text("status")) }
+                                td { (r.text("currency")) }
+                                (money_cell(r.money("total_amount")))
+                                (money_cell(r.money("credited")))
+                                (money_cell(r.money("paid")))
+                                (money_cell(r.money("outstanding")))
+                                (count_cell(r.int("days_past_due").max(0) as u64))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn commissions_section(s: &Statement, commissions: &Rows) -> Markup {
+    let (mut earned, mut paid) = (Totals::default(), Totals::default());
+    for r in commissions.iter() {
+        earned.add(&r, "earned");
+        paid.add(&r, "paid");
+    }
+    let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for a in s.adjustments {
+        *net.entry(a.currency.as_str()).or_default() += a.amount;
+    }
+    let mut rows: Vec<Row> = commissions.iter().collect();
+    rows.sort_by(|a, b| {
+        a.text("deal_id")
+            .cmp(b.text("deal_id"))
+            .then(a.int("level").cmp(&b.int("level")))
+    });
+    html! {
+        section id="commissions" {
+            h2 { "Commissions" }
+            @if rows.is_empty() && s.adjustments.is_empty() {
+                p class="empty" { "No commissions earned or paid on your deals." }
+            } @else {
+                p class="note" {
+                    "Per deal and level: what was collected on the deal's invoices, your plan rate, what you earned (collected × rate) and what you were paid. Level 2 is a distributor's commission on its resellers' deals. Earned: "
+                    b { (earned.show(s.reporting_currency)) } "; paid: " b { (paid.show(s.reporting_currency)) } "."
+                }
+                @if !net.is_empty() {
+                    p id="net-adjustment" {
+                        "We will adjust your commissions by "
+                        @for (i, (currency, amount)) in net.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            b { (money_with(*amount, currency)) }
+                        }
+                        " (negative: to be recovered from you; positive: to be paid to you) on "
+                        (plural(s.adjustments.iter().map(|a| a.deal_id.as_str()).collect::<BTreeSet<_>>().len() as u64, "deal", "deals"))
+                        "."
+                    }
+                }
+                (filter_bar("commissions-table", rows.len(), "Filter commissions"))
+                table class="sortable" id="commissions-table" {
+                    (head_row(&[("Deal", false), ("Level", true), ("Currency", false), ("Collected", true), ("Rate %", true), ("Earned", true), ("Paid", true), ("Difference", true)]))
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { (r.text("deal_id")) }
+                                (count_cell(r.int("level").max(0) as u64))
+                                td { (r.text("currency")) }
+                                (money_cell(r.money("collected")))
+                                (num_cell(r.text("rate_pct"), r.text("rate_pct")))
+                                (money_cell(r.money("earned")))
+                                (money_cell(r.money("paid")))
+                                (money_cell(r.money("difference")))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn renewals_section(s: &Statement, renewals: &Rows) -> Markup {
+    let mut rows: Vec<Row> = renewals.iter().collect();
+    rows.sort_by(|a, b| {
+        a.text("end_date")
+            .cmp(b.text("end_date"))
+            .then(a.text("subscription_id").cmp(b.text("subscription_id")))
+    });
+    html! {
+        section id="renewals" {
+            h2 { "Renewals" }
+            @if rows.is_empty() {
+                p class="empty" { "None of your customers' subscriptions ends in the next 90 days, and none ended without a renewal." }
+            } @else {
+                p class="note" {
+                    "Your customers' subscriptions ending in the next 90 days (to " (s.as_of + chrono::Duration::days(90)) "), and those whose term ended without a renewal."
+                }
+                table class="sortable" id="renewals-table" {
+                    (head_row(&[("Subscription", false), ("Customer", false), ("SKU", false), ("Seats", true), ("Ends", false), ("Annual value", true), ("Currency", false), ("Auto-renew", false), ("State", false)]))
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { (r.text("subscription_id")) }
+                                td { (r.text("customer_id")) }
+                                td { (r.text("sku")) }
+                                (count_cell(r.int("quantity").max(0) as u64))
+                                td { (r.text("end_date")) }
+                                (money_cell(r.money("annual_value")))
+                                td { (r.text("currency")) }
+                                td { (if r.text("auto_renew") == "true" { "yes" } else { "no" }) }
+                                td { (r.text("state")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_check_section(_s: &Statement, items: &Rows) -> Markup {
+    let mut rows: Vec<Row> = items.iter().collect();
+    rows.sort_by(|a, b| {
+        a.text("item")
+            .cmp(b.text("item"))
+            .then(a.text("your_reference").cmp(b.text("your_reference")))
+    });
+    html! {
+        section id="to-check" {
+            h2 { "To check on your side" }
+            @if rows.is_empty() {
+                p class="empty" { "Nothing to check: every sale you reported is invoiced, and every deal won through you is billed." }
+            } @else {
+                p class="note" { "Please confirm these or tell us what we should correct, quoting your reference." }
+                table class="sortable" id="to-check-table" {
+                    (head_row(&[("Item", false), ("Your reference", false), ("Date", false), ("Details", false), ("Amount", true), ("Currency", false)]))
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { (r.text("item")) }
+                                td { (r.text("your_reference")) }
+                                td { (r.text("item_date")) }
+                                td { (r.text("description")) }
+                                (money_cell(r.money("amount")))
+                                td { (r.text("currency")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
