@@ -9,7 +9,7 @@ What it does, so the comparison stays honest:
   * existing.<table> and clean.<table> are views over staging.<table> WITHOUT the as_of
     filter and WITHOUT revleak's data-quality rules, flagged.<table> and
     quality.row_issues are empty: DuckDB does less work than revleak here;
-  * `params` is the one-row table of checks.md's defaults (as_of from snapshot.json);
+  * `params` is the one-row table of docs/checks.md's defaults (as_of from snapshot.json);
   * fmt_money(x) is a macro (thousands separators, 2 decimals, through a double);
   * queries/shared/*.sql are materialized as tables (as revleak does), in passes
     until their inputs exist; each check is run and its rows fetched, and timed.
@@ -26,7 +26,7 @@ import time
 import duckdb
 
 PARAMS = [
-    # name, SQL type, default (checks.md); days are integer: DuckDB adds integers,
+    # name, SQL type, default (docs/checks.md); days are integer: DuckDB adds integers,
     # not bigints, to dates (revleak: Int64)
     ("reporting_currency", "varchar", "'USD'"),
     ("fx_base_currency", "varchar", "'USD'"),

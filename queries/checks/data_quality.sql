@@ -3,9 +3,10 @@
 -- severity: info
 -- owner: data engineering
 --
--- The rules themselves are derived from the data contract and gathered, per row
--- key, in quality.row_issues before any check runs; this file turns them into
--- findings. A duplicated key is one finding under its key value.
+-- The rules themselves are derived from the data contract (docs/contract.md) and
+-- gathered, per row key, in quality.row_issues before any check runs; this file
+-- turns them into findings (docs/checks.md §15). A duplicated key is one finding
+-- under its key value.
 select
     'info' as severity,
     cast(null as varchar) as partner_id,

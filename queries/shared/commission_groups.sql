@@ -1,5 +1,5 @@
 -- shared.commission_groups: one row per deal, level and paid partner, comparing
--- what the partner was paid with what it was owed (checks.md 7 and 8), in the
+-- what the partner was paid with what it was owed (docs/checks.md §7 and §8), in the
 -- deal's currency. Read by commission_overpayment and commission_underpayment.
 --
 -- A group exists for every (deal, level, partner) with a payout, and for every

@@ -3,12 +3,13 @@
 -- deal_lines, invoices, invoice_lines, payments, credit_notes, revenue_postings,
 -- payouts, discount_approvals; the rows of an invoice count for its deal).
 --
--- Checks 1-14 read only clean rows. A check about a deal stays silent on a deal
--- only when the flagged row is in a table that check reads, because that row is
--- the one data_quality already reported: one bad row is one finding, never a
--- cascade (a deal whose only invoice has a duplicated key is not also a
--- "missing invoice"). A flagged row the check does not read (a bad payment, for
--- under_billing) silences nothing, so a real leak is still reported.
+-- Checks 1-14 read only clean rows (docs/checks.md, "Flagged rows"). A check
+-- about a deal stays silent on a deal only when the flagged row is in a table
+-- that check reads, because that row is the one data_quality already reported:
+-- one bad row is one finding, never a cascade (a deal whose only invoice has a
+-- duplicated key is not also a "missing invoice"). A flagged row the check does
+-- not read (a bad payment, for under_billing) silences nothing, so a real leak
+-- is still reported.
 with invoices_of_flagged_rows as (
     select invoice_id, 'invoice_lines' as flagged_table from flagged.invoice_lines
     union all

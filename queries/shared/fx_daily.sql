@@ -1,5 +1,5 @@
 -- shared.fx_daily: for every currency and every day, the rate that converts one unit
--- into the reporting currency: the latest rate_date on or before that day (checks.md).
+-- into the reporting currency: the latest rate_date on or before that day (docs/checks.md).
 -- Built once per run, before data quality and the checks; a check converts an amount
 -- with `join shared.fx_daily fx on fx.currency = ... and fx.rate_date = <reference date>`.
 --

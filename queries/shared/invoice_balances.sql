@@ -1,5 +1,5 @@
 -- shared.invoice_balances: each clean invoice with what it bills and what came
--- back against it, all in the invoice's currency (checks.md: "billed" = total
+-- back against it, all in the invoice's currency (docs/checks.md: "billed" = total
 -- minus credit notes; "collected" = sum of payments). Which flagged rows touch
 -- it: shared.invoices_touched_by_flagged_rows. (What the ledger posted is
 -- erp_posting_gap's alone: it reads clean.revenue_postings itself, so the other

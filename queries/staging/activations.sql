@@ -1,4 +1,4 @@
--- staging.activations: the canonical provisioning/activations table of the data contract.
+-- staging.activations: the canonical provisioning/activations table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your provisioning export names or
 -- shapes these columns differently; keep the output column names and types.
 select

@@ -1,4 +1,4 @@
--- staging.commission_plans: the canonical contracts/commission_plans table of the data contract.
+-- staging.commission_plans: the canonical contracts/commission_plans table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your contracts export names or
 -- shapes these columns differently; keep the output column names and types.
 select

@@ -1,4 +1,4 @@
--- staging.discount_policies: the canonical contracts/discount_policies table of the data contract.
+-- staging.discount_policies: the canonical contracts/discount_policies table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your contracts export names or
 -- shapes these columns differently; keep the output column names and types.
 select

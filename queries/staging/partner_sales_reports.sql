@@ -1,4 +1,4 @@
--- staging.partner_sales_reports: the canonical prm/partner_sales_reports table of the data contract.
+-- staging.partner_sales_reports: the canonical prm/partner_sales_reports table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your prm export names or
 -- shapes these columns differently; keep the output column names and types.
 select

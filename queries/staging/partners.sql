@@ -1,4 +1,4 @@
--- staging.partners: the canonical prm/partners table of the data contract.
+-- staging.partners: the canonical prm/partners table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your prm export names or
 -- shapes these columns differently; keep the output column names and types.
 select

@@ -1,4 +1,4 @@
--- staging.payouts: the canonical commissions/payouts table of the data contract.
+-- staging.payouts: the canonical commissions/payouts table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your commissions export names or
 -- shapes these columns differently; keep the output column names and types.
 select

@@ -1,4 +1,4 @@
--- staging.price_list: the canonical contracts/price_list table of the data contract.
+-- staging.price_list: the canonical contracts/price_list table of docs/contract.md.
 -- Identity mapping by default. Adapt this select when your contracts export names or
 -- shapes these columns differently; keep the output column names and types.
 select

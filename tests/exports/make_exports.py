@@ -37,7 +37,7 @@ EXPORTS = Path("tests/exports")
 CRM_CSV = EXPORTS / "crm_csv"
 BILLING_CENTS = EXPORTS / "billing_cents"
 
-# Primary keys of the canonical tables replaced here (data-contract.md).
+# Primary keys of the canonical tables replaced here (docs/contract.md).
 PK = {
     "crm/deals": ["deal_id"],
     "crm/deal_lines": ["deal_id", "line_no"],
