@@ -1,18 +1,23 @@
-//! The README's "Adding your own check" cookbook, followed to the letter: the SQL
-//! block it shows is saved as a new file in a copy of the queries folder, and a
-//! run on a tiny snapshot returns that check's findings (and only the right ones);
-//! the test it ends with, saved beside it, passes under `revleak test`.
+//! The "Adding your own check" cookbook of the analysts' guide (docs/queries.md),
+//! followed to the letter: the SQL block it shows is saved as a new file in a copy
+//! of the queries folder, and a run on a tiny snapshot returns that check's
+//! findings (and only the right ones); the test it ends with, saved beside it,
+//! passes under `revleak test`.
 
 use crate::common::{Snap, copy_tree, of_check, queries_dir, read_findings, revleak, run_pipeline};
 
-/// The first ```sql block after the cookbook heading of the README.
+/// The analysts' guide, where the cookbook lives.
+fn guide() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/queries.md")).unwrap()
+}
+
+/// The first ```sql block after the cookbook heading of docs/queries.md.
 fn cookbook_sql() -> (String, String) {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
+    let guide = guide();
+    let section = guide
         .split("## Adding your own check")
         .nth(1)
-        .expect("README has the cookbook section");
+        .expect("docs/queries.md has the cookbook section");
     let file_name = section
         .split("queries/checks/")
         .nth(1)
@@ -29,7 +34,7 @@ fn cookbook_sql() -> (String, String) {
 }
 
 #[test]
-fn the_readme_cookbook_check_runs_and_finds_what_it_describes() {
+fn the_cookbook_check_runs_and_finds_what_it_describes() {
     let (check_id, sql) = cookbook_sql();
     let tmp = tempfile::tempdir().unwrap();
     let queries = tmp.path().join("queries");
@@ -75,13 +80,12 @@ fn the_readme_cookbook_check_runs_and_finds_what_it_describes() {
 
 /// The first ```toml block of the cookbook section: the new check's test.
 fn cookbook_test() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
+    let guide = guide();
+    let section = guide
         .split("## Adding your own check")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
-        .expect("README has the cookbook section");
+        .expect("docs/queries.md has the cookbook section");
     section
         .split("```toml\n")
         .nth(1)
@@ -91,7 +95,7 @@ fn cookbook_test() -> String {
 }
 
 #[test]
-fn the_readme_cookbook_test_passes_under_revleak_test() {
+fn the_cookbook_test_passes_under_revleak_test() {
     let (check_id, sql) = cookbook_sql();
     let tmp = tempfile::tempdir().unwrap();
     let queries = tmp.path().join("queries");
