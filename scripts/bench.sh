@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of `revleak run` on generated snapshots, beside DuckDB running the same
-# check SQL (scripts/duckdb_peer.py). See README "Performance" and BENCHMARKS.md.
+# check SQL (scripts/duckdb_peer.py). See docs/performance.md and BENCHMARKS.md.
 #
 #   scripts/bench.sh                 # scales 1 and 10
 #   SCALES="1" RUNS=5 scripts/bench.sh

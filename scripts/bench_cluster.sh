@@ -2,7 +2,7 @@
 # The cost of the cluster path: in one benchmark run, the same generated snapshot
 # through the embedded engine and through a Ballista cluster of one scheduler and
 # two executors started here on 127.0.0.1 (as `revleak cluster` processes), with
-# the findings of both compared. See README "Running on a cluster".
+# the findings of both compared. See docs/cluster.md.
 #
 #   scripts/bench_cluster.sh             # scale 1, 3 runs each
 #   SCALE=0.1 RUNS=5 scripts/bench_cluster.sh
