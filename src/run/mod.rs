@@ -57,8 +57,7 @@ impl RunReport {
 
 /// POSTs the published pending alerts. A failure is a warning in the log and
 /// the manifest, never a failed run: the alerts stay pending for the next run.
-/// The manifest, already published, is replaced whole (by rename) with the
-/// outcome.
+/// The manifest, already published, is replaced whole with the outcome.
 async fn deliver_alerts(
     opts: &RunOptions,
     webhook: &crate::outputs::delivery::Webhook,
@@ -68,12 +67,11 @@ async fn deliver_alerts(
     let as_of = manifest.as_of;
     let outcome =
         crate::outputs::delivery::deliver(webhook, pending, &manifest.run_id, as_of).await;
-    let partition = |kind: &str| opts.out.join(kind).join(format!("as_of={as_of}"));
     let delivery = manifest.alert_delivery.get_or_insert_with(Default::default);
     match outcome {
         Ok(()) => {
             delivery.delivered = true;
-            crate::outputs::delivery::mark_delivered(&partition("alerts"))?;
+            crate::outputs::delivery::mark_delivered(&opts.out, as_of)?;
             tracing::info!(alerts = pending.len(), "alerts delivered to the webhook");
         }
         Err(e) => {
@@ -86,11 +84,8 @@ async fn deliver_alerts(
             manifest.warnings.push(note);
         }
     }
-    let path = partition("runs").join("manifest.json");
-    let partial = path.with_extension("json.partial");
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-    std::fs::write(&partial, &json).map_err(|e| Error::io(&partial, e))?;
-    std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
+    publish::replace_published(&opts.out, "runs", as_of, "manifest.json", &json).map(|_| ())
 }
 
 /// The query engine of a run and where its layers are kept. Dropped in this
