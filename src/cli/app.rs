@@ -4,6 +4,7 @@
 use crate::cli::args::{
     ChecksArgs, Cli, Command, ConfigArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
 };
+use crate::config::keys::Unset;
 use crate::config::{ConfigFile, parse_severity};
 use crate::error::Result;
 use crate::reconcile::checks;
@@ -274,88 +275,14 @@ fn config_command(args: ConfigArgs) -> Result<String> {
             .unwrap_or_else(|| "defaults (no revleak.toml)".into())
     );
     let quoted = |v: &str| format!("{v:?}");
-    let _ = writeln!(
-        out,
-        "queries = {}",
-        quoted(
-            &config
-                .queries
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "queries".into())
-        )
-    );
-    let _ = writeln!(out, "strict = {}", config.strict);
-    let _ = writeln!(out, "partner_reports = {}", config.partner_reports);
-    match &config.dispositions {
-        Some(p) => {
-            let _ = writeln!(out, "dispositions = {}", quoted(&p.display().to_string()));
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "# dispositions = \"<out>/dispositions.csv\" (when present)"
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "alert_min_severity = {}",
-        quoted(config.alert_min_severity.as_deref().unwrap_or("high"))
-    );
-    match &config.alert_webhook_env {
-        Some(var) => {
-            let _ = writeln!(out, "alert_webhook_env = {}", quoted(var));
-        }
-        None => {
-            let _ = writeln!(out, "# alert_webhook_env = (no webhook)");
-        }
-    }
-    match &config.fail_on {
-        Some(s) => {
-            let _ = writeln!(out, "fail_on = {}", quoted(s));
-        }
-        None => {
-            let _ = writeln!(out, "# fail_on = (unset: exit 1 is never used)");
-        }
-    }
-    let _ = writeln!(out, "fail_on_new = {}", config.fail_on_new);
-    match config.threads {
-        Some(n) => {
-            let _ = writeln!(out, "threads = {n}");
-        }
-        None => {
-            let _ = writeln!(out, "# threads = (one per core)");
-        }
-    }
-    match &config.memory_limit {
-        Some(s) => {
-            let _ = writeln!(out, "memory_limit = {}", quoted(s));
-        }
-        None => {
-            let _ = writeln!(out, "# memory_limit = (unbounded)");
-        }
-    }
-    match &config.spill_dir {
-        Some(p) => {
-            let _ = writeln!(out, "spill_dir = {}", quoted(&p.display().to_string()));
-        }
-        None => {
-            let _ = writeln!(out, "# spill_dir = \"<out>/_spill\" (with memory_limit)");
-        }
-    }
-    let _ = writeln!(
-        out,
-        "engine = {}",
-        quoted(config.engine.as_deref().unwrap_or("local"))
-    );
-    match &config.scheduler {
-        Some(s) => {
-            let _ = writeln!(out, "scheduler = {}", quoted(s));
-        }
-        None => {
-            let _ = writeln!(out, "# scheduler = (needed with engine = \"ballista\")");
-        }
+    for key in crate::config::KEYS {
+        let value = (key.get)(&config);
+        let _ = match (value.as_deref(), key.unset) {
+            (Some(value), _) | (None, Unset::Default(value)) => {
+                writeln!(out, "{} = {}", key.name, key.kind.toml(value))
+            }
+            (None, Unset::Note(note)) => writeln!(out, "# {} = {note}", key.name),
+        };
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "[parameters]");

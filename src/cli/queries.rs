@@ -90,69 +90,50 @@ fn cache_root() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
 }
 
-/// The starter `revleak.toml` that `revleak init` writes: every key, commented.
-pub const STARTER_CONFIG: &str = r#"# revleak.toml: read by `revleak run` from the folder it runs in (or --config FILE).
+/// The starter `revleak.toml`'s opening lines.
+const STARTER_HEADER: &str =
+    "# revleak.toml: read by `revleak run` from the folder it runs in (or --config FILE).
 # Every key is optional; `revleak config` prints the effective values. REVLEAK_<KEY>
 # environment variables and --set NAME=VALUE override this file.
+";
 
-# The SQL of this project: staging/ maps your exports to the contract's tables,
-# shared/ holds views the checks share, checks/ one finding query per file.
-queries = "queries"
-
-# A missing input table is an error instead of skipping the checks that read it.
-# strict = false
-
-# Also write one report page per partner.
-# partner_reports = false
-
-# Analysts' decisions on findings (default: <out>/dispositions.csv when present).
-# dispositions = "dispositions.csv"
-
-# Lowest severity of a finding that alerts (once) in alerts.jsonl.
-# alert_min_severity = "high"
-
-# POST each run's new alerts to a webhook whose URL (a secret) is in this
-# environment variable; a failed delivery is retried on the next run.
-# alert_webhook_env = "SLACK_WEBHOOK_URL"
-
-# Exit 1 when open findings at or above this severity exist (new ones only with
-# fail_on_new).
-# fail_on = "critical"
-# fail_on_new = false
-
-# Query engine: threads, a memory limit and where to spill under it.
-# threads = 2
-# memory_limit = "4GiB"
-# spill_dir = "/fast/disk/revleak-spill"
-
-# A Ballista cluster (a revleak built with --features cluster).
-# engine = "ballista"
-# scheduler = "df://10.0.0.5:50050"
-
-[parameters]
-# The checks' parameters (checks.md), with their defaults. Amounts are strings.
-# reporting_currency = "USD"
-# fx_base_currency = "USD"
-# amount_tolerance = "1.00"
-# forecast_variance_pct = 10
-# forecast_min_shortfall = "1000.00"
-# forecast_lookback_months = 12
-# invoice_grace_days = 30
-# payment_grace_days = 15
-# posting_grace_days = 5
-# renewal_grace_days = 15
-# renewal_lookback_days = 180
-# sale_match_window_days = 30
-# severity_critical = "50000"
-# severity_high = "10000"
-# severity_medium = "1000"
-
+/// The starter `revleak.toml`'s closing section.
+const STARTER_CSV: &str = r#"
 # How a CSV raw table of the snapshot is written, one section per table
 # (`system/name`, the file <snapshot>/<system>/<name>.csv). Default: "," and "\"".
 # [csv."crm/opportunities"]
 # delimiter = ";"
 # quote = "\""
 "#;
+
+/// The starter `revleak.toml` that `revleak init` writes: every key (of
+/// [`crate::config::KEYS`]) and parameter, commented.
+pub fn starter_config() -> String {
+    use std::fmt::Write;
+    let mut out = STARTER_HEADER.to_string();
+    for key in crate::config::KEYS {
+        if !key.help.is_empty() {
+            out.push('\n');
+            for line in key.help.lines() {
+                let _ = writeln!(out, "# {line}");
+            }
+        }
+        let commented = if key.in_starter { "" } else { "# " };
+        let example = key.kind.toml(key.example);
+        let _ = writeln!(out, "{commented}{} = {example}", key.name);
+    }
+    out.push_str("\n[parameters]\n");
+    out.push_str(
+        "# The checks' parameters (checks.md), with their defaults. Amounts are strings.\n",
+    );
+    for spec in crate::config::PARAMS {
+        if let Some(default) = spec.default {
+            let _ = writeln!(out, "# {} = {}", spec.name, spec.kind.toml(default));
+        }
+    }
+    out.push_str(STARTER_CSV);
+    out
+}
 
 /// `revleak init DIR`: a starter project, `DIR/queries/` (the built-in queries)
 /// and `DIR/revleak.toml`. Never overwrites: an existing one is an error naming it.
@@ -172,7 +153,7 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>> {
         )));
     }
     write_built_in(&queries)?;
-    std::fs::write(&config, STARTER_CONFIG).map_err(|e| Error::io(&config, e))?;
+    std::fs::write(&config, starter_config()).map_err(|e| Error::io(&config, e))?;
     Ok(vec![queries, config])
 }
 
@@ -218,8 +199,46 @@ mod tests {
     fn the_starter_config_is_a_valid_revleak_toml() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("revleak.toml");
-        std::fs::write(&path, STARTER_CONFIG).unwrap();
+        std::fs::write(&path, starter_config()).unwrap();
         let config = crate::config::ConfigFile::load(Some(&path)).unwrap();
         assert_eq!(config.queries, Some(PathBuf::from("queries")));
+    }
+
+    /// Uncommented, the starter sets every key and parameter, each to a value
+    /// of its kind.
+    #[test]
+    fn the_starter_config_uncommented_sets_every_key_and_parameter() {
+        let starter = starter_config();
+        let (settings, _csv) = starter.split_once("\n# How a CSV").unwrap();
+        let text: String = settings
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(setting)
+                    if setting.split_once(" = ").is_some_and(|(name, _)| {
+                        name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    format!("{setting}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        let mut config = crate::config::ConfigFile::parse(&text, "starter").unwrap();
+        config.apply_env(&[]).unwrap();
+        for key in crate::config::KEYS {
+            assert!(
+                (key.get)(&config).is_some(),
+                "{} is not in the starter",
+                key.name
+            );
+        }
+        let listed: Vec<&str> = config.parameters.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = crate::config::PARAMS
+            .iter()
+            .filter(|p| p.default.is_some())
+            .map(|p| p.name)
+            .collect();
+        expected.sort();
+        assert_eq!(listed, expected);
     }
 }

@@ -44,19 +44,7 @@ fn processed(out: &Path) -> Result<BTreeSet<String>> {
 }
 
 fn record(out: &Path, entry: &Processed) -> Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let path = out.join(RECORD);
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    let mut line = serde_json::to_string(entry).expect("a record serializes");
-    line.push('\n');
-    file.write_all(line.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| Error::io(&path, e))
+    crate::outputs::publish::append_jsonl(&out.join(RECORD), entry)
 }
 
 /// The complete snapshot folders under `root`, in name order.

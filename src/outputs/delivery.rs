@@ -70,10 +70,9 @@ pub fn carried_over(out: &Path, as_of: chrono::NaiveDate) -> Result<Vec<serde_js
     Ok(crate::outputs::publish::read_jsonl(&dir.join(PENDING))?.unwrap_or_default())
 }
 
-/// Marks a published alerts partition delivered (a file written whole).
-pub fn mark_delivered(partition: &Path) -> Result<()> {
-    let marker = partition.join(DELIVERED);
-    std::fs::write(&marker, b"").map_err(|e| Error::io(&marker, e))
+/// Marks the published alerts partition of `as_of` delivered.
+pub fn mark_delivered(out: &Path, as_of: chrono::NaiveDate) -> Result<()> {
+    crate::outputs::publish::replace_published(out, "alerts", as_of, DELIVERED, b"").map(|_| ())
 }
 
 /// The request body of one batch: the alerts, and a line a chat shows.

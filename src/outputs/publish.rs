@@ -3,6 +3,9 @@
 //! then moved into place by rename, with a `_SUCCESS` marker; a partition being
 //! replaced is first renamed aside, so a killed run leaves either the old or the new
 //! partition. A lock file keeps two runs from publishing into one folder at once.
+//! What changes after publication (the alert delivery's marker and outcome, a
+//! watch's record) is written here too: a small file replaced whole by rename,
+//! or a line appended.
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -42,6 +45,47 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<
         })
         .collect::<Result<Vec<T>>>()
         .map(Some)
+}
+
+/// Appends one record to a JSON-lines file the outputs keep (read back by
+/// [`read_jsonl`]), flushed to disk before returning; the folder is made if
+/// needed.
+pub fn append_jsonl<T: serde::Serialize>(path: &Path, record: &T) -> Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let mut line = serde_json::to_string(record).expect("a record serializes");
+    line.push('\n');
+    file.write_all(line.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Replaces one file of a published partition, `kind/as_of=.../name`, whole:
+/// written beside it under a `_` name (which BI readers skip), flushed, then
+/// renamed over it, so a reader finds the old file or the new one, never half.
+/// For what a run learns after its publication (the alerts' delivery).
+pub fn replace_published(
+    out: &Path,
+    kind: &str,
+    as_of: NaiveDate,
+    name: &str,
+    bytes: &[u8],
+) -> Result<PathBuf> {
+    let path = out
+        .join(kind)
+        .join(format!("{PARTITION_COLUMN}={as_of}"))
+        .join(name);
+    let partial = path.with_file_name(format!("_{name}.partial"));
+    write_synced(&partial, bytes)?;
+    std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
 }
 
 /// The partition folders `as_of=YYYY-MM-DD` under `dir`, oldest first.

@@ -1,108 +1,34 @@
 //! `revleak run`: snapshot → staging views → as-of and data-quality layers → checks
 //! → findings with run-level columns → summary and manifest → atomic publish.
 
-use crate::config::{ConfigFile, Params};
+mod options;
+mod progress;
+
+pub use self::options::RunOptions;
+use self::progress::progress_bar;
+use crate::config::Params;
 pub use crate::engine::session::Engine;
 use crate::engine::session::{
-    EngineSettings, RemoveDirOnDrop, cluster_session, on_cluster, register_params, session_with,
+    RemoveDirOnDrop, cluster_session, on_cluster, register_params, session_with,
 };
 use crate::error::{Error, Result};
 use crate::ingest::snapshot::Snapshot;
 use crate::ingest::staging;
 use crate::outputs::actions;
 use crate::outputs::findings;
+use crate::outputs::manifest::build::{RunFacts, manifest_of, outcomes_of};
 pub use crate::outputs::manifest::*;
 use crate::outputs::publish::{self, OutputLock, Staged};
 use crate::outputs::scorecard;
 use crate::reconcile::checks::{self, CheckFile};
 use crate::reconcile::graph::{CheckRun, build_and_check};
-use crate::reconcile::layers::{Layers, Prepared, prepare, sql_files};
+use crate::reconcile::layers::{Layers, Prepared, prepare};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
-use rust_decimal::Decimal;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub snapshot: PathBuf,
-    pub out: PathBuf,
-    pub as_of: Option<NaiveDate>,
-    pub config: ConfigFile,
-    pub sets: Vec<String>,
-    pub only: Vec<String>,
-    pub queries: PathBuf,
-    pub strict: bool,
-    /// Also render one report page per partner.
-    pub partner_reports: bool,
-    /// The dispositions file (default: `dispositions.csv` in `out` when present).
-    pub dispositions: Option<PathBuf>,
-    /// New findings at or above this severity are written to alerts.jsonl.
-    pub alert_min_severity: String,
-    /// Where the run's new alerts are POSTed.
-    pub alert_webhook: Option<crate::outputs::delivery::Webhook>,
-    /// Exit 1 when open findings at or above this severity exist.
-    pub fail_on: Option<String>,
-    /// With `fail_on`: count new findings only.
-    pub fail_on_new: bool,
-    /// Show a progress bar (only when stderr is a terminal).
-    pub progress: bool,
-    /// A broken or failing check is recorded and the run publishes the others.
-    pub keep_going: bool,
-    /// Query engine threads: how many queries of a stage run side by side (up to
-    /// four, each over the remaining threads) or, under a memory limit, the
-    /// partitions of the one query running (the binary also sizes its runtime
-    /// with it). None: one per core.
-    pub threads: Option<usize>,
-    /// Bytes of DataFusion's memory pool (a fair spill pool); sorts, aggregations
-    /// and (sort-merge) joins spill beyond it. With a limit the layers (existing,
-    /// clean, flagged and shared rows) are written as Parquet beside the outputs
-    /// instead of held in memory. None: unbounded, layers in memory.
-    pub memory_limit: Option<usize>,
-    /// Where spill files go (default with a memory limit: `<out>/_spill`).
-    pub spill_dir: Option<PathBuf>,
-    /// Keep each check's executed physical plan with its metrics (EXPLAIN ANALYZE).
-    pub explain: bool,
-    /// Render the HTML report (a `revleak test` case needs only the findings).
-    pub report: bool,
-    /// Run `queries/actions/` and publish the recovery actions.
-    pub actions: bool,
-    /// Where the SQL executes: the embedded engine or a Ballista cluster.
-    pub engine: Engine,
-}
-
-impl RunOptions {
-    /// Options for `revleak run SNAPSHOT --out OUT` with every default.
-    pub fn new(snapshot: impl Into<PathBuf>, out: impl Into<PathBuf>) -> RunOptions {
-        RunOptions {
-            snapshot: snapshot.into(),
-            out: out.into(),
-            as_of: None,
-            config: ConfigFile::default(),
-            sets: Vec::new(),
-            only: Vec::new(),
-            queries: PathBuf::from("queries"),
-            strict: false,
-            partner_reports: false,
-            dispositions: None,
-            alert_min_severity: "high".into(),
-            alert_webhook: None,
-            fail_on: None,
-            fail_on_new: false,
-            progress: false,
-            keep_going: false,
-            threads: None,
-            memory_limit: None,
-            spill_dir: None,
-            explain: false,
-            report: true,
-            actions: true,
-            engine: Engine::Local,
-        }
-    }
-}
 
 /// What a finished run reports back to the caller.
 #[derive(Debug, Clone)]
@@ -131,8 +57,7 @@ impl RunReport {
 
 /// POSTs the published pending alerts. A failure is a warning in the log and
 /// the manifest, never a failed run: the alerts stay pending for the next run.
-/// The manifest, already published, is replaced whole (by rename) with the
-/// outcome.
+/// The manifest, already published, is replaced whole with the outcome.
 async fn deliver_alerts(
     opts: &RunOptions,
     webhook: &crate::outputs::delivery::Webhook,
@@ -142,12 +67,11 @@ async fn deliver_alerts(
     let as_of = manifest.as_of;
     let outcome =
         crate::outputs::delivery::deliver(webhook, pending, &manifest.run_id, as_of).await;
-    let partition = |kind: &str| opts.out.join(kind).join(format!("as_of={as_of}"));
     let delivery = manifest.alert_delivery.get_or_insert_with(Default::default);
     match outcome {
         Ok(()) => {
             delivery.delivered = true;
-            crate::outputs::delivery::mark_delivered(&partition("alerts"))?;
+            crate::outputs::delivery::mark_delivered(&opts.out, as_of)?;
             tracing::info!(alerts = pending.len(), "alerts delivered to the webhook");
         }
         Err(e) => {
@@ -160,74 +84,8 @@ async fn deliver_alerts(
             manifest.warnings.push(note);
         }
     }
-    let path = partition("runs").join("manifest.json");
-    let partial = path.with_extension("json.partial");
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-    std::fs::write(&partial, &json).map_err(|e| Error::io(&partial, e))?;
-    std::fs::rename(&partial, &path).map_err(|e| Error::io(&path, e))
-}
-
-/// Each check's outcome and findings, in the checks' order (so neither depends on
-/// which finished first); failures and skips become warnings (with
-/// `--keep-going`, a failed check too).
-fn outcomes_of(
-    all_checks: &[CheckFile],
-    runs: Vec<CheckRun>,
-    opts: &RunOptions,
-    warnings: &mut Vec<String>,
-    explain: &mut Vec<CheckPlan>,
-) -> Result<(Vec<CheckOutcome>, Vec<RecordBatch>)> {
-    let mut outcomes = Vec::new();
-    let mut batches = Vec::new();
-    for (check, run) in all_checks.iter().zip(runs) {
-        let (result, millis) = match run {
-            CheckRun::Broken(p) => {
-                let message = p.join("; ");
-                tracing::error!(check_id = %check.id, "check failed: {message}");
-                warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, 0, None);
-                failed.failed = Some(message);
-                outcomes.push(failed);
-                continue;
-            }
-            CheckRun::Skipped(reason) => {
-                tracing::warn!(check_id = %check.id, "skipped: {reason}");
-                warnings.push(format!("check {} skipped: {reason}", check.id));
-                outcomes.push(outcome(check, 0, Decimal::ZERO, 0, Some(reason)));
-                continue;
-            }
-            CheckRun::Ran(result, millis) => (result, millis),
-        };
-        let found = match result {
-            Ok((found, plan)) => {
-                if let Some(plan) = plan {
-                    explain.push(CheckPlan {
-                        check_id: check.id.clone(),
-                        millis,
-                        rows: findings::row_count(&found),
-                        plan,
-                    });
-                }
-                found
-            }
-            Err(e) if opts.keep_going => {
-                let message = e.to_string();
-                tracing::error!(check_id = %check.id, "check failed: {message}");
-                warnings.push(format!("check {} failed: {message}", check.id));
-                let mut failed = outcome(check, 0, Decimal::ZERO, millis, None);
-                failed.failed = Some(message);
-                outcomes.push(failed);
-                continue;
-            }
-            Err(e) => return Err(on_cluster(e, &opts.engine)),
-        };
-        let rows = findings::row_count(&found);
-        let leakage = findings::decimal_sum(&found, "leakage_amount");
-        tracing::info!(check_id = %check.id, rows, ms = millis as u64, "check done");
-        outcomes.push(outcome(check, rows, leakage, millis, None));
-        batches.extend(found);
-    }
-    Ok((outcomes, batches))
+    publish::replace_published(&opts.out, "runs", as_of, "manifest.json", &json).map(|_| ())
 }
 
 /// The query engine of a run and where its layers are kept. Dropped in this
@@ -244,7 +102,7 @@ struct RunEngine {
 /// as files under a memory limit) or a Ballista cluster (layers as files
 /// beside the outputs, which every executor reads).
 async fn open_engine(opts: &RunOptions, run_id: &str) -> Result<RunEngine> {
-    let engine = engine_settings(opts);
+    let engine = opts.engine_settings();
     // Created by session_with when needed; removed (if left empty) after the engine.
     let spill_guard = RemoveDirOnDrop(
         engine
@@ -414,25 +272,6 @@ fn staging_warnings(
     Ok(warnings)
 }
 
-/// The runs of `as_of` published before this one (their manifest, when
-/// readable, lists them): an earlier version's or an unreadable manifest starts
-/// the sequence afresh, and the log says so.
-fn earlier_runs_of_the_day(out: &std::path::Path, as_of: NaiveDate) -> Vec<DayRun> {
-    let Some((_, dir)) = publish::partitions(&out.join("runs"))
-        .into_iter()
-        .find(|(d, _)| *d == as_of)
-    else {
-        return Vec::new();
-    };
-    match Manifest::read(&dir.join("manifest.json")) {
-        Ok(previous) => previous.runs_of_the_day(),
-        Err(e) => {
-            tracing::warn!("the day's earlier runs are not listed: {e}");
-            Vec::new()
-        }
-    }
-}
-
 /// The check files of the run: every one, or those of `--only` (each must exist).
 fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
     let mut all_checks = checks::discover(&opts.queries.join("checks"))?;
@@ -451,65 +290,6 @@ fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
         all_checks.retain(|c| opts.only.contains(&c.id));
     }
     Ok(all_checks)
-}
-
-/// Every raw table of the snapshot, with the canonical tables whose staging
-/// views read it.
-fn raw_table_stats(snapshot: &Snapshot, staging: &staging::Staging) -> Vec<RawTableStats> {
-    snapshot
-        .raw
-        .iter()
-        .map(|raw| RawTableStats {
-            table: raw.qualified(),
-            path: raw.location.display().to_string(),
-            format: raw.format.name().to_string(),
-            files: raw.files.len(),
-            bytes: raw.bytes,
-            rows: raw.rows,
-            read_by: staging
-                .tables
-                .iter()
-                .filter(|s| s.reads.contains(&raw.qualified()))
-                .map(|s| s.table.qualified())
-                .collect(),
-        })
-        .collect()
-}
-
-/// Every query file the run read, with its SHA-256.
-fn query_files(queries: &std::path::Path) -> Result<Vec<QueryFile>> {
-    let mut files = Vec::new();
-    for dir in [
-        "staging",
-        "shared",
-        "checks",
-        actions::OUTPUT,
-        actions::STATEMENTS,
-    ] {
-        for path in sql_files(&queries.join(dir))? {
-            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            files.push(QueryFile {
-                path: path.display().to_string(),
-                sha256: checks::sha256_hex(&bytes),
-            });
-        }
-    }
-    Ok(files)
-}
-
-/// The engine settings of a run: a memory limit spills under `<out>/_spill`
-/// unless told where.
-fn engine_settings(opts: &RunOptions) -> EngineSettings {
-    let spill_dir = match (&opts.spill_dir, opts.memory_limit) {
-        (Some(dir), _) => Some(dir.clone()),
-        (None, Some(_)) => Some(opts.out.join("_spill")),
-        (None, None) => None,
-    };
-    EngineSettings {
-        threads: opts.threads,
-        memory_limit: opts.memory_limit,
-        spill_dir,
-    }
 }
 
 /// A run, stage by stage (README, "How a run flows").
@@ -562,12 +342,26 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     .await
     .map_err(|e| on_cluster(e, &opts.engine))?;
 
-    let header = RunHeader {
+    let mut manifest = manifest_of(RunFacts {
         run_id: &run_id,
         started,
         params: &params,
-    };
-    let mut manifest = manifest_of(opts, header, &snapshot, &loaded, &checked, &settled)?;
+        snapshot_dir: &opts.snapshot,
+        snapshot: &snapshot,
+        staging: &loaded.staging,
+        inputs: &loaded.prepared.inputs,
+        queries: &opts.queries,
+        out: &opts.out,
+        outcomes: &checked.outcomes,
+        figures: &checked.figures,
+        settled: &settled,
+        warnings: [&loaded.warnings, &checked.warnings]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        fail_on: opts.fail_on.as_deref(),
+    })?;
     manifest.actions = recovery.iter().map(actions::summarize).collect();
     let outputs = Outputs {
         findings: &settled.findings,
@@ -759,7 +553,9 @@ async fn run_checks(
         ));
     }
     let mut explain = Vec::new();
-    let (outcomes, batches) = outcomes_of(checks, runs, opts, &mut warnings, &mut explain)?;
+    let (outcomes, batches) =
+        outcomes_of(checks, runs, opts.keep_going, &mut warnings, &mut explain)
+            .map_err(|e| on_cluster(e, &opts.engine))?;
     bar.finish_and_clear();
     Ok(Checked {
         outcomes,
@@ -769,108 +565,4 @@ async fn run_checks(
         explain,
         warnings,
     })
-}
-
-/// Who a run is: its id, when it started and its parameters.
-struct RunHeader<'a> {
-    run_id: &'a str,
-    started: chrono::DateTime<Utc>,
-    params: &'a Params,
-}
-
-/// The run's manifest, all but its finish time and the webhook's outcome.
-fn manifest_of(
-    opts: &RunOptions,
-    header: RunHeader,
-    snapshot: &Snapshot,
-    loaded: &Loaded,
-    checked: &Checked,
-    settled: &findings::Settled,
-) -> Result<Manifest> {
-    let params = header.params;
-    let as_of = params.as_of();
-    let warnings = [&loaded.warnings, &checked.warnings, &settled.notes]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    Ok(Manifest {
-        run_id: header.run_id.to_string(),
-        tool: "revleak".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        as_of,
-        started: header.started.to_rfc3339(),
-        finished: String::new(),
-        snapshot: opts.snapshot.display().to_string(),
-        reporting_currency: params.reporting_currency(),
-        raw_tables: raw_table_stats(snapshot, &loaded.staging),
-        parameters: params
-            .values
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        inputs: loaded.prepared.inputs.clone(),
-        queries: query_files(&opts.queries)?,
-        findings: findings::row_count(&settled.findings),
-        total_leakage: checked.outcomes.iter().map(|o| o.leakage).sum(),
-        checks: checked.outcomes.clone(),
-        warnings,
-        previous_as_of: settled.previous_as_of,
-        open_leakage: settled.open_leakage,
-        lifecycle: settled.lifecycle.clone(),
-        dispositions: settled.dispositions.clone(),
-        alerts: settled.alerts.len(),
-        fail_on: opts.fail_on.clone(),
-        failing_findings: settled.failing,
-        figures: checked.figures.clone(),
-        earlier_runs_of_the_day: earlier_runs_of_the_day(&opts.out, as_of),
-        alert_delivery: settled.pending.as_ref().map(|p| {
-            crate::outputs::delivery::DeliveryOutcome {
-                alerts: p.len(),
-                delivered: p.is_empty(),
-                error: None,
-            }
-        }),
-        actions: Vec::new(),
-    })
-}
-
-fn outcome(
-    check: &CheckFile,
-    rows: usize,
-    leakage: Decimal,
-    millis: u128,
-    skipped: Option<String>,
-) -> CheckOutcome {
-    CheckOutcome {
-        check_id: check.id.clone(),
-        path: check.path.display().to_string(),
-        title: check.title.clone(),
-        sha256: check.sha256.clone(),
-        rows,
-        leakage,
-        millis,
-        skipped,
-        failed: None,
-    }
-}
-
-/// A progress bar on stderr, or a hidden one (when stderr is not a terminal, or
-/// with --quiet): log lines then stay clean for schedulers.
-fn progress_bar(shown: bool, len: Option<u64>, what: &str) -> indicatif::ProgressBar {
-    if !shown {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = match len {
-        Some(n) => indicatif::ProgressBar::new(n).with_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        ),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    bar.set_prefix(what.to_string());
-    bar.set_message(what.to_string());
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
 }

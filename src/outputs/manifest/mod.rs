@@ -3,6 +3,9 @@
 //! after as_of, passed, flagged), every query file, and per check its outcome.
 //! One type for the run that writes it and the report that reads it back;
 //! read leniently (a field an earlier version did not write is left empty).
+//! [`build`] draws one from what a run did.
+
+pub mod build;
 
 use crate::error::{Error, Result};
 pub use crate::reconcile::layers::TableStats;

@@ -1,0 +1,404 @@
+//! The keys of `revleak.toml`: the struct the file is read into, and the one
+//! table, [`KEYS`], that says per key how its value is read from text (a
+//! `REVLEAK_<KEY>` environment variable), what applies when it is unset, and
+//! how `revleak config` and the starter `revleak.toml` show it. A key is added
+//! in both; a test holds them to the same names.
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a key's value is: how it is read from text and written in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Path,
+    Text,
+    Bool,
+    Severity,
+    Threads,
+    /// A size in bytes, kept as written (`"4GiB"`).
+    Size,
+    Engine,
+}
+
+impl KeyKind {
+    /// Reads `value` (from `source`, named in errors) as this kind, to the
+    /// text the configuration keeps: normalized where the kind has one form.
+    pub fn parse(self, source: &str, value: &str) -> Result<String> {
+        Ok(match self {
+            KeyKind::Path | KeyKind::Text => value.to_string(),
+            KeyKind::Bool => parse_bool(source, value)?.to_string(),
+            KeyKind::Severity => parse_severity(source, value)?,
+            KeyKind::Threads => parse_threads(source, value)?.to_string(),
+            KeyKind::Size => {
+                parse_size(source, value)?;
+                value.to_string()
+            }
+            KeyKind::Engine => parse_engine(source, value)?,
+        })
+    }
+
+    /// The value as TOML: switches and counts bare, everything else a string.
+    pub fn toml(self, value: &str) -> String {
+        match self {
+            KeyKind::Bool | KeyKind::Threads => value.to_string(),
+            _ => format!("{value:?}"),
+        }
+    }
+}
+
+/// What applies while a key is unset.
+#[derive(Debug, Clone, Copy)]
+pub enum Unset {
+    /// This value, which `revleak config` shows as if set.
+    Default(&'static str),
+    /// Nothing: `revleak config` shows this note in a commented line.
+    Note(&'static str),
+}
+
+/// One key of `revleak.toml`.
+pub struct ConfigKey {
+    pub name: &'static str,
+    pub kind: KeyKind,
+    pub unset: Unset,
+    /// The starter `revleak.toml`'s comment above the key; empty: the key
+    /// belongs to the comment of the key before it.
+    pub help: &'static str,
+    /// The value the starter `revleak.toml` shows.
+    pub example: &'static str,
+    /// Whether the starter sets the key (else its line is commented out).
+    pub in_starter: bool,
+    /// The key's value as [`KeyKind::parse`] gives it, None when unset.
+    pub get: fn(&ConfigFile) -> Option<String>,
+    /// Sets the key to a value [`KeyKind::parse`] gave.
+    pub set: fn(&mut ConfigFile, String),
+}
+
+impl ConfigKey {
+    /// The environment variable that overrides the key.
+    pub fn env_var(&self) -> String {
+        format!("{ENV_PREFIX}{}", self.name.to_ascii_uppercase())
+    }
+}
+
+/// The prefix of the environment variables that override keys and parameters.
+pub const ENV_PREFIX: &str = "REVLEAK_";
+
+/// Every key of `revleak.toml` but the `[parameters]` and `[csv."system/name"]`
+/// sections, in the order `revleak config` and the starter file list them.
+pub const KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        name: "queries",
+        kind: KeyKind::Path,
+        unset: Unset::Default("queries"),
+        help: "The SQL of this project: staging/ maps your exports to the contract's tables,\nshared/ holds views the checks share, checks/ one finding query per file.",
+        example: "queries",
+        in_starter: true,
+        get: |c| c.queries.as_ref().map(|p| p.display().to_string()),
+        set: |c, v| c.queries = Some(PathBuf::from(v)),
+    },
+    ConfigKey {
+        name: "strict",
+        kind: KeyKind::Bool,
+        unset: Unset::Default("false"),
+        help: "A missing input table is an error instead of skipping the checks that read it.",
+        example: "false",
+        in_starter: false,
+        get: |c| Some(c.strict.to_string()),
+        set: |c, v| c.strict = v == "true",
+    },
+    ConfigKey {
+        name: "partner_reports",
+        kind: KeyKind::Bool,
+        unset: Unset::Default("false"),
+        help: "Also write one report page per partner.",
+        example: "false",
+        in_starter: false,
+        get: |c| Some(c.partner_reports.to_string()),
+        set: |c, v| c.partner_reports = v == "true",
+    },
+    ConfigKey {
+        name: "dispositions",
+        kind: KeyKind::Path,
+        unset: Unset::Note("\"<out>/dispositions.csv\" (when present)"),
+        help: "Analysts' decisions on findings (default: <out>/dispositions.csv when present).",
+        example: "dispositions.csv",
+        in_starter: false,
+        get: |c| c.dispositions.as_ref().map(|p| p.display().to_string()),
+        set: |c, v| c.dispositions = Some(PathBuf::from(v)),
+    },
+    ConfigKey {
+        name: "alert_min_severity",
+        kind: KeyKind::Severity,
+        unset: Unset::Default("high"),
+        help: "Lowest severity of a finding that alerts (once) in alerts.jsonl.",
+        example: "high",
+        in_starter: false,
+        get: |c| c.alert_min_severity.clone(),
+        set: |c, v| c.alert_min_severity = Some(v),
+    },
+    ConfigKey {
+        name: "alert_webhook_env",
+        kind: KeyKind::Text,
+        unset: Unset::Note("(no webhook)"),
+        help: "POST each run's new alerts to a webhook whose URL (a secret) is in this\nenvironment variable; a failed delivery is retried on the next run.",
+        example: "SLACK_WEBHOOK_URL",
+        in_starter: false,
+        get: |c| c.alert_webhook_env.clone(),
+        set: |c, v| c.alert_webhook_env = Some(v),
+    },
+    ConfigKey {
+        name: "fail_on",
+        kind: KeyKind::Severity,
+        unset: Unset::Note("(unset: exit 1 is never used)"),
+        help: "Exit 1 when open findings at or above this severity exist (new ones only with\nfail_on_new).",
+        example: "critical",
+        in_starter: false,
+        get: |c| c.fail_on.clone(),
+        set: |c, v| c.fail_on = Some(v),
+    },
+    ConfigKey {
+        name: "fail_on_new",
+        kind: KeyKind::Bool,
+        unset: Unset::Default("false"),
+        help: "",
+        example: "false",
+        in_starter: false,
+        get: |c| Some(c.fail_on_new.to_string()),
+        set: |c, v| c.fail_on_new = v == "true",
+    },
+    ConfigKey {
+        name: "threads",
+        kind: KeyKind::Threads,
+        unset: Unset::Note("(one per core)"),
+        help: "Query engine: threads, a memory limit and where to spill under it.",
+        example: "2",
+        in_starter: false,
+        get: |c| c.threads.map(|n| n.to_string()),
+        set: |c, v| c.threads = v.parse().ok(),
+    },
+    ConfigKey {
+        name: "memory_limit",
+        kind: KeyKind::Size,
+        unset: Unset::Note("(unbounded)"),
+        help: "",
+        example: "4GiB",
+        in_starter: false,
+        get: |c| c.memory_limit.clone(),
+        set: |c, v| c.memory_limit = Some(v),
+    },
+    ConfigKey {
+        name: "spill_dir",
+        kind: KeyKind::Path,
+        unset: Unset::Note("\"<out>/_spill\" (with memory_limit)"),
+        help: "",
+        example: "/fast/disk/revleak-spill",
+        in_starter: false,
+        get: |c| c.spill_dir.as_ref().map(|p| p.display().to_string()),
+        set: |c, v| c.spill_dir = Some(PathBuf::from(v)),
+    },
+    ConfigKey {
+        name: "engine",
+        kind: KeyKind::Engine,
+        unset: Unset::Default("local"),
+        help: "A Ballista cluster (a revleak built with --features cluster).",
+        example: "ballista",
+        in_starter: false,
+        get: |c| c.engine.clone(),
+        set: |c, v| c.engine = Some(v),
+    },
+    ConfigKey {
+        name: "scheduler",
+        kind: KeyKind::Text,
+        unset: Unset::Note("(needed with engine = \"ballista\")"),
+        help: "",
+        example: "df://10.0.0.5:50050",
+        in_starter: false,
+        get: |c| c.scheduler.clone(),
+        set: |c, v| c.scheduler = Some(v),
+    },
+];
+
+/// The key of `name`, if `revleak.toml` has one.
+pub fn key(name: &str) -> Option<&'static ConfigKey> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// `revleak.toml`.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+    /// Parameter overrides, checks.md's names, values as strings or numbers.
+    #[serde(default, deserialize_with = "params_as_strings")]
+    pub parameters: BTreeMap<String, String>,
+    /// Folder of `staging/` and `checks/` SQL (default `queries`).
+    pub queries: Option<PathBuf>,
+    /// A missing input table is an error, not a skipped check.
+    #[serde(default)]
+    pub strict: bool,
+    /// Also write one report page per partner.
+    #[serde(default)]
+    pub partner_reports: bool,
+    /// Analysts' decisions on findings (default: `dispositions.csv` in the output folder).
+    pub dispositions: Option<PathBuf>,
+    /// New findings at or above this severity go to alerts.jsonl (default `high`).
+    pub alert_min_severity: Option<String>,
+    /// The environment variable that holds the alert webhook's URL (a secret:
+    /// never in this file).
+    pub alert_webhook_env: Option<String>,
+    /// Exit 1 when open findings at or above this severity exist.
+    pub fail_on: Option<String>,
+    /// With `fail_on`: count new findings only.
+    #[serde(default)]
+    pub fail_on_new: bool,
+    /// Query engine threads, shared by the queries run side by side (default: cores).
+    pub threads: Option<usize>,
+    /// Memory pool of the query engine, e.g. `"1GiB"` (default: unbounded).
+    pub memory_limit: Option<String>,
+    /// Where the engine spills under `memory_limit` (default: `<out>/_spill`).
+    pub spill_dir: Option<PathBuf>,
+    /// `local` (embedded DataFusion, the default) or `ballista` (a cluster).
+    pub engine: Option<String>,
+    /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
+    pub scheduler: Option<String>,
+    /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
+    #[serde(default)]
+    pub csv: BTreeMap<String, CsvTableConfig>,
+}
+
+/// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvTableConfig {
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+}
+
+/// A switch: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (empty: false).
+fn parse_bool(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(Error::Config(format!(
+            "{name}={value}: expected true or false"
+        ))),
+    }
+}
+
+/// A thread count: a whole number of 1 or more.
+pub fn parse_threads(source: &str, value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::Config(format!(
+            "{source}: threads must be a whole number of 1 or more, got `{value}`"
+        ))),
+    }
+}
+
+/// A size in bytes: `1073741824`, `512MiB`, `1GiB`, `1.5GB`, `800m` (binary
+/// units; `KB`/`MB`/`GB` are read as powers of 1000).
+pub fn parse_size(source: &str, value: &str) -> Result<usize> {
+    let bad = || {
+        Error::Config(format!(
+            "{source}: expected a size such as 512MiB or 1GiB, got `{value}`"
+        ))
+    };
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0_f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(bad()),
+    };
+    let bytes = number * factor;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(bad());
+    }
+    Ok(bytes as usize)
+}
+
+/// The query engine: `local` or `ballista`.
+pub fn parse_engine(source: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "local" | "ballista" => Ok(v),
+        _ => Err(Error::Config(format!(
+            "{source}: engine `{value}` is not one of local, ballista"
+        ))),
+    }
+}
+
+/// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
+pub fn parse_severity(source: &str, value: &str) -> Result<String> {
+    let v = value.trim().to_ascii_lowercase();
+    if revleak_contract::SEVERITIES.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(Error::Config(format!(
+            "{source}: severity `{value}` is not one of {}",
+            revleak_contract::SEVERITIES.join(", ")
+        )))
+    }
+}
+
+fn params_as_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    use serde::de::Error as _;
+    let raw: BTreeMap<String, toml::Value> = serde::Deserialize::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                // A float would lose cents: amounts must be written as strings or integers.
+                toml::Value::Float(_) => {
+                    return Err(D::Error::custom(format!(
+                        "parameter `{k}`: write decimal values as strings (\"{v}\"), floats are not exact"
+                    )))
+                }
+                toml::Value::Datetime(d) => d.to_string(),
+                other => {
+                    return Err(D::Error::custom(format!("parameter `{k}`: unsupported value {other}")))
+                }
+            };
+            Ok((k, s))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file's struct reads exactly the table's keys (and the two sections).
+    #[test]
+    fn the_file_reads_exactly_the_keys_of_the_table() {
+        let error = toml::from_str::<ConfigFile>("no_such_key = 1").unwrap_err();
+        let message = error.to_string();
+        let (_, expected) = message
+            .split_once("expected one of ")
+            .expect("serde lists the fields it knows");
+        let read: Vec<&str> = expected
+            .trim()
+            .split(", ")
+            .map(|f| f.trim_matches('`'))
+            .filter(|f| !matches!(*f, "parameters" | "csv"))
+            .collect();
+        let table: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(read, table);
+    }
+}
