@@ -37,6 +37,21 @@ fn help_lists_the_commands_and_exit_codes() {
 }
 
 #[test]
+fn docs_contract_md_is_what_revleak_contract_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = revleak(&["contract"], tmp.path());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract.md"))
+            .unwrap();
+    assert!(
+        written == out.stdout,
+        "docs/contract.md differs from `revleak contract`: regenerate it with \
+         `cargo run -q -- contract > docs/contract.md`"
+    );
+}
+
+#[test]
 fn run_help_documents_every_option() {
     let tmp = tempfile::tempdir().unwrap();
     let out = revleak(&["run", "--help"], tmp.path());
