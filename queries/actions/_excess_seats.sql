@@ -2,9 +2,8 @@
 -- description: A step of draft_invoice_lines, computed once and not published (its name starts with _): for each unreported_usage finding, the customer and sku, the seats activated up to as_of and those on issued invoice lines.
 with actionable as (
     select finding_id, entity_id
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'unreported_usage'
-      and (disposition is null or disposition = 'accepted')
 ),
 
 over_used_pairs as (

@@ -2,9 +2,8 @@
 -- description: A step of draft_invoice_lines, computed once and not published (its name starts with _): each under_billing finding's deal, its currency and the shortfall in it (deal value minus the totals of its issued invoices).
 with actionable as (
     select finding_id, entity_id
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'under_billing'
-      and (disposition is null or disposition = 'accepted')
 )
 
 select f.finding_id, d.deal_id, d.currency, d.deal_value - sum(i.total_amount) as shortfall

@@ -3,9 +3,8 @@
 -- shape: commissions/payouts
 with actionable as (
     select finding_id, check_id, entity_id, disposition
-    from run.findings
+    from actions._actionable_findings
     where check_id in ('commission_overpayment', 'commission_underpayment')
-      and (disposition is null or disposition = 'accepted')
 ),
 
 adjusted_groups as (

@@ -2,9 +2,8 @@
 -- description: For finance: each credit note with no reason or a manual correction (unexplained_credit), with its invoice, customer, partner and amount, to be justified or reversed.
 with actionable as (
     select finding_id, entity_id, partner_id, disposition, leakage_amount
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'unexplained_credit'
-      and (disposition is null or disposition = 'accepted')
 )
 
 select

@@ -2,9 +2,8 @@
 -- description: For the deal desk: each deal line given an unauthorized discount or quoted below the price list, with what was allowed against what was given (the line's net value, in the reporting currency) and the amount given away.
 with actionable as (
     select finding_id, check_id, entity_id, disposition, expected_amount, actual_amount, leakage_amount, detail
-    from run.findings
+    from actions._actionable_findings
     where check_id in ('unauthorized_discount', 'stale_pricing')
-      and (disposition is null or disposition = 'accepted')
 )
 
 select

@@ -2,11 +2,9 @@
 -- description: The lines of the draft invoices: for missing_invoice the deal's lines; for under_billing the deal lines of skus no issued invoice bills (or one balancing line of the shortfall); for unreported_usage the excess seats at the price in force at as_of; for unbilled_partner_sale the reported line (a named won deal: its lines). In the document's currency.
 -- shape: billing/invoice_lines
 with actionable as (
-    -- a finding with a live false_positive or explained disposition gets no action
     select finding_id, check_id, entity_id, disposition
-    from run.findings
+    from actions._actionable_findings
     where check_id in ('missing_invoice', 'under_billing', 'unreported_usage', 'unbilled_partner_sale')
-      and (disposition is null or disposition = 'accepted')
 ),
 
 -- missing_invoice: the whole deal, line by line

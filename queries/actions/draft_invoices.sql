@@ -11,7 +11,7 @@ with lines_by_invoice as (
 findings_billed as (
     select l.*, f.check_id, f.entity_id, f.partner_id as finding_partner_id, f.disposition
     from lines_by_invoice l
-    join run.findings f on f.finding_id = l.finding_id
+    join actions._actionable_findings f on f.finding_id = l.finding_id
 ),
 
 -- who is billed: the deal's parties; for seats in use, the customer through

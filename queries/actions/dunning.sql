@@ -2,9 +2,8 @@
 -- description: For collections: each payment_gap invoice with its customer, partner, what is outstanding in the invoice's currency and how many days past due it is at as_of.
 with actionable as (
     select finding_id, entity_id, disposition, leakage_amount
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'payment_gap'
-      and (disposition is null or disposition = 'accepted')
 )
 
 select

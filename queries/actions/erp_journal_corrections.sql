@@ -3,9 +3,8 @@
 -- shape: erp/revenue_postings
 with actionable as (
     select finding_id, entity_id, disposition
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'erp_posting_gap'
-      and (disposition is null or disposition = 'accepted')
 ),
 
 posted_by_invoice as (

@@ -2,9 +2,8 @@
 -- description: For customer success and the partner: each missed_renewal subscription with its customer, partner, sku, annual value, end date and whether it was set to renew automatically.
 with actionable as (
     select finding_id, entity_id, disposition, leakage_amount
-    from run.findings
+    from actions._actionable_findings
     where check_id = 'missed_renewal'
-      and (disposition is null or disposition = 'accepted')
 )
 
 select

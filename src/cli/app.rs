@@ -44,6 +44,7 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Test(args) => test_command(args).await,
         Command::Watch(args) => watch_command(args, progress).await,
         Command::Config(args) => config_command(args).map(Outcome::ok),
+        Command::Contract => Ok(Outcome::ok(revleak_contract::markdown())),
         Command::Report(args) => report_command(args).map(Outcome::ok),
         Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
     }

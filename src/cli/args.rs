@@ -62,6 +62,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Print the effective configuration (revleak.toml, then REVLEAK_* variables, then --set)
     Config(ConfigArgs),
+    /// Print the data contract as markdown (docs/contract.md): the canonical tables, their columns, keys and data-quality rules
+    Contract,
     /// Re-render the HTML report of a run from the published Parquet in an output folder
     Report(ReportArgs),
     /// Serve a role of a Ballista cluster that `run --engine ballista` executes on

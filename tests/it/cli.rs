@@ -37,6 +37,21 @@ fn help_lists_the_commands_and_exit_codes() {
 }
 
 #[test]
+fn docs_contract_md_is_what_revleak_contract_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = revleak(&["contract"], tmp.path());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract.md"))
+            .unwrap();
+    assert!(
+        written == out.stdout,
+        "docs/contract.md differs from `revleak contract`: regenerate it with \
+         `cargo run -q -- contract > docs/contract.md`"
+    );
+}
+
+#[test]
 fn run_help_documents_every_option() {
     let tmp = tempfile::tempdir().unwrap();
     let out = revleak(&["run", "--help"], tmp.path());
@@ -297,4 +312,79 @@ fn a_missing_queries_folder_says_what_to_do() {
     );
     assert!(run.stderr.contains("revleak init"), "{}", run.stderr);
     assert!(!tmp.path().join("out/findings").exists());
+}
+
+// The stdout of every subcommand, pinned as uv and datafusion-cli pin theirs: a
+// change to what a user reads shows up as a snapshot diff in review.
+
+#[test]
+fn revleak_test_prints_each_case_it_runs_and_a_tally() {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = common::queries_dir();
+    // one check's cases: running them all is tests/it/sql_tests.rs's job, this pins the output
+    let out = revleak(
+        &[
+            "test",
+            "late_invoice",
+            "--queries",
+            queries.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
+}
+
+#[test]
+fn inspect_of_the_sample_lists_raw_tables_staging_and_no_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = sample_dir();
+    let queries = common::queries_dir();
+    let out = revleak(
+        &[
+            "inspect",
+            sample.to_str().unwrap(),
+            "--queries",
+            queries.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
+}
+
+#[test]
+fn config_without_a_file_prints_the_defaults_as_revleak_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = revleak(&["config"], tmp.path());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
+}
+
+#[test]
+fn checks_lists_each_shipped_check_with_its_severity_and_description() {
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = common::queries_dir();
+    let out = revleak(
+        &["checks", "--queries", queries.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
+}
+
+#[test]
+fn init_says_what_it_wrote_and_what_to_do_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = revleak(&["init", "project"], tmp.path());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
+}
+
+#[test]
+fn contract_prints_the_contract_as_markdown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = revleak(&["contract"], tmp.path());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    settings(tmp.path()).bind(|| insta::assert_snapshot!(out.stdout));
 }

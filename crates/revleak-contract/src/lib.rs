@@ -5,6 +5,10 @@
 //! data-quality views, and the synthetic snapshot generator. A new column is one
 //! edit in this file.
 
+mod markdown;
+
+pub use markdown::markdown;
+
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
@@ -71,6 +75,15 @@ pub struct Column {
     pub name: &'static str,
     pub ty: ColumnType,
     pub nullable: bool,
+    /// What the column holds, for people adapting their exports (docs/contract.md).
+    pub meaning: &'static str,
+}
+
+impl Column {
+    /// The same column with its meaning, written where the column is declared.
+    const fn means(self, meaning: &'static str) -> Column {
+        Column { meaning, ..self }
+    }
 }
 
 const fn req(name: &'static str, ty: ColumnType) -> Column {
@@ -78,6 +91,7 @@ const fn req(name: &'static str, ty: ColumnType) -> Column {
         name,
         ty,
         nullable: false,
+        meaning: "",
     }
 }
 
@@ -86,6 +100,7 @@ const fn opt(name: &'static str, ty: ColumnType) -> Column {
         name,
         ty,
         nullable: true,
+        meaning: "",
     }
 }
 
@@ -153,6 +168,10 @@ pub struct Table {
     pub system: &'static str,
     pub name: &'static str,
     pub columns: &'static [Column],
+    /// One line on what the rows are, for docs/contract.md.
+    pub about: &'static str,
+    /// What the columns alone do not say (how rows relate), for docs/contract.md.
+    pub notes: &'static str,
     pub primary_key: &'static [&'static str],
     pub existence: Existence,
     pub references: &'static [Reference],
@@ -197,13 +216,15 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("partner_id", Str),
             req("name", Str),
-            req("tier", Str),
-            opt("parent_partner_id", Str),
-            req("region", Str),
-            req("agreement_start", Date),
-            opt("agreement_end", Date),
-            req("status", Str),
+            req("tier", Str).means("`platinum`, `gold`, `silver`, `registered`"),
+            opt("parent_partner_id", Str).means("the distributor this reseller buys through (two-tier channel); null = sells direct to the vendor"),
+            req("region", Str).means("e.g. `NA`, `EMEA`, `APAC`, `LATAM`"),
+            req("agreement_start", Date).means("partner agreement in force from"),
+            opt("agreement_end", Date).means("last day of the agreement; null = open-ended"),
+            req("status", Str).means("`active` or `terminated`"),
         ],
+        about: "the channel partners: resellers and the distributors they buy through",
+        notes: "",
         primary_key: &["partner_id"],
         existence: Existence::Always,
         references: &[refers("parent_partner_id", "prm/partners", "partner_id")],
@@ -216,16 +237,18 @@ pub const TABLES: &[Table] = &[
         name: "partner_sales_reports",
         columns: &[
             req("report_line_id", Str),
-            req("partner_id", Str),
-            opt("deal_id", Str),
+            req("partner_id", Str).means("reporting partner"),
+            opt("deal_id", Str).means("the vendor deal the partner names, when it names one"),
             req("customer_id", Str),
             req("sku", Str),
             req("quantity", Int),
-            req("unit_price", Money),
-            req("currency", Str),
+            req("unit_price", Money).means("price the partner says it charged, in `currency`"),
+            req("currency", Str).means("ISO 4217"),
             req("sale_date", Date),
             req("reported_date", Date),
         ],
+        about: "what partners say they sold (point-of-sale reports)",
+        notes: "",
         primary_key: &["report_line_id"],
         existence: Existence::EventDate("reported_date"),
         references: &[
@@ -245,14 +268,16 @@ pub const TABLES: &[Table] = &[
         name: "deals",
         columns: &[
             req("deal_id", Str),
-            opt("partner_id", Str),
+            opt("partner_id", Str).means("selling partner; null = direct deal"),
             req("customer_id", Str),
-            req("stage", Str),
-            opt("close_date", Date),
+            req("stage", Str).means("`open`, `closed_won`, `closed_lost`"),
+            opt("close_date", Date).means("null while open"),
             req("currency", Str),
-            req("deal_type", Str),
-            opt("renewal_of_subscription_id", Str),
+            req("deal_type", Str).means("`new`, `renewal`, `expansion`"),
+            opt("renewal_of_subscription_id", Str).means("for renewals: the subscription renewed"),
         ],
+        about: "deals the vendor sold, directly or through a partner",
+        notes: "",
         primary_key: &["deal_id"],
         existence: Existence::EventDate("close_date"),
         references: &[
@@ -278,11 +303,13 @@ pub const TABLES: &[Table] = &[
             req("line_no", Int),
             req("sku", Str),
             req("quantity", Int),
-            req("list_price", Money),
-            req("discount_pct", Pct),
-            req("net_amount", Money),
-            opt("term_months", Int),
+            req("list_price", Money).means("unit list price quoted on the deal"),
+            req("discount_pct", Pct).means("discount given on this line"),
+            req("net_amount", Money).means("quantity × list_price × (1 − discount_pct/100), rounded to cents"),
+            opt("term_months", Int).means("subscription term; null for one-time products"),
         ],
+        about: "the products of each deal, as quoted",
+        notes: "A deal's value is the sum of its lines' `net_amount`. Deals are billed upfront, in full.",
         primary_key: &["deal_id", "line_no"],
         existence: Existence::LineOf("crm/deals", "deal_id"),
         references: &[
@@ -298,10 +325,12 @@ pub const TABLES: &[Table] = &[
         name: "forecasts",
         columns: &[
             req("partner_id", Str),
-            req("period", Date),
+            req("period", Date).means("first day of a calendar month"),
             req("currency", Str),
-            req("forecast_amount", Money),
+            req("forecast_amount", Money).means("revenue the partner committed to for that month"),
         ],
+        about: "committed partner forecast",
+        notes: "",
         primary_key: &["partner_id", "period"],
         existence: Existence::Always,
         references: &[refers("partner_id", "prm/partners", "partner_id")],
@@ -318,9 +347,11 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("sku", Str),
             req("name", Str),
-            req("family", Str),
-            req("billing_model", Str),
+            req("family", Str).means("e.g. `platform`, `addon`, `services`"),
+            req("billing_model", Str).means("`one_time` or `subscription`"),
         ],
+        about: "the products (SKUs) sold",
+        notes: "",
         primary_key: &["sku"],
         existence: Existence::Always,
         references: &[],
@@ -335,9 +366,11 @@ pub const TABLES: &[Table] = &[
             req("sku", Str),
             req("currency", Str),
             req("valid_from", Date),
-            req("list_price", Money),
-            opt("valid_to", Date),
+            req("list_price", Money).means("unit price"),
+            opt("valid_to", Date).means("last day in force; null = still in force"),
         ],
+        about: "list prices per SKU and currency, over time",
+        notes: "",
         primary_key: &["sku", "currency", "valid_from"],
         existence: Existence::EventDate("valid_from"),
         references: &[refers("sku", "contracts/products", "sku")],
@@ -349,12 +382,14 @@ pub const TABLES: &[Table] = &[
         system: "contracts",
         name: "discount_policies",
         columns: &[
-            req("tier", Str),
+            req("tier", Str).means("tier `direct` applies to deals with no partner"),
             req("family", Str),
             req("valid_from", Date),
             req("max_discount_pct", Pct),
             opt("valid_to", Date),
         ],
+        about: "most discount a tier may give without approval",
+        notes: "",
         primary_key: &["tier", "family", "valid_from"],
         existence: Existence::EventDate("valid_from"),
         references: &[],
@@ -368,10 +403,12 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("approval_id", Str),
             req("deal_id", Str),
-            req("approved_discount_pct", Pct),
+            req("approved_discount_pct", Pct).means("highest discount approved for any line of the deal"),
             req("approved_date", Date),
-            opt("expires_date", Date),
+            opt("expires_date", Date).means("approval not valid after this day"),
         ],
+        about: "discounts approved above the policy, per deal",
+        notes: "",
         primary_key: &["approval_id"],
         existence: Existence::EventDate("approved_date"),
         references: &[refers("deal_id", "crm/deals", "deal_id")],
@@ -384,11 +421,13 @@ pub const TABLES: &[Table] = &[
         name: "commission_plans",
         columns: &[
             req("tier", Str),
-            req("level", Int),
+            req("level", Int).means("1 = the selling partner, 2 = its distributor (parent)"),
             req("valid_from", Date),
-            req("rate_pct", Pct),
+            req("rate_pct", Pct).means("paid on amounts collected from the customer"),
             opt("valid_to", Date),
         ],
+        about: "commission rates per partner tier and level, over time",
+        notes: "",
         primary_key: &["tier", "level", "valid_from"],
         existence: Existence::EventDate("valid_from"),
         references: &[],
@@ -402,8 +441,10 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("currency", Str),
             req("rate_date", Date),
-            req("rate_to_reporting", Rate),
+            req("rate_to_reporting", Rate).means("1 unit of `currency` = this many units of the reporting currency"),
         ],
+        about: "exchange rates into the reporting currency",
+        notes: "The rate for a date is the latest `rate_date` on or before it. The reporting currency itself needs no row (rate 1).",
         primary_key: &["currency", "rate_date"],
         existence: Existence::EventDate("rate_date"),
         references: &[],
@@ -417,14 +458,16 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("invoice_id", Str),
             opt("deal_id", Str),
-            opt("partner_id", Str),
+            opt("partner_id", Str).means("bill-to partner"),
             req("customer_id", Str),
             req("invoice_date", Date),
             req("due_date", Date),
             req("currency", Str),
-            req("status", Str),
-            req("total_amount", Money),
+            req("status", Str).means("`issued` or `void`; void invoices count for nothing"),
+            req("total_amount", Money).means("sum of its lines' line_amount"),
         ],
+        about: "invoices issued to customers or bill-to partners",
+        notes: "",
         primary_key: &["invoice_id"],
         existence: Existence::EventDate("invoice_date"),
         references: &[
@@ -449,9 +492,11 @@ pub const TABLES: &[Table] = &[
             req("unit_price", Money),
             req("discount_pct", Pct),
             req("line_amount", Money),
-            opt("service_start", Date),
-            opt("service_end", Date),
+            opt("service_start", Date).means("first day of the subscription period billed"),
+            opt("service_end", Date).means("last day of the subscription period billed"),
         ],
+        about: "the lines of each invoice",
+        notes: "",
         primary_key: &["invoice_id", "line_no"],
         existence: Existence::LineOf("billing/invoices", "invoice_id"),
         references: &[
@@ -469,9 +514,11 @@ pub const TABLES: &[Table] = &[
             req("credit_note_id", Str),
             req("invoice_id", Str),
             req("issued_date", Date),
-            req("amount", Money),
-            opt("reason", Str),
+            req("amount", Money).means("positive; reduces what the invoice bills"),
+            opt("reason", Str).means("`return`, `dispute`, `manual_correction`, or null (none given)"),
         ],
+        about: "credits that reduce what an invoice bills",
+        notes: "",
         primary_key: &["credit_note_id"],
         existence: Existence::EventDate("issued_date"),
         references: &[refers("invoice_id", "billing/invoices", "invoice_id")],
@@ -492,6 +539,8 @@ pub const TABLES: &[Table] = &[
             req("amount", Money),
             req("currency", Str),
         ],
+        about: "money received against invoices",
+        notes: "",
         primary_key: &["payment_id"],
         existence: Existence::EventDate("payment_date"),
         references: &[refers("invoice_id", "billing/invoices", "invoice_id")],
@@ -507,18 +556,20 @@ pub const TABLES: &[Table] = &[
         name: "subscriptions",
         columns: &[
             req("subscription_id", Str),
-            req("deal_id", Str),
+            req("deal_id", Str).means("deal that sold it"),
             opt("partner_id", Str),
             req("customer_id", Str),
             req("sku", Str),
-            req("quantity", Int),
-            req("start_date", Date),
-            req("end_date", Date),
+            req("quantity", Int).means("seats"),
+            req("start_date", Date).means("first day of the term"),
+            req("end_date", Date).means("last day of the term"),
             req("auto_renew", Bool),
             req("annual_value", Money),
             req("currency", Str),
-            req("status", Str),
+            req("status", Str).means("`active`, `expired`, `cancelled` (cancelled = the customer ended it on purpose)"),
         ],
+        about: "subscription terms sold by deals",
+        notes: "",
         primary_key: &["subscription_id"],
         existence: Existence::EventDate("start_date"),
         references: &[
@@ -539,11 +590,13 @@ pub const TABLES: &[Table] = &[
         columns: &[
             req("activation_id", Str),
             req("customer_id", Str),
-            opt("partner_id", Str),
+            opt("partner_id", Str).means("partner that provisioned it"),
             req("sku", Str),
-            req("quantity", Int),
+            req("quantity", Int).means("seats activated"),
             req("activated_date", Date),
         ],
+        about: "seats switched on in the product",
+        notes: "",
         primary_key: &["activation_id"],
         existence: Existence::EventDate("activated_date"),
         references: &[
@@ -564,6 +617,8 @@ pub const TABLES: &[Table] = &[
             req("amount", Money),
             req("currency", Str),
         ],
+        about: "revenue booked in the general ledger",
+        notes: "",
         primary_key: &["posting_id"],
         existence: Existence::EventDate("posting_date"),
         references: &[refers("invoice_id", "billing/invoices", "invoice_id")],
@@ -579,14 +634,16 @@ pub const TABLES: &[Table] = &[
         name: "payouts",
         columns: &[
             req("payout_id", Str),
-            req("partner_id", Str),
-            req("deal_id", Str),
-            req("level", Int),
-            req("rate_pct", Pct),
+            req("partner_id", Str).means("partner paid"),
+            req("deal_id", Str).means("deal the commission is for"),
+            req("level", Int).means("1 or 2, as in commission_plans"),
+            req("rate_pct", Pct).means("rate the commission system applied"),
             req("amount", Money),
             req("currency", Str),
             req("payout_date", Date),
         ],
+        about: "commissions paid to partners",
+        notes: "",
         primary_key: &["payout_id"],
         existence: Existence::EventDate("payout_date"),
         references: &[
