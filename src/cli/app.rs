@@ -4,7 +4,7 @@
 use crate::cli::args::{
     ChecksArgs, Cli, Command, ConfigArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
 };
-use crate::config::{ConfigFile, parse_severity};
+use crate::config::{ConfigFile, DEFAULT_ALERT_MIN_SEVERITY, parse_severity};
 use crate::error::Result;
 use crate::reconcile::checks;
 use crate::run::{self, RunOptions, RunReport};
@@ -93,8 +93,7 @@ pub fn run_options(
         Some(s) => parse_severity("--alert-min-severity", s)?,
         None => config
             .alert_min_severity
-            .clone()
-            .unwrap_or_else(|| "high".into()),
+            .unwrap_or(DEFAULT_ALERT_MIN_SEVERITY),
     };
     let alert_webhook = match (&args.alert_webhook, &config.alert_webhook_env) {
         (Some(url), _) => Some(crate::outputs::delivery::Webhook::new(
@@ -114,7 +113,7 @@ pub fn run_options(
     };
     let fail_on = match &args.fail_on {
         Some(s) => Some(parse_severity("--fail-on", s)?),
-        None => config.fail_on.clone(),
+        None => config.fail_on,
     };
     let threads = match args.threads {
         Some(n) => Some(n as usize),
@@ -301,7 +300,12 @@ fn config_command(args: ConfigArgs) -> Result<String> {
     let _ = writeln!(
         out,
         "alert_min_severity = {}",
-        quoted(config.alert_min_severity.as_deref().unwrap_or("high"))
+        quoted(
+            config
+                .alert_min_severity
+                .unwrap_or(DEFAULT_ALERT_MIN_SEVERITY)
+                .as_str()
+        )
     );
     match &config.alert_webhook_env {
         Some(var) => {
@@ -311,9 +315,9 @@ fn config_command(args: ConfigArgs) -> Result<String> {
             let _ = writeln!(out, "# alert_webhook_env = (no webhook)");
         }
     }
-    match &config.fail_on {
+    match config.fail_on {
         Some(s) => {
-            let _ = writeln!(out, "fail_on = {}", quoted(s));
+            let _ = writeln!(out, "fail_on = {}", quoted(s.as_str()));
         }
         None => {
             let _ = writeln!(out, "# fail_on = (unset: exit 1 is never used)");

@@ -14,6 +14,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use revleak_contract::Severity;
+
+/// New findings at or above it alert, unless `alert_min_severity` says otherwise.
+pub const DEFAULT_ALERT_MIN_SEVERITY: Severity = Severity::High;
+
 /// The type a parameter's value is parsed to, and its column type in `params`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
@@ -374,13 +379,22 @@ pub struct ConfigFile {
     pub partner_reports: bool,
     /// Analysts' decisions on findings (default: `dispositions.csv` in the output folder).
     pub dispositions: Option<PathBuf>,
-    /// New findings at or above this severity go to alerts.jsonl (default `high`).
-    pub alert_min_severity: Option<String>,
+    /// New findings at or above this severity go to alerts.jsonl (default
+    /// [`DEFAULT_ALERT_MIN_SEVERITY`]).
+    #[serde(skip)]
+    pub alert_min_severity: Option<Severity>,
+    /// `alert_min_severity` as the file writes it, parsed by [`ConfigFile::parse`].
+    #[serde(rename = "alert_min_severity")]
+    pub(crate) alert_min_severity_text: Option<String>,
     /// The environment variable that holds the alert webhook's URL (a secret:
     /// never in this file).
     pub alert_webhook_env: Option<String>,
     /// Exit 1 when open findings at or above this severity exist.
-    pub fail_on: Option<String>,
+    #[serde(skip)]
+    pub fail_on: Option<Severity>,
+    /// `fail_on` as the file writes it, parsed by [`ConfigFile::parse`].
+    #[serde(rename = "fail_on")]
+    pub(crate) fail_on_text: Option<String>,
     /// With `fail_on`: count new findings only.
     #[serde(default)]
     pub fail_on_new: bool,
@@ -520,7 +534,6 @@ pub fn parse_size(source: &str, value: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
-/// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
 /// The query engine: `local` or `ballista`.
 pub fn parse_engine(source: &str, value: &str) -> Result<String> {
     let v = value.trim().to_ascii_lowercase();
@@ -532,16 +545,14 @@ pub fn parse_engine(source: &str, value: &str) -> Result<String> {
     }
 }
 
-pub fn parse_severity(source: &str, value: &str) -> Result<String> {
-    let v = value.trim().to_ascii_lowercase();
-    if revleak_contract::SEVERITIES.contains(&v.as_str()) {
-        Ok(v)
-    } else {
-        Err(Error::Config(format!(
+/// A severity threshold as written by a user: any case, spaces around.
+pub fn parse_severity(source: &str, value: &str) -> Result<Severity> {
+    value.trim().to_ascii_lowercase().parse().map_err(|_| {
+        Error::Config(format!(
             "{source}: severity `{value}` is not one of {}",
-            revleak_contract::SEVERITIES.join(", ")
-        )))
-    }
+            Severity::names()
+        ))
+    })
 }
 
 fn params_as_strings<'de, D: serde::Deserializer<'de>>(
@@ -588,8 +599,15 @@ impl ConfigFile {
 
     /// Parses revleak.toml text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<ConfigFile> {
-        toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim_end())))
+        let mut config: ConfigFile = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim_end())))?;
+        if let Some(s) = config.alert_min_severity_text.take() {
+            config.alert_min_severity = Some(parse_severity("alert_min_severity", &s)?);
+        }
+        if let Some(s) = config.fail_on_text.take() {
+            config.fail_on = Some(parse_severity("fail_on", &s)?);
+        }
+        Ok(config)
     }
 
     /// Reads the file (see [`ConfigFile::load`]), then applies the environment:
@@ -636,12 +654,6 @@ impl ConfigFile {
                     )));
                 }
             }
-        }
-        if let Some(s) = &self.alert_min_severity {
-            self.alert_min_severity = Some(parse_severity("alert_min_severity", s)?);
-        }
-        if let Some(s) = &self.fail_on {
-            self.fail_on = Some(parse_severity("fail_on", s)?);
         }
         if self.threads == Some(0) {
             return Err(Error::Config(

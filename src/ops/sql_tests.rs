@@ -280,7 +280,7 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
         }
         for (i, e) in case.expect.iter().enumerate() {
             if let Some(s) = &e.severity
-                && !revleak_contract::SEVERITIES.contains(&s.as_str())
+                && s.parse::<revleak_contract::Severity>().is_err()
             {
                 bad(format!("expect[{i}]: severity `{s}` is not a severity"));
             }

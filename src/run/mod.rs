@@ -40,11 +40,11 @@ pub struct RunOptions {
     /// The dispositions file (default: `dispositions.csv` in `out` when present).
     pub dispositions: Option<PathBuf>,
     /// New findings at or above this severity are written to alerts.jsonl.
-    pub alert_min_severity: String,
+    pub alert_min_severity: crate::config::Severity,
     /// Where the run's new alerts are POSTed.
     pub alert_webhook: Option<crate::outputs::delivery::Webhook>,
     /// Exit 1 when open findings at or above this severity exist.
-    pub fail_on: Option<String>,
+    pub fail_on: Option<crate::config::Severity>,
     /// With `fail_on`: count new findings only.
     pub fail_on_new: bool,
     /// Show a progress bar (only when stderr is a terminal).
@@ -87,7 +87,7 @@ impl RunOptions {
             strict: false,
             partner_reports: false,
             dispositions: None,
-            alert_min_severity: "high".into(),
+            alert_min_severity: crate::config::DEFAULT_ALERT_MIN_SEVERITY,
             alert_webhook: None,
             fail_on: None,
             fail_on_new: false,
@@ -602,8 +602,8 @@ fn settling<'a>(opts: &'a RunOptions, run_id: &'a str, as_of: NaiveDate) -> find
         as_of,
         dispositions: opts.dispositions.as_deref(),
         thresholds: findings::Thresholds {
-            alert_min_severity: &opts.alert_min_severity,
-            fail_on: opts.fail_on.as_deref(),
+            alert_min_severity: opts.alert_min_severity,
+            fail_on: opts.fail_on,
             fail_on_new: opts.fail_on_new,
         },
         webhook: opts.alert_webhook.is_some(),
@@ -820,7 +820,7 @@ fn manifest_of(
         lifecycle: settled.lifecycle.clone(),
         dispositions: settled.dispositions.clone(),
         alerts: settled.alerts.len(),
-        fail_on: opts.fail_on.clone(),
+        fail_on: opts.fail_on,
         failing_findings: settled.failing,
         figures: checked.figures.clone(),
         earlier_runs_of_the_day: earlier_runs_of_the_day(&opts.out, as_of),

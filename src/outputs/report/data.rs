@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 /// Findings of one check shown in the page; the rest stay in the Parquet.
 pub const TOP_FINDINGS: usize = 100;
 
-/// Severities, most severe first.
-pub const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
+pub use revleak_contract::Severity;
 
 /// Where a finding's leakage goes in the headline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -384,7 +383,7 @@ pub struct Analysis {
     /// Every finding, dispositioned or not.
     pub all: Tally,
     pub buckets: BTreeMap<Bucket, Tally>,
-    /// Counted findings per severity, in [`SEVERITIES`] order.
+    /// Counted findings per severity, in [`Severity::ALL`] order.
     pub severities: Vec<(String, u64)>,
     /// Counted findings per lifecycle status (`new`, `recurring`).
     pub statuses: BTreeMap<String, Tally>,
@@ -402,7 +401,7 @@ pub struct Analysis {
 #[derive(Debug, Clone, Default)]
 pub struct PartnerTally {
     pub tally: Tally,
-    /// Findings per severity, in [`SEVERITIES`] order.
+    /// Findings per severity, in [`Severity::ALL`] order.
     pub severities: [u64; 5],
 }
 
@@ -485,7 +484,7 @@ impl Current {
                 .add(findings, leakage);
             let partner = a.by_partner.entry(g.partner_id.clone()).or_default();
             partner.tally.add(findings, leakage);
-            if let Some(k) = SEVERITIES.iter().position(|s| *s == g.severity) {
+            if let Some(k) = Severity::ALL.iter().position(|s| s.as_str() == g.severity) {
                 partner.severities[k] += findings;
             }
             if let Some(p) = &g.partner_id {
@@ -495,9 +494,9 @@ impl Current {
                     .add(findings, leakage);
             }
         }
-        a.severities = SEVERITIES
+        a.severities = Severity::ALL
             .iter()
-            .map(|s| (s.to_string(), severities.remove(*s).unwrap_or(0)))
+            .map(|s| (s.to_string(), severities.remove(s.as_str()).unwrap_or(0)))
             .collect();
         // Severities a custom check invented, after the known ones.
         a.severities.extend(severities);

@@ -22,7 +22,7 @@
 //! does not escape twice. Text from the data is redacted first on a partner's
 //! page ([`Page::t`]), then escaped by maud like everything else.
 
-use super::data::{Analysis, Bucket, FindingRow, Manifest, RunPoint, SEVERITIES, Tally};
+use super::data::{Analysis, Bucket, FindingRow, Manifest, RunPoint, Severity, Tally};
 use super::snapshot::{DSO_DAYS, PartnerFigures, PartnerInfo, SnapshotData};
 use super::svg::{self, Bar, Series};
 use crate::engine::udf::format_money;
@@ -907,8 +907,8 @@ fn scorecard(page: &Page) -> Markup {
                                 (th("Leakage % of billed", true))
                             }
                             (th("Findings", true))
-                            @for s in SEVERITIES {
-                                (th(s, true))
+                            @for s in Severity::ALL {
+                                (th(s.as_str(), true))
                             }
                             @if with_figures {
                                 (th("DSO (days)", true))
