@@ -563,7 +563,7 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
             .last()
             .map(|(d, _)| *d)
             .ok_or_else(|| {
-                crate::error::Error::Config(format!(
+                crate::error::Error::NotPublished(format!(
                     "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
                     out.display()
                 ))

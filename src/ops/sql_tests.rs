@@ -195,7 +195,7 @@ pub fn load(dir: &Path) -> Result<Vec<Case>> {
     if problems.is_empty() {
         Ok(cases)
     } else {
-        Err(Error::Config(problems.join("\n")))
+        Err(Error::SqlTests(problems))
     }
 }
 
@@ -595,7 +595,8 @@ pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> Outco
 async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Result<Vec<String>> {
     let scratch = Scratch::new("case").map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let snapshot = scratch.0.join("snapshot");
-    write_snapshot(case, &snapshot, &config.csv_formats()?).map_err(Error::Config)?;
+    write_snapshot(case, &snapshot, &config.csv_formats()?)
+        .map_err(|e| Error::SqlTests(vec![e]))?;
     let out = scratch.0.join("out");
     let mut opts = RunOptions::new(&snapshot, &out);
     opts.queries = queries.to_path_buf();

@@ -97,7 +97,7 @@ impl OutputLock {
                     } else {
                         format!(" (pid {pid})")
                     };
-                    return Err(Error::Config(format!(
+                    return Err(Error::Lock(format!(
                         "{}: another revleak run{pid} is publishing into this folder",
                         path.display()
                     )));
@@ -113,7 +113,7 @@ impl OutputLock {
             writeln!(writer, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
             return Ok(OutputLock { path, file });
         }
-        Err(Error::Config(format!(
+        Err(Error::Lock(format!(
             "{}: could not take the output lock (the file kept being replaced)",
             path.display()
         )))

@@ -57,14 +57,14 @@ pub fn build(
         overlay: overlay.map(Path::to_path_buf),
     };
     let findings_dir = layout.partition("findings", as_of).ok_or_else(|| {
-        Error::Config(format!(
+        Error::NotPublished(format!(
             "{}: no published findings as of {as_of} (findings/as_of={as_of}/ with _SUCCESS)",
             out.display()
         ))
     })?;
     let files = data::parquet_files(&findings_dir);
     if files.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(Error::NotPublished(format!(
             "{}: no Parquet file in the findings partition",
             findings_dir.display()
         )));
@@ -151,7 +151,7 @@ pub fn build(
     ) {
         (true, Some(dir)) => statement::Statements::load(&dir)?,
         (true, None) => {
-            return Err(Error::Config(format!(
+            return Err(Error::NotPublished(format!(
                 "{}: no partner statements as of {as_of} (statements/as_of={as_of}/): \
                  they are published by `revleak run --partner-reports` (or partner_reports = true \
                  in revleak.toml); run it for {as_of} to write them",
