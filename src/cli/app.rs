@@ -14,21 +14,21 @@ use std::io::IsTerminal;
 
 /// What a command leaves for the binary: text for stdout and the exit code.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CommandOutput {
     pub stdout: String,
     pub exit_code: u8,
 }
 
-impl Outcome {
-    fn ok(stdout: String) -> Outcome {
-        Outcome {
+impl CommandOutput {
+    fn ok(stdout: String) -> CommandOutput {
+        CommandOutput {
             stdout,
             exit_code: 0,
         }
     }
 }
 
-pub async fn execute(cli: Cli) -> Result<Outcome> {
+pub async fn execute(cli: Cli) -> Result<CommandOutput> {
     let output = cli.output;
     let progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
@@ -37,14 +37,14 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Generate(_) => Err(crate::Error::Config(
             "`revleak generate` is run by the revleak binary".to_string(),
         )),
-        Command::Checks(args) => checks_command(args).map(Outcome::ok),
-        Command::Init(args) => init_command(args).map(Outcome::ok),
+        Command::Checks(args) => checks_command(args).map(CommandOutput::ok),
+        Command::Init(args) => init_command(args).map(CommandOutput::ok),
         Command::Inspect(args) => inspect_command(args, output).await,
         Command::Test(args) => test_command(args).await,
         Command::Watch(args) => watch_command(args, progress).await,
-        Command::Config(args) => config_command(args).map(Outcome::ok),
-        Command::Report(args) => report_command(args).map(Outcome::ok),
-        Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
+        Command::Config(args) => config_command(args).map(CommandOutput::ok),
+        Command::Report(args) => report_command(args).map(CommandOutput::ok),
+        Command::Cluster(role) => cluster_command(role).await.map(CommandOutput::ok),
     }
 }
 
@@ -170,7 +170,7 @@ pub fn run_options(
     })
 }
 
-async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<Outcome> {
+async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<CommandOutput> {
     let mut opts = run_options(args.snapshot, args.flags)?;
     opts.progress = progress;
     let report = run::run(&opts).await?;
@@ -195,11 +195,11 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
             json
         }
     };
-    Ok(Outcome { stdout, exit_code })
+    Ok(CommandOutput { stdout, exit_code })
 }
 
 /// `revleak watch ROOT`: exit 0 when stopped by SIGTERM or SIGINT.
-async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Result<Outcome> {
+async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Result<CommandOutput> {
     if !(args.poll_seconds.is_finite() && args.poll_seconds > 0.0) {
         return Err(crate::error::Error::Config(format!(
             "--poll-seconds {}: must be a positive number of seconds",
@@ -211,7 +211,7 @@ async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Res
     let stop = crate::ops::watch::stop_signal()?;
     let poll = std::time::Duration::from_secs_f64(args.poll_seconds);
     let summary = crate::ops::watch::watch(&args.root, &template, poll, stop).await?;
-    Ok(Outcome::ok(format!(
+    Ok(CommandOutput::ok(format!(
         "watch stopped: {} snapshot(s) published, {} failed (published nothing)\n",
         summary.published, summary.failed
     )))
@@ -219,18 +219,18 @@ async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Res
 
 /// `revleak test`: exit 0 when every case passes, 1 when one fails, 2 when a
 /// test file is broken (named with its line).
-async fn test_command(args: crate::cli::args::TestArgs) -> Result<Outcome> {
+async fn test_command(args: crate::cli::args::TestArgs) -> Result<CommandOutput> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries =
         crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
     let cases = crate::ops::sql_tests::load(&queries.join("tests"))?;
     let started = std::time::Instant::now();
-    let outcomes =
+    let results =
         crate::ops::sql_tests::run_all(cases, &queries, &config, args.filter.as_deref()).await;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "tests run");
-    let failed = outcomes.iter().any(|o| !o.problems.is_empty());
-    Ok(Outcome {
-        stdout: crate::ops::sql_tests::render(&outcomes),
+    let failed = results.iter().any(|o| !o.problems.is_empty());
+    Ok(CommandOutput {
+        stdout: crate::ops::sql_tests::render(&results),
         exit_code: if failed { 1 } else { 0 },
     })
 }
@@ -240,7 +240,7 @@ async fn test_command(args: crate::cli::args::TestArgs) -> Result<Outcome> {
 async fn inspect_command(
     args: crate::cli::args::InspectArgs,
     output: OutputFormat,
-) -> Result<Outcome> {
+) -> Result<CommandOutput> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries =
         crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
@@ -255,7 +255,7 @@ async fn inspect_command(
         }
     };
     let exit_code = if inspection.problems.is_empty() { 0 } else { 2 };
-    Ok(Outcome { stdout, exit_code })
+    Ok(CommandOutput { stdout, exit_code })
 }
 
 /// `revleak config`: the effective configuration as revleak.toml text.
@@ -576,16 +576,16 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     };
     let files = crate::outputs::report::build(out, None, as_of, &options)?;
     let now = chrono::Utc::now();
-    let staging_id = format!(
+    let tmp_id = format!(
         "report-{}-{:08x}",
         now.format("%Y%m%dT%H%M%SZ"),
         std::process::id() ^ now.timestamp_subsec_nanos()
     );
-    let mut staged = crate::outputs::publish::Staged::new(out, &staging_id, as_of)?;
+    let mut unpublished = crate::outputs::publish::Unpublished::new(out, &tmp_id, as_of)?;
     for file in &files {
-        staged.write_file("report", &file.name, &file.bytes)?;
+        unpublished.write_file("report", &file.name, &file.bytes)?;
     }
-    let published = staged.commit()?;
+    let published = unpublished.commit()?;
     let mut text = String::new();
     let partner_pages = files.len().saturating_sub(1);
     for dir in &published {

@@ -108,7 +108,7 @@ pub struct Found {
 
 /// What a case gave.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CaseResult {
     pub case: Case,
     /// Empty: passed.
     pub problems: Vec<String>,
@@ -584,12 +584,12 @@ impl Drop for Scratch {
 }
 
 /// Runs one case and compares its findings.
-pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> Outcome {
+pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> CaseResult {
     let problems = match run_and_compare(&case, &queries, config).await {
         Ok(problems) => problems,
         Err(e) => vec![format!("the run failed: {e}")],
     };
-    Outcome { case, problems }
+    CaseResult { case, problems }
 }
 
 async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Result<Vec<String>> {
@@ -778,7 +778,7 @@ pub async fn run_all(
     queries: &Path,
     config: &ConfigFile,
     filter: Option<&str>,
-) -> Vec<Outcome> {
+) -> Vec<CaseResult> {
     let selected: Vec<Case> = cases
         .into_iter()
         .filter(|c| {
@@ -799,9 +799,9 @@ pub async fn run_all(
 }
 
 /// One line per case, the problems of each failed one, and the tally.
-pub fn render(outcomes: &[Outcome]) -> String {
+pub fn render(results: &[CaseResult]) -> String {
     let mut out = String::new();
-    for o in outcomes {
+    for o in results {
         let state = if o.problems.is_empty() {
             "ok"
         } else {
@@ -818,7 +818,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
             let _ = writeln!(out, "    {p}");
         }
     }
-    let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
-    let _ = writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed);
+    let failed = results.iter().filter(|o| !o.problems.is_empty()).count();
+    let _ = writeln!(out, "{} passed, {failed} failed", results.len() - failed);
     out
 }

@@ -421,7 +421,7 @@ pub struct Thresholds {
 /// already in `lifecycle`), the dispositions applied, expired and unmatched, the
 /// alerts (each finding once: `alerted` is the record, updated) and the
 /// findings that meet `--fail-on`.
-pub struct Tally {
+pub struct RunTally {
     pub lifecycle: crate::outputs::manifest::Lifecycle,
     pub dispositions: crate::outputs::manifest::DispositionStats,
     pub alerts: Vec<serde_json::Value>,
@@ -440,7 +440,7 @@ pub fn tally(
     alerted: &mut crate::outputs::alerts::AlertRecord,
     mut lifecycle: crate::outputs::manifest::Lifecycle,
     mut dispositions: crate::outputs::manifest::DispositionStats,
-) -> Tally {
+) -> RunTally {
     let mut alerts = Vec::new();
     let mut failing = 0;
     for row in rows {
@@ -485,7 +485,7 @@ pub fn tally(
             dispositions.unmatched.join(", ")
         ));
     }
-    Tally {
+    RunTally {
         lifecycle,
         dispositions,
         alerts,
@@ -593,7 +593,7 @@ pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled>
         file: disposition_file.map(|p| p.display().to_string()),
         ..Default::default()
     };
-    let Tally {
+    let RunTally {
         lifecycle,
         dispositions,
         alerts,

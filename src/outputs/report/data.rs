@@ -3,7 +3,7 @@
 //! partner × check pivot, the top findings of each check), the findings of
 //! every earlier run in the same output folder (the trend) and the resolved
 //! partitions (recovered leakage). Nothing here reads the snapshot: see
-//! [`super::snapshot`].
+//! [`super::partner_figures`].
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -301,7 +301,7 @@ fn runs_of(df: &DataFrame, column: &str) -> PolarsResult<Vec<(String, usize, usi
 
 /// One finding as the page shows it.
 #[derive(Debug, Clone)]
-pub struct FindingRow {
+pub struct PageFinding {
     pub finding_id: String,
     pub check_id: String,
     pub severity: String,
@@ -322,9 +322,9 @@ pub struct FindingRow {
     pub counted: bool,
 }
 
-fn rows_of(df: &DataFrame) -> Vec<FindingRow> {
+fn rows_of(df: &DataFrame) -> Vec<PageFinding> {
     (0..df.height())
-        .map(|i| FindingRow {
+        .map(|i| PageFinding {
             finding_id: text(df, "finding_id", i).unwrap_or_default(),
             check_id: text(df, "check_id", i).unwrap_or_default(),
             severity: text(df, "severity", i).unwrap_or_default(),
@@ -395,7 +395,7 @@ pub struct Analysis {
     pub matrix: BTreeMap<(String, String), Tally>,
     /// Per check: the top findings by leakage (all findings, dispositioned
     /// included, marked).
-    pub top: BTreeMap<String, Vec<FindingRow>>,
+    pub top: BTreeMap<String, Vec<PageFinding>>,
 }
 
 #[derive(Debug, Clone, Default)]

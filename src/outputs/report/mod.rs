@@ -5,7 +5,7 @@
 //! - [`data`]: polars over the findings, resolved and summary partitions of
 //!   this and earlier runs (summaries, the partner × check pivot, top
 //!   findings, the trend);
-//! - [`snapshot`]: the partner figures the run published and the freshness in
+//! - [`partner_figures`]: the partner figures the run published and the freshness in
 //!   its manifest (tier, region, billed, forecast attainment, DSO);
 //! - [`html`], [`svg`]: the page, its inline charts, CSS and JS.
 //!
@@ -15,7 +15,7 @@
 
 pub mod data;
 pub mod html;
-pub mod snapshot;
+pub mod partner_figures;
 pub mod statement;
 pub mod svg;
 
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS};
 use html::{CheckMeta, Page};
-use snapshot::SnapshotData;
+use partner_figures::PublishedFigures;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -89,7 +89,7 @@ pub fn build(
         ms = started.elapsed().as_millis() as u64,
         "report: findings and history read"
     );
-    let snapshot = SnapshotData::load(&layout, &manifest, as_of);
+    let figures = PublishedFigures::load(&layout, &manifest, as_of);
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "report: snapshot figures read"
@@ -138,7 +138,7 @@ pub fn build(
         ));
     }
 
-    let names: BTreeMap<String, String> = snapshot
+    let names: BTreeMap<String, String> = figures
         .partners
         .iter()
         .map(|(id, p)| (id.clone(), p.name.clone()))
@@ -185,7 +185,7 @@ pub fn build(
         trend,
         has_resolved: history.has_resolved,
         recovered,
-        snapshot: &snapshot,
+        figures: &figures,
         checks: &checks,
         partner_names: &names,
         findings_path: findings_path.clone(),
