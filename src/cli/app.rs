@@ -4,7 +4,7 @@
 use crate::cli::args::{
     ChecksArgs, Cli, Command, ConfigArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
 };
-use crate::config::{ConfigFile, DEFAULT_ALERT_MIN_SEVERITY, parse_severity};
+use crate::config::{ConfigFile, DEFAULT_ALERT_MIN_SEVERITY, EngineChoice, parse_severity};
 use crate::error::Result;
 use crate::reconcile::checks;
 use crate::run::{self, RunOptions, RunReport};
@@ -130,18 +130,18 @@ pub fn run_options(
     let spill_dir = args.spill_dir.or_else(|| config.spill_dir.clone());
     let engine = match args.engine.as_deref() {
         Some(e) => crate::config::parse_engine("--engine", e)?,
-        None => config.engine.clone().unwrap_or_else(|| "local".into()),
+        None => config.engine.unwrap_or_default(),
     };
     let scheduler = args.scheduler.or_else(|| config.scheduler.clone());
-    let engine = match (engine.as_str(), scheduler) {
-        ("ballista", Some(scheduler)) => run::Engine::Ballista { scheduler },
-        ("ballista", None) => {
+    let engine = match (engine, scheduler) {
+        (EngineChoice::Ballista, Some(scheduler)) => run::Engine::Ballista { scheduler },
+        (EngineChoice::Ballista, None) => {
             return Err(crate::error::Error::Config(
                 "--engine ballista needs --scheduler df://HOST:PORT (or scheduler in revleak.toml)"
                     .into(),
             ));
         }
-        _ => run::Engine::Local,
+        (EngineChoice::Local, _) => run::Engine::Local,
     };
     Ok(RunOptions {
         engine,
@@ -351,7 +351,7 @@ fn config_command(args: ConfigArgs) -> Result<String> {
     let _ = writeln!(
         out,
         "engine = {}",
-        quoted(config.engine.as_deref().unwrap_or("local"))
+        quoted(config.engine.unwrap_or_default().as_str())
     );
     match &config.scheduler {
         Some(s) => {

@@ -405,7 +405,11 @@ pub struct ConfigFile {
     /// Where the engine spills under `memory_limit` (default: `<out>/_spill`).
     pub spill_dir: Option<PathBuf>,
     /// `local` (embedded DataFusion, the default) or `ballista` (a cluster).
-    pub engine: Option<String>,
+    #[serde(skip)]
+    pub engine: Option<EngineChoice>,
+    /// `engine` as the file writes it, parsed by [`ConfigFile::parse`].
+    #[serde(rename = "engine")]
+    pub(crate) engine_text: Option<String>,
     /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
     pub scheduler: Option<String>,
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
@@ -534,11 +538,31 @@ pub fn parse_size(source: &str, value: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
-/// The query engine: `local` or `ballista`.
-pub fn parse_engine(source: &str, value: &str) -> Result<String> {
-    let v = value.trim().to_ascii_lowercase();
-    match v.as_str() {
-        "local" | "ballista" => Ok(v),
+/// The query engine a user names (`--engine`, `engine =`). The engine a run
+/// uses is the engine module's `Engine`, which also knows the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineChoice {
+    /// Embedded DataFusion.
+    #[default]
+    Local,
+    /// A Ballista cluster.
+    Ballista,
+}
+
+impl EngineChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Local => "local",
+            EngineChoice::Ballista => "ballista",
+        }
+    }
+}
+
+/// The query engine as written by a user: `local` or `ballista`, any case.
+pub fn parse_engine(source: &str, value: &str) -> Result<EngineChoice> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "local" => Ok(EngineChoice::Local),
+        "ballista" => Ok(EngineChoice::Ballista),
         _ => Err(Error::Config(format!(
             "{source}: engine `{value}` is not one of local, ballista"
         ))),
@@ -607,6 +631,9 @@ impl ConfigFile {
         if let Some(s) = config.fail_on_text.take() {
             config.fail_on = Some(parse_severity("fail_on", &s)?);
         }
+        if let Some(s) = config.engine_text.take() {
+            config.engine = Some(parse_engine("engine", &s)?);
+        }
         Ok(config)
     }
 
@@ -663,9 +690,6 @@ impl ConfigFile {
         if let Some(s) = &self.memory_limit {
             parse_size("memory_limit", s)?;
         }
-        if let Some(s) = &self.engine {
-            self.engine = Some(parse_engine("engine", s)?);
-        }
         Ok(())
     }
 }
@@ -704,5 +728,30 @@ mod tests {
         );
         assert!(bad("[csv.\"crm/x\"]\ndelimiter = \"'\"\nquote = \"'\"\n").contains("must differ"));
         assert!(ConfigFile::parse("[csv.\"crm/x\"]\nseparator = \";\"\n", "revleak.toml").is_err());
+    }
+
+    #[test]
+    fn thresholds_and_engine_are_parsed_once_when_the_file_is_read() {
+        let config = ConfigFile::parse(
+            "alert_min_severity = \" Medium\"\nfail_on = \"HIGH\"\nengine = \"Ballista\"\n",
+            "revleak.toml",
+        )
+        .unwrap();
+        assert_eq!(config.alert_min_severity, Some(Severity::Medium));
+        assert_eq!(config.fail_on, Some(Severity::High));
+        assert_eq!(config.engine, Some(EngineChoice::Ballista));
+        let bad = |text: &str| {
+            ConfigFile::parse(text, "revleak.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            bad("fail_on = \"severe\"\n"),
+            "fail_on: severity `severe` is not one of critical, high, medium, low, info"
+        );
+        assert_eq!(
+            bad("engine = \"spark\"\n"),
+            "engine: engine `spark` is not one of local, ballista"
+        );
     }
 }
