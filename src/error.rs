@@ -42,9 +42,28 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Writing Parquet.
+    /// An output file cannot be written or read back (Parquet, JSON lines,
+    /// the report's datasets).
     #[error("{}: {message}", path.display())]
     Output { path: PathBuf, message: String },
+
+    /// The output folder lacks what a command reads: no published run, or a
+    /// partition missing or empty.
+    #[error("{0}")]
+    NotPublished(String),
+
+    /// Another run holds the output folder's lock: nothing was published.
+    #[error("{0}")]
+    Lock(String),
+
+    /// `revleak test` files that cannot be read as cases, or a case whose
+    /// snapshot cannot be written.
+    #[error("{}", .0.join("\n"))]
+    SqlTests(Vec<String>),
+
+    /// The process cannot listen for the signals that stop `revleak watch`.
+    #[error("{0}")]
+    Signal(String),
 
     /// A Ballista scheduler or executor (`revleak cluster ...`).
     #[error("cluster: {0}")]

@@ -5,7 +5,7 @@ use crate::cli::args::{
     ChecksArgs, Cli, Command, ConfigArgs, InitArgs, OutputFormat, ReportArgs, RunArgs,
 };
 use crate::config::keys::Unset;
-use crate::config::{ConfigFile, parse_severity};
+use crate::config::{ConfigFile, DEFAULT_ALERT_MIN_SEVERITY, EngineChoice, parse_severity};
 use crate::error::Result;
 use crate::reconcile::checks;
 use crate::run::{self, RunOptions, RunReport};
@@ -15,21 +15,21 @@ use std::io::IsTerminal;
 
 /// What a command leaves for the binary: text for stdout and the exit code.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CommandOutput {
     pub stdout: String,
     pub exit_code: u8,
 }
 
-impl Outcome {
-    fn ok(stdout: String) -> Outcome {
-        Outcome {
+impl CommandOutput {
+    fn ok(stdout: String) -> CommandOutput {
+        CommandOutput {
             stdout,
             exit_code: 0,
         }
     }
 }
 
-pub async fn execute(cli: Cli) -> Result<Outcome> {
+pub async fn execute(cli: Cli) -> Result<CommandOutput> {
     let output = cli.output;
     let progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
@@ -38,15 +38,15 @@ pub async fn execute(cli: Cli) -> Result<Outcome> {
         Command::Generate(_) => Err(crate::Error::Config(
             "`revleak generate` is run by the revleak binary".to_string(),
         )),
-        Command::Checks(args) => checks_command(args).map(Outcome::ok),
-        Command::Init(args) => init_command(args).map(Outcome::ok),
+        Command::Checks(args) => checks_command(args).map(CommandOutput::ok),
+        Command::Init(args) => init_command(args).map(CommandOutput::ok),
         Command::Inspect(args) => inspect_command(args, output).await,
         Command::Test(args) => test_command(args).await,
         Command::Watch(args) => watch_command(args, progress).await,
-        Command::Config(args) => config_command(args).map(Outcome::ok),
-        Command::Contract => Ok(Outcome::ok(revleak_contract::markdown())),
-        Command::Report(args) => report_command(args).map(Outcome::ok),
-        Command::Cluster(role) => cluster_command(role).await.map(Outcome::ok),
+        Command::Config(args) => config_command(args).map(CommandOutput::ok),
+        Command::Contract => Ok(CommandOutput::ok(revleak_contract::markdown())),
+        Command::Report(args) => report_command(args).map(CommandOutput::ok),
+        Command::Cluster(role) => cluster_command(role).await.map(CommandOutput::ok),
     }
 }
 
@@ -95,8 +95,7 @@ pub fn run_options(
         Some(s) => parse_severity("--alert-min-severity", s)?,
         None => config
             .alert_min_severity
-            .clone()
-            .unwrap_or_else(|| "high".into()),
+            .unwrap_or(DEFAULT_ALERT_MIN_SEVERITY),
     };
     let alert_webhook = match (&args.alert_webhook, &config.alert_webhook_env) {
         (Some(url), _) => Some(crate::outputs::delivery::Webhook::new(
@@ -116,7 +115,7 @@ pub fn run_options(
     };
     let fail_on = match &args.fail_on {
         Some(s) => Some(parse_severity("--fail-on", s)?),
-        None => config.fail_on.clone(),
+        None => config.fail_on,
     };
     let threads = match args.threads {
         Some(n) => Some(n as usize),
@@ -133,18 +132,18 @@ pub fn run_options(
     let spill_dir = args.spill_dir.or_else(|| config.spill_dir.clone());
     let engine = match args.engine.as_deref() {
         Some(e) => crate::config::parse_engine("--engine", e)?,
-        None => config.engine.clone().unwrap_or_else(|| "local".into()),
+        None => config.engine.unwrap_or_default(),
     };
     let scheduler = args.scheduler.or_else(|| config.scheduler.clone());
-    let engine = match (engine.as_str(), scheduler) {
-        ("ballista", Some(scheduler)) => run::Engine::Ballista { scheduler },
-        ("ballista", None) => {
+    let engine = match (engine, scheduler) {
+        (EngineChoice::Ballista, Some(scheduler)) => run::Engine::Ballista { scheduler },
+        (EngineChoice::Ballista, None) => {
             return Err(crate::error::Error::Config(
                 "--engine ballista needs --scheduler df://HOST:PORT (or scheduler in revleak.toml)"
                     .into(),
             ));
         }
-        _ => run::Engine::Local,
+        (EngineChoice::Local, _) => run::Engine::Local,
     };
     Ok(RunOptions {
         engine,
@@ -173,7 +172,7 @@ pub fn run_options(
     })
 }
 
-async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<Outcome> {
+async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Result<CommandOutput> {
     let mut opts = run_options(args.snapshot, args.flags)?;
     opts.progress = progress;
     let report = run::run(&opts).await?;
@@ -198,11 +197,11 @@ async fn run_command(args: RunArgs, output: OutputFormat, progress: bool) -> Res
             json
         }
     };
-    Ok(Outcome { stdout, exit_code })
+    Ok(CommandOutput { stdout, exit_code })
 }
 
 /// `revleak watch ROOT`: exit 0 when stopped by SIGTERM or SIGINT.
-async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Result<Outcome> {
+async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Result<CommandOutput> {
     if !(args.poll_seconds.is_finite() && args.poll_seconds > 0.0) {
         return Err(crate::error::Error::Config(format!(
             "--poll-seconds {}: must be a positive number of seconds",
@@ -214,7 +213,7 @@ async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Res
     let stop = crate::ops::watch::stop_signal()?;
     let poll = std::time::Duration::from_secs_f64(args.poll_seconds);
     let summary = crate::ops::watch::watch(&args.root, &template, poll, stop).await?;
-    Ok(Outcome::ok(format!(
+    Ok(CommandOutput::ok(format!(
         "watch stopped: {} snapshot(s) published, {} failed (published nothing)\n",
         summary.published, summary.failed
     )))
@@ -222,18 +221,18 @@ async fn watch_command(args: crate::cli::args::WatchArgs, progress: bool) -> Res
 
 /// `revleak test`: exit 0 when every case passes, 1 when one fails, 2 when a
 /// test file is broken (named with its line).
-async fn test_command(args: crate::cli::args::TestArgs) -> Result<Outcome> {
+async fn test_command(args: crate::cli::args::TestArgs) -> Result<CommandOutput> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries =
         crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
     let cases = crate::ops::sql_tests::load(&queries.join("tests"))?;
     let started = std::time::Instant::now();
-    let outcomes =
+    let results =
         crate::ops::sql_tests::run_all(cases, &queries, &config, args.filter.as_deref()).await;
     tracing::info!(ms = started.elapsed().as_millis() as u64, "tests run");
-    let failed = outcomes.iter().any(|o| !o.problems.is_empty());
-    Ok(Outcome {
-        stdout: crate::ops::sql_tests::render(&outcomes),
+    let failed = results.iter().any(|o| !o.problems.is_empty());
+    Ok(CommandOutput {
+        stdout: crate::ops::sql_tests::render(&results),
         exit_code: if failed { 1 } else { 0 },
     })
 }
@@ -243,7 +242,7 @@ async fn test_command(args: crate::cli::args::TestArgs) -> Result<Outcome> {
 async fn inspect_command(
     args: crate::cli::args::InspectArgs,
     output: OutputFormat,
-) -> Result<Outcome> {
+) -> Result<CommandOutput> {
     let config = ConfigFile::load_with_env(args.config.as_deref())?;
     let queries =
         crate::cli::queries::resolve(args.queries.or_else(|| config.queries.clone()).as_deref())?;
@@ -258,7 +257,7 @@ async fn inspect_command(
         }
     };
     let exit_code = if inspection.problems.is_empty() { 0 } else { 2 };
-    Ok(Outcome { stdout, exit_code })
+    Ok(CommandOutput { stdout, exit_code })
 }
 
 /// `revleak config`: the effective configuration as revleak.toml text.
@@ -487,7 +486,7 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
             .last()
             .map(|(d, _)| *d)
             .ok_or_else(|| {
-                crate::error::Error::Config(format!(
+                crate::error::Error::NotPublished(format!(
                     "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
                     out.display()
                 ))
@@ -500,16 +499,16 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     };
     let files = crate::outputs::report::build(out, None, as_of, &options)?;
     let now = chrono::Utc::now();
-    let staging_id = format!(
+    let tmp_id = format!(
         "report-{}-{:08x}",
         now.format("%Y%m%dT%H%M%SZ"),
         std::process::id() ^ now.timestamp_subsec_nanos()
     );
-    let mut staged = crate::outputs::publish::Staged::new(out, &staging_id, as_of)?;
+    let mut unpublished = crate::outputs::publish::Unpublished::new(out, &tmp_id, as_of)?;
     for file in &files {
-        staged.write_file("report", &file.name, &file.bytes)?;
+        unpublished.write_file("report", &file.name, &file.bytes)?;
     }
-    let published = staged.commit()?;
+    let published = unpublished.commit()?;
     let mut text = String::new();
     let partner_pages = files.len().saturating_sub(1);
     for dir in &published {

@@ -5,8 +5,12 @@
 //! in both; a test holds them to the same names.
 
 use crate::error::{Error, Result};
+pub use revleak_contract::Severity;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// New findings at or above it alert, unless `alert_min_severity` says otherwise.
+pub const DEFAULT_ALERT_MIN_SEVERITY: Severity = Severity::High;
 
 /// What a key's value is: how it is read from text and written in TOML.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,13 +32,13 @@ impl KeyKind {
         Ok(match self {
             KeyKind::Path | KeyKind::Text => value.to_string(),
             KeyKind::Bool => parse_bool(source, value)?.to_string(),
-            KeyKind::Severity => parse_severity(source, value)?,
+            KeyKind::Severity => parse_severity(source, value)?.to_string(),
             KeyKind::Threads => parse_threads(source, value)?.to_string(),
             KeyKind::Size => {
                 parse_size(source, value)?;
                 value.to_string()
             }
-            KeyKind::Engine => parse_engine(source, value)?,
+            KeyKind::Engine => parse_engine(source, value)?.as_str().to_string(),
         })
     }
 
@@ -130,12 +134,12 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey {
         name: "alert_min_severity",
         kind: KeyKind::Severity,
-        unset: Unset::Default("high"),
+        unset: Unset::Default(DEFAULT_ALERT_MIN_SEVERITY.as_str()),
         help: "Lowest severity of a finding that alerts (once) in alerts.jsonl.",
         example: "high",
         in_starter: false,
-        get: |c| c.alert_min_severity.clone(),
-        set: |c, v| c.alert_min_severity = Some(v),
+        get: |c| c.alert_min_severity.map(|s| s.to_string()),
+        set: |c, v| c.alert_min_severity = v.parse().ok(),
     },
     ConfigKey {
         name: "alert_webhook_env",
@@ -154,8 +158,8 @@ pub const KEYS: &[ConfigKey] = &[
         help: "Exit 1 when open findings at or above this severity exist (new ones only with\nfail_on_new).",
         example: "critical",
         in_starter: false,
-        get: |c| c.fail_on.clone(),
-        set: |c, v| c.fail_on = Some(v),
+        get: |c| c.fail_on.map(|s| s.to_string()),
+        set: |c, v| c.fail_on = v.parse().ok(),
     },
     ConfigKey {
         name: "fail_on_new",
@@ -204,8 +208,8 @@ pub const KEYS: &[ConfigKey] = &[
         help: "A Ballista cluster (a revleak built with --features cluster).",
         example: "ballista",
         in_starter: false,
-        get: |c| c.engine.clone(),
-        set: |c, v| c.engine = Some(v),
+        get: |c| c.engine.map(|e| e.as_str().to_string()),
+        set: |c, v| c.engine = parse_engine("engine", &v).ok(),
     },
     ConfigKey {
         name: "scheduler",
@@ -243,13 +247,22 @@ pub struct ConfigFile {
     pub partner_reports: bool,
     /// Analysts' decisions on findings (default: `dispositions.csv` in the output folder).
     pub dispositions: Option<PathBuf>,
-    /// New findings at or above this severity go to alerts.jsonl (default `high`).
-    pub alert_min_severity: Option<String>,
+    /// New findings at or above this severity go to alerts.jsonl (default
+    /// [`DEFAULT_ALERT_MIN_SEVERITY`]).
+    #[serde(skip)]
+    pub alert_min_severity: Option<Severity>,
+    /// `alert_min_severity` as the file writes it, parsed by `ConfigFile::parse`.
+    #[serde(rename = "alert_min_severity")]
+    pub(crate) alert_min_severity_text: Option<String>,
     /// The environment variable that holds the alert webhook's URL (a secret:
     /// never in this file).
     pub alert_webhook_env: Option<String>,
     /// Exit 1 when open findings at or above this severity exist.
-    pub fail_on: Option<String>,
+    #[serde(skip)]
+    pub fail_on: Option<Severity>,
+    /// `fail_on` as the file writes it, parsed by `ConfigFile::parse`.
+    #[serde(rename = "fail_on")]
+    pub(crate) fail_on_text: Option<String>,
     /// With `fail_on`: count new findings only.
     #[serde(default)]
     pub fail_on_new: bool,
@@ -260,7 +273,11 @@ pub struct ConfigFile {
     /// Where the engine spills under `memory_limit` (default: `<out>/_spill`).
     pub spill_dir: Option<PathBuf>,
     /// `local` (embedded DataFusion, the default) or `ballista` (a cluster).
-    pub engine: Option<String>,
+    #[serde(skip)]
+    pub engine: Option<EngineChoice>,
+    /// `engine` as the file writes it, parsed by `ConfigFile::parse`.
+    #[serde(rename = "engine")]
+    pub(crate) engine_text: Option<String>,
     /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
     pub scheduler: Option<String>,
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
@@ -330,28 +347,45 @@ pub fn parse_size(source: &str, value: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
-/// The query engine: `local` or `ballista`.
-pub fn parse_engine(source: &str, value: &str) -> Result<String> {
-    let v = value.trim().to_ascii_lowercase();
-    match v.as_str() {
-        "local" | "ballista" => Ok(v),
+/// The query engine a user names (`--engine`, `engine =`). The engine a run
+/// uses is the run's `Engine`, which also knows the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineChoice {
+    /// Embedded DataFusion.
+    #[default]
+    Local,
+    /// A Ballista cluster.
+    Ballista,
+}
+
+impl EngineChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineChoice::Local => "local",
+            EngineChoice::Ballista => "ballista",
+        }
+    }
+}
+
+/// The query engine as written by a user: `local` or `ballista`, any case.
+pub fn parse_engine(source: &str, value: &str) -> Result<EngineChoice> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "local" => Ok(EngineChoice::Local),
+        "ballista" => Ok(EngineChoice::Ballista),
         _ => Err(Error::Config(format!(
             "{source}: engine `{value}` is not one of local, ballista"
         ))),
     }
 }
 
-/// Checks a severity name (`critical`, `high`, `medium`, `low`, `info`).
-pub fn parse_severity(source: &str, value: &str) -> Result<String> {
-    let v = value.trim().to_ascii_lowercase();
-    if revleak_contract::SEVERITIES.contains(&v.as_str()) {
-        Ok(v)
-    } else {
-        Err(Error::Config(format!(
+/// A severity threshold as written by a user: any case, spaces around.
+pub fn parse_severity(source: &str, value: &str) -> Result<Severity> {
+    value.trim().to_ascii_lowercase().parse().map_err(|_| {
+        Error::Config(format!(
             "{source}: severity `{value}` is not one of {}",
-            revleak_contract::SEVERITIES.join(", ")
-        )))
-    }
+            Severity::names()
+        ))
+    })
 }
 
 fn params_as_strings<'de, D: serde::Deserializer<'de>>(

@@ -7,7 +7,8 @@ pub mod parameters;
 pub mod settings;
 
 pub use keys::{
-    ConfigFile, CsvTableConfig, KEYS, parse_engine, parse_severity, parse_size, parse_threads,
+    ConfigFile, CsvTableConfig, DEFAULT_ALERT_MIN_SEVERITY, EngineChoice, KEYS, Severity,
+    parse_engine, parse_severity, parse_size, parse_threads,
 };
 pub use parameters::*;
 pub use settings::CsvFormat;

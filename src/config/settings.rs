@@ -2,7 +2,7 @@
 //! `REVLEAK_<KEY>` environment variables over it, each key read as [`KEYS`]
 //! says; and the CSV formats of `[csv."system/name"]`.
 
-use super::keys::{ConfigFile, ENV_PREFIX, KEYS, KeyKind, key};
+use super::keys::{ConfigFile, ENV_PREFIX, KEYS, KeyKind, key, parse_engine, parse_severity};
 use super::parameters::{param_spec, parse_param};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
@@ -86,8 +86,18 @@ impl ConfigFile {
 
     /// Parses revleak.toml text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<ConfigFile> {
-        toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim_end())))
+        let mut config: ConfigFile = toml::from_str(text)
+            .map_err(|e| Error::Config(format!("{source}: {}", e.to_string().trim_end())))?;
+        if let Some(s) = config.alert_min_severity_text.take() {
+            config.alert_min_severity = Some(parse_severity("alert_min_severity", &s)?);
+        }
+        if let Some(s) = config.fail_on_text.take() {
+            config.fail_on = Some(parse_severity("fail_on", &s)?);
+        }
+        if let Some(s) = config.engine_text.take() {
+            config.engine = Some(parse_engine("engine", &s)?);
+        }
+        Ok(config)
     }
 
     /// Reads the file (see [`ConfigFile::load`]), then applies the environment:
@@ -181,5 +191,31 @@ mod tests {
         );
         assert!(bad("[csv.\"crm/x\"]\ndelimiter = \"'\"\nquote = \"'\"\n").contains("must differ"));
         assert!(ConfigFile::parse("[csv.\"crm/x\"]\nseparator = \";\"\n", "revleak.toml").is_err());
+    }
+
+    #[test]
+    fn thresholds_and_engine_are_parsed_once_when_the_file_is_read() {
+        use crate::config::{EngineChoice, Severity};
+        let config = ConfigFile::parse(
+            "alert_min_severity = \" Medium\"\nfail_on = \"HIGH\"\nengine = \"Ballista\"\n",
+            "revleak.toml",
+        )
+        .unwrap();
+        assert_eq!(config.alert_min_severity, Some(Severity::Medium));
+        assert_eq!(config.fail_on, Some(Severity::High));
+        assert_eq!(config.engine, Some(EngineChoice::Ballista));
+        let bad = |text: &str| {
+            ConfigFile::parse(text, "revleak.toml")
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            bad("fail_on = \"severe\"\n"),
+            "fail_on: severity `severe` is not one of critical, high, medium, low, info"
+        );
+        assert_eq!(
+            bad("engine = \"spark\"\n"),
+            "engine: engine `spark` is not one of local, ballista"
+        );
     }
 }

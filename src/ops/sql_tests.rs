@@ -108,7 +108,7 @@ pub struct Found {
 
 /// What a case gave.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct CaseResult {
     pub case: Case,
     /// Empty: passed.
     pub problems: Vec<String>,
@@ -195,7 +195,7 @@ pub fn load(dir: &Path) -> Result<Vec<Case>> {
     if problems.is_empty() {
         Ok(cases)
     } else {
-        Err(Error::Config(problems.join("\n")))
+        Err(Error::SqlTests(problems))
     }
 }
 
@@ -280,7 +280,7 @@ pub fn parse(file: &Path, text: &str) -> std::result::Result<Vec<Case>, Vec<Stri
         }
         for (i, e) in case.expect.iter().enumerate() {
             if let Some(s) = &e.severity
-                && !revleak_contract::SEVERITIES.contains(&s.as_str())
+                && s.parse::<revleak_contract::Severity>().is_err()
             {
                 bad(format!("expect[{i}]: severity `{s}` is not a severity"));
             }
@@ -584,18 +584,19 @@ impl Drop for Scratch {
 }
 
 /// Runs one case and compares its findings.
-pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> Outcome {
+pub async fn run_case(case: Case, queries: PathBuf, config: ConfigFile) -> CaseResult {
     let problems = match run_and_compare(&case, &queries, config).await {
         Ok(problems) => problems,
         Err(e) => vec![format!("the run failed: {e}")],
     };
-    Outcome { case, problems }
+    CaseResult { case, problems }
 }
 
 async fn run_and_compare(case: &Case, queries: &Path, config: ConfigFile) -> Result<Vec<String>> {
     let scratch = Scratch::new("case").map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let snapshot = scratch.0.join("snapshot");
-    write_snapshot(case, &snapshot, &config.csv_formats()?).map_err(Error::Config)?;
+    write_snapshot(case, &snapshot, &config.csv_formats()?)
+        .map_err(|e| Error::SqlTests(vec![e]))?;
     let out = scratch.0.join("out");
     let mut opts = RunOptions::new(&snapshot, &out);
     opts.queries = queries.to_path_buf();
@@ -777,7 +778,7 @@ pub async fn run_all(
     queries: &Path,
     config: &ConfigFile,
     filter: Option<&str>,
-) -> Vec<Outcome> {
+) -> Vec<CaseResult> {
     let selected: Vec<Case> = cases
         .into_iter()
         .filter(|c| {
@@ -798,9 +799,9 @@ pub async fn run_all(
 }
 
 /// One line per case, the problems of each failed one, and the tally.
-pub fn render(outcomes: &[Outcome]) -> String {
+pub fn render(results: &[CaseResult]) -> String {
     let mut out = String::new();
-    for o in outcomes {
+    for o in results {
         let state = if o.problems.is_empty() {
             "ok"
         } else {
@@ -817,7 +818,7 @@ pub fn render(outcomes: &[Outcome]) -> String {
             let _ = writeln!(out, "    {p}");
         }
     }
-    let failed = outcomes.iter().filter(|o| !o.problems.is_empty()).count();
-    let _ = writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed);
+    let failed = results.iter().filter(|o| !o.problems.is_empty()).count();
+    let _ = writeln!(out, "{} passed, {failed} failed", results.len() - failed);
     out
 }

@@ -146,7 +146,7 @@ pub fn stop_signal() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         let failed =
-            |e: std::io::Error| Error::Config(format!("cannot watch for signal {signal}: {e}"));
+            |e: std::io::Error| Error::Signal(format!("cannot watch for signal {signal}: {e}"));
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
             .map_err(failed)?;
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(failed)?;

@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use chrono::NaiveDate;
-use revleak_contract::severity_rank;
+use revleak_contract::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -20,7 +20,7 @@ pub const RECORD: &str = "alerted.jsonl";
 pub struct Alerted {
     pub finding_id: String,
     /// The severity it was last alerted at.
-    pub severity: String,
+    pub severity: Severity,
     /// The as_of of the run that alerted it.
     pub as_of: NaiveDate,
 }
@@ -40,7 +40,7 @@ impl AlertRecord {
     pub fn load(
         out: &Path,
         as_of: NaiveDate,
-        seed: impl FnOnce(NaiveDate) -> Result<Vec<(String, String)>>,
+        seed: impl FnOnce(NaiveDate) -> Result<Vec<(String, Severity)>>,
     ) -> Result<AlertRecord> {
         let Some((date, dir)) = crate::outputs::publish::partitions(&out.join("alerts"))
             .into_iter()
@@ -73,18 +73,17 @@ impl AlertRecord {
     /// Whether a finding (at or above the threshold, without a live
     /// disposition) raises an alert now: never alerted, or at a higher severity
     /// than it was. Records it when it does.
-    pub fn raise(&mut self, finding_id: &str, severity: &str, as_of: NaiveDate) -> bool {
-        let rank = severity_rank(severity);
+    pub fn raise(&mut self, finding_id: &str, severity: Severity, as_of: NaiveDate) -> bool {
         let raised = self
             .by_id
             .get(finding_id)
-            .is_none_or(|a| rank > severity_rank(&a.severity));
+            .is_none_or(|a| severity > a.severity);
         if raised {
             self.by_id.insert(
                 finding_id.to_string(),
                 Alerted {
                     finding_id: finding_id.to_string(),
-                    severity: severity.to_string(),
+                    severity,
                     as_of,
                 },
             );
@@ -125,17 +124,23 @@ mod tests {
     fn a_finding_alerts_once_again_when_its_severity_rises_and_after_it_resolved() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let mut record = AlertRecord::default();
-        assert!(record.raise("a", "high", d));
-        assert!(!record.raise("a", "high", d), "the same day's re-run");
-        assert!(!record.raise("a", "medium", d), "lower is no news");
+        assert!(record.raise("a", Severity::High, d));
         assert!(
-            !record.raise("a", "high", d),
+            !record.raise("a", Severity::High, d),
+            "the same day's re-run"
+        );
+        assert!(!record.raise("a", Severity::Medium, d), "lower is no news");
+        assert!(
+            !record.raise("a", Severity::High, d),
             "back to the alerted severity"
         );
-        assert!(record.raise("a", "critical", d), "it rose");
+        assert!(record.raise("a", Severity::Critical, d), "it rose");
         record.retain(&HashSet::new());
         assert!(record.is_empty());
-        assert!(record.raise("a", "critical", d), "resolved, then back");
+        assert!(
+            record.raise("a", Severity::Critical, d),
+            "resolved, then back"
+        );
         assert_eq!(
             record.to_jsonl(),
             "{\"finding_id\":\"a\",\"severity\":\"critical\",\"as_of\":\"2026-11-26\"}\n"

@@ -12,7 +12,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-pub use revleak_contract::severity_rank;
+use revleak_contract::Severity;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -331,7 +331,7 @@ pub fn decimal_sum(batches: &[RecordBatch], column: &str) -> rust_decimal::Decim
 pub struct FindingRow {
     pub finding_id: String,
     pub check_id: String,
-    pub severity: String,
+    pub severity: Severity,
     pub partner_id: Option<String>,
     pub entity_type: String,
     pub entity_id: String,
@@ -388,7 +388,10 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<FindingRow> {
             out.push(FindingRow {
                 finding_id: ids.value(i).to_string(),
                 check_id: checks.value(i).to_string(),
-                severity: severities.value(i).to_string(),
+                // Checks' severities are validated before they are published
+                // (reconcile::checks); a hand-edited older partition's unknown
+                // one ranks lowest.
+                severity: severities.value(i).parse().unwrap_or(Severity::Info),
                 partner_id: opt(&partners, i),
                 entity_type: types.value(i).to_string(),
                 entity_id: entities.value(i).to_string(),
@@ -405,11 +408,11 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<FindingRow> {
 
 /// The alert and fail-on thresholds of a run.
 #[derive(Debug, Clone, Copy)]
-pub struct Thresholds<'a> {
+pub struct Thresholds {
     /// New findings at or above it are alerts.
-    pub alert_min_severity: &'a str,
+    pub alert_min_severity: Severity,
     /// Open findings at or above it fail the run (exit 1).
-    pub fail_on: Option<&'a str>,
+    pub fail_on: Option<Severity>,
     /// With `fail_on`: count new findings only.
     pub fail_on_new: bool,
 }
@@ -418,7 +421,7 @@ pub struct Thresholds<'a> {
 /// already in `lifecycle`), the dispositions applied, expired and unmatched, the
 /// alerts (each finding once: `alerted` is the record, updated) and the
 /// findings that meet `--fail-on`.
-pub struct Tally {
+pub struct RunTally {
     pub lifecycle: crate::outputs::manifest::Lifecycle,
     pub dispositions: crate::outputs::manifest::DispositionStats,
     pub alerts: Vec<serde_json::Value>,
@@ -437,9 +440,7 @@ pub fn tally(
     alerted: &mut crate::outputs::alerts::AlertRecord,
     mut lifecycle: crate::outputs::manifest::Lifecycle,
     mut dispositions: crate::outputs::manifest::DispositionStats,
-) -> Tally {
-    let alert_rank = severity_rank(thresholds.alert_min_severity);
-    let fail_rank = thresholds.fail_on.map(severity_rank);
+) -> RunTally {
     let mut alerts = Vec::new();
     let mut failing = 0;
     for row in rows {
@@ -455,12 +456,14 @@ pub fn tally(
             dispositions.excluded_leakage += row.leakage;
             continue;
         }
-        let rank = severity_rank(&row.severity);
         // Once per finding, however often the day is run (see `alerts`).
-        if rank >= alert_rank && alerted.raise(&row.finding_id, &row.severity, as_of) {
+        if row.severity >= thresholds.alert_min_severity
+            && alerted.raise(&row.finding_id, row.severity, as_of)
+        {
             alerts.push(alert_json(row, as_of));
         }
-        if fail_rank.is_some_and(|f| rank >= f) && (!thresholds.fail_on_new || row.status == "new")
+        if thresholds.fail_on.is_some_and(|f| row.severity >= f)
+            && (!thresholds.fail_on_new || row.status == "new")
         {
             failing += 1;
         }
@@ -482,7 +485,7 @@ pub fn tally(
             dispositions.unmatched.join(", ")
         ));
     }
-    Tally {
+    RunTally {
         lifecycle,
         dispositions,
         alerts,
@@ -514,7 +517,7 @@ pub struct Settling<'a> {
     pub as_of: NaiveDate,
     /// `--dispositions` (else `dispositions.csv` in `out`, when present).
     pub dispositions: Option<&'a Path>,
-    pub thresholds: Thresholds<'a>,
+    pub thresholds: Thresholds,
     /// A webhook is set: this run's new alerts join those not yet delivered.
     pub webhook: bool,
 }
@@ -577,12 +580,12 @@ pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled>
         ..Default::default()
     };
     lifecycle.recovered_to_date = recovered_before(s.out, s.as_of)? + lifecycle.resolved_leakage;
-    let alert_rank = severity_rank(s.thresholds.alert_min_severity);
+    let alert_min_severity = s.thresholds.alert_min_severity;
     let mut alerted = crate::outputs::alerts::AlertRecord::load(s.out, s.as_of, |date| {
         Ok(partition_rows(s.out, date)?
             .unwrap_or_default()
             .into_iter()
-            .filter(|r| r.disposition.is_none() && severity_rank(&r.severity) >= alert_rank)
+            .filter(|r| r.disposition.is_none() && r.severity >= alert_min_severity)
             .map(|r| (r.finding_id, r.severity))
             .collect())
     })?;
@@ -590,7 +593,7 @@ pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled>
         file: disposition_file.map(|p| p.display().to_string()),
         ..Default::default()
     };
-    let Tally {
+    let RunTally {
         lifecycle,
         dispositions,
         alerts,

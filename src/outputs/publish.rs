@@ -141,7 +141,7 @@ impl OutputLock {
                     } else {
                         format!(" (pid {pid})")
                     };
-                    return Err(Error::Config(format!(
+                    return Err(Error::Lock(format!(
                         "{}: another revleak run{pid} is publishing into this folder",
                         path.display()
                     )));
@@ -157,7 +157,7 @@ impl OutputLock {
             writeln!(writer, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
             return Ok(OutputLock { path, file });
         }
-        Err(Error::Config(format!(
+        Err(Error::Lock(format!(
             "{}: could not take the output lock (the file kept being replaced)",
             path.display()
         )))
@@ -188,12 +188,12 @@ impl Drop for OutputLock {
 }
 
 /// Name of the journal written into `_tmp-<run>/` once every partition of a run
-/// is staged: from then on the run is committed and a crash rolls it forward.
+/// is written: from then on the run is committed and a crash rolls it forward.
 const JOURNAL: &str = "_COMMITTING";
 
 /// Repairs what a killed run left behind, so the folder holds either the previous
 /// outputs or the killed run's complete outputs, never a mix: a run killed while
-/// staging is discarded; a run killed while moving its partitions into place
+/// writing them is discarded; a run killed while moving its partitions into place
 /// (its journal exists) is finished. Partitions set aside for replacement are
 /// put back when their replacement never arrived, else removed.
 pub fn recover(out: &Path) -> Result<()> {
@@ -325,7 +325,7 @@ fn write_partition_file(
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// Moves each staged `kind/partition` of `tmp` into `out`, setting an existing
+/// Moves each written `kind/partition` of `tmp` into `out`, setting an existing
 /// partition aside first; idempotent, so recovery can repeat it after a crash.
 fn move_into_place(
     out: &Path,
@@ -336,10 +336,10 @@ fn move_into_place(
 ) -> Result<Vec<PathBuf>> {
     let mut published = Vec::new();
     for kind in kinds {
-        let staged = tmp.join(kind).join(partition);
+        let written = tmp.join(kind).join(partition);
         let parent = out.join(kind);
         let target = parent.join(partition);
-        if staged.exists() {
+        if written.exists() {
             std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
             let aside = out.join(format!("_old-{run_id}~{kind}~{partition}"));
             if target.exists() {
@@ -348,7 +348,7 @@ fn move_into_place(
                 }
                 std::fs::rename(&target, &aside).map_err(|e| Error::io(&target, e))?;
             }
-            std::fs::rename(&staged, &target).map_err(|e| Error::io(&staged, e))?;
+            std::fs::rename(&written, &target).map_err(|e| Error::io(&written, e))?;
         }
         published.push(target);
     }
@@ -361,8 +361,8 @@ fn move_into_place(
     Ok(published)
 }
 
-/// A run's output being assembled under `DIR/_tmp-<run_id>/`.
-pub struct Staged {
+/// A run's output being assembled under `DIR/_tmp-<run_id>/`, not yet published.
+pub struct Unpublished {
     out: PathBuf,
     tmp: PathBuf,
     run_id: String,
@@ -370,11 +370,11 @@ pub struct Staged {
     kinds: Vec<String>,
 }
 
-impl Staged {
-    pub fn new(out: &Path, run_id: &str, as_of: NaiveDate) -> Result<Staged> {
+impl Unpublished {
+    pub fn new(out: &Path, run_id: &str, as_of: NaiveDate) -> Result<Unpublished> {
         let tmp = out.join(format!("_tmp-{run_id}"));
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        Ok(Staged {
+        Ok(Unpublished {
             out: out.to_path_buf(),
             tmp,
             run_id: run_id.to_string(),

@@ -12,7 +12,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use revleak_contract::{ENTITY_TYPES, SEVERITIES};
+use revleak_contract::{ENTITY_TYPES, Severity};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -131,7 +131,7 @@ pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
     for (id, path, sql) in sql_files_by_id(dir, "check", &mut problems)? {
         let check = CheckFile::parse(id, path, sql);
         if let Some(severity) = check.header_severity()
-            && !SEVERITIES.contains(&severity)
+            && severity.parse::<Severity>().is_err()
         {
             let line = check
                 .sql
@@ -141,7 +141,7 @@ pub fn discover(dir: &Path) -> Result<Vec<CheckFile>> {
             problems.push(format!(
                 "{}:{line}:1: severity `{severity}` is not one of {} (omit the header for severity by leakage)",
                 check.path.display(),
-                SEVERITIES.join(", ")
+                Severity::names()
             ));
             continue;
         }
@@ -396,12 +396,12 @@ fn validate_rows(check: &CheckFile, batches: &[RecordBatch]) -> Result<()> {
             entity_id.as_string::<i32>(),
         );
         for i in 0..batch.num_rows() {
-            if severity.is_valid(i) && !SEVERITIES.contains(&severity.value(i)) {
+            if severity.is_valid(i) && severity.value(i).parse::<Severity>().is_err() {
                 problems.push(format!(
                     "{}: severity `{}` is not one of {}",
                     check.path.display(),
                     severity.value(i),
-                    SEVERITIES.join(", ")
+                    Severity::names()
                 ));
             }
             if entity_type.is_valid(i) && !ENTITY_TYPES.contains(&entity_type.value(i)) {

@@ -18,7 +18,7 @@ use crate::outputs::actions;
 use crate::outputs::findings;
 use crate::outputs::manifest::build::{RunFacts, manifest_of, outcomes_of};
 pub use crate::outputs::manifest::*;
-use crate::outputs::publish::{self, OutputLock, Staged};
+use crate::outputs::publish::{self, OutputLock, Unpublished};
 use crate::outputs::scorecard;
 use crate::reconcile::checks::{self, CheckFile};
 use crate::reconcile::graph::{CheckRun, build_and_check};
@@ -176,19 +176,19 @@ fn publish_run(
     outputs: Outputs,
     mut manifest: Manifest,
 ) -> Result<(Manifest, Vec<PathBuf>)> {
-    let mut staged = Staged::new(&opts.out, run_id, as_of)?;
-    staged.write_parquet("findings", findings::findings_schema(), outputs.findings)?;
-    staged.write_parquet("summary", findings::summary_schema(), outputs.summary)?;
+    let mut unpublished = Unpublished::new(&opts.out, run_id, as_of)?;
+    unpublished.write_parquet("findings", findings::findings_schema(), outputs.findings)?;
+    unpublished.write_parquet("summary", findings::summary_schema(), outputs.summary)?;
     if let Some(resolved) = outputs.resolved {
-        staged.write_parquet("resolved", findings::resolved_schema(), resolved)?;
+        unpublished.write_parquet("resolved", findings::resolved_schema(), resolved)?;
     }
     let mut alert_lines = String::new();
     for alert in outputs.alerts {
         alert_lines.push_str(&alert.to_string());
         alert_lines.push('\n');
     }
-    staged.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
-    staged.write_file(
+    unpublished.write_file("alerts", "alerts.jsonl", alert_lines.as_bytes())?;
+    unpublished.write_file(
         "alerts",
         crate::outputs::alerts::RECORD,
         outputs.alerted.to_jsonl().as_bytes(),
@@ -199,14 +199,14 @@ fn publish_run(
             lines.push_str(&alert.to_string());
             lines.push('\n');
         }
-        staged.write_file(
+        unpublished.write_file(
             "alerts",
             crate::outputs::delivery::PENDING,
             lines.as_bytes(),
         )?;
     }
     if manifest.figures.failed.is_none() {
-        staged.write_parquet(
+        unpublished.write_parquet(
             scorecard::OUTPUT,
             scorecard::schema(),
             outputs.partner_figures,
@@ -215,29 +215,32 @@ fn publish_run(
     for action in outputs.actions {
         let id = &action.file.id;
         let parquet = actions::parquet_bytes(&action.schema, &action.batches)?;
-        staged.write_file(actions::OUTPUT, &format!("{id}.parquet"), &parquet)?;
+        unpublished.write_file(actions::OUTPUT, &format!("{id}.parquet"), &parquet)?;
         let csv = actions::csv_bytes(&action.schema, &action.batches)?;
-        staged.write_file(actions::OUTPUT, &format!("{id}.csv"), &csv)?;
+        unpublished.write_file(actions::OUTPUT, &format!("{id}.csv"), &csv)?;
     }
     for statement in outputs.statements {
         let parquet = actions::parquet_bytes(&statement.schema, &statement.batches)?;
         let name = format!("{}.parquet", statement.file.id);
-        staged.write_file(actions::STATEMENTS, &name, &parquet)?;
+        unpublished.write_file(actions::STATEMENTS, &name, &parquet)?;
     }
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    staged.write_file("runs", "manifest.json", &json)?;
+    unpublished.write_file("runs", "manifest.json", &json)?;
     if opts.report {
         let report_options = crate::outputs::report::ReportOptions {
             partner_pages: opts.partner_reports,
         };
-        for file in
-            crate::outputs::report::build(&opts.out, Some(staged.root()), as_of, &report_options)?
-        {
-            staged.write_file("report", &file.name, &file.bytes)?;
+        for file in crate::outputs::report::build(
+            &opts.out,
+            Some(unpublished.root()),
+            as_of,
+            &report_options,
+        )? {
+            unpublished.write_file("report", &file.name, &file.bytes)?;
         }
     }
-    let published = staged.commit()?;
+    let published = unpublished.commit()?;
     Ok((manifest, published))
 }
 
@@ -360,7 +363,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
             .flatten()
             .cloned()
             .collect(),
-        fail_on: opts.fail_on.as_deref(),
+        fail_on: opts.fail_on,
     })?;
     manifest.actions = recovery.iter().map(actions::summarize).collect();
     let outputs = Outputs {
@@ -396,8 +399,8 @@ fn settling<'a>(opts: &'a RunOptions, run_id: &'a str, as_of: NaiveDate) -> find
         as_of,
         dispositions: opts.dispositions.as_deref(),
         thresholds: findings::Thresholds {
-            alert_min_severity: &opts.alert_min_severity,
-            fail_on: opts.fail_on.as_deref(),
+            alert_min_severity: opts.alert_min_severity,
+            fail_on: opts.fail_on,
             fail_on_new: opts.fail_on_new,
         },
         webhook: opts.alert_webhook.is_some(),

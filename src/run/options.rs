@@ -21,11 +21,11 @@ pub struct RunOptions {
     /// The dispositions file (default: `dispositions.csv` in `out` when present).
     pub dispositions: Option<PathBuf>,
     /// New findings at or above this severity are written to alerts.jsonl.
-    pub alert_min_severity: String,
+    pub alert_min_severity: crate::config::Severity,
     /// Where the run's new alerts are POSTed.
     pub alert_webhook: Option<crate::outputs::delivery::Webhook>,
     /// Exit 1 when open findings at or above this severity exist.
-    pub fail_on: Option<String>,
+    pub fail_on: Option<crate::config::Severity>,
     /// With `fail_on`: count new findings only.
     pub fail_on_new: bool,
     /// Show a progress bar (only when stderr is a terminal).
@@ -68,7 +68,7 @@ impl RunOptions {
             strict: false,
             partner_reports: false,
             dispositions: None,
-            alert_min_severity: "high".into(),
+            alert_min_severity: crate::config::DEFAULT_ALERT_MIN_SEVERITY,
             alert_webhook: None,
             fail_on: None,
             fail_on_new: false,

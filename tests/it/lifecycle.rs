@@ -6,6 +6,7 @@
 use crate::common;
 
 use crate::common::{Finding, Snap, dec, read_partition, run_with_options};
+use revleak::config::Severity;
 use revleak::run::RunOptions;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -144,7 +145,7 @@ fn a_live_disposition_leaves_totals_and_alerts_and_an_expired_one_stops_applying
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", |o| {
-        o.alert_min_severity = "medium".into()
+        o.alert_min_severity = Severity::Medium
     });
     assert_eq!(first.manifest.alerts, 2, "both 1,000+ findings are medium");
     let n1 = missing_invoices(&out, "findings", "2026-11-26");
@@ -160,8 +161,8 @@ fn a_live_disposition_leaves_totals_and_alerts_and_an_expired_one_stops_applying
     .unwrap();
 
     let second = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-27", |o| {
-        o.alert_min_severity = "medium".into();
-        o.fail_on = Some("medium".into());
+        o.alert_min_severity = Severity::Medium;
+        o.fail_on = Some(Severity::Medium);
     });
     let n2 = missing_invoices(&out, "findings", "2026-11-27");
     assert_eq!(n2["D2"].disposition.as_deref(), Some("accepted"));
@@ -191,7 +192,7 @@ fn a_live_disposition_leaves_totals_and_alerts_and_an_expired_one_stops_applying
 
     // The decision's `until` was 2026-11-27: on the 28th it no longer applies.
     let third = run_night(&night(&[D1, D2, D3], &[]), &out, "2026-11-28", |o| {
-        o.fail_on = Some("medium".into());
+        o.fail_on = Some(Severity::Medium);
     });
     let n3 = missing_invoices(&out, "findings", "2026-11-28");
     assert_eq!(n3["D2"].disposition, None);
@@ -235,7 +236,7 @@ fn alert_ids(out: &Path, as_of: &str) -> Vec<String> {
 fn each_finding_alerts_once_however_often_a_day_is_run() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let medium = |o: &mut RunOptions| o.alert_min_severity = "medium".into();
+    let medium = |o: &mut RunOptions| o.alert_min_severity = Severity::Medium;
 
     // Hourly runs of one day: the first alerts D1 and D2, the others nothing.
     let first = run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
@@ -300,7 +301,7 @@ fn each_finding_alerts_once_however_often_a_day_is_run() {
 fn an_output_folder_of_an_earlier_version_raises_no_alert_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let medium = |o: &mut RunOptions| o.alert_min_severity = "medium".into();
+    let medium = |o: &mut RunOptions| o.alert_min_severity = Severity::Medium;
     run_night(&night(&[D1, D2], &[]), &out, "2026-11-26", medium);
     // An earlier revleak kept no record of its alerts.
     std::fs::remove_file(out.join("alerts/as_of=2026-11-26/alerted.jsonl")).unwrap();
@@ -410,7 +411,7 @@ fn alerts_reach_a_webhook_once_and_again_after_it_was_down() {
     let port = receiver.port;
     let url = receiver.url();
     let hook = |o: &mut RunOptions| {
-        o.alert_min_severity = "medium".into();
+        o.alert_min_severity = Severity::Medium;
         o.alert_webhook = Some(revleak::outputs::delivery::Webhook::new(&url, "test").unwrap());
     };
 

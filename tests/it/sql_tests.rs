@@ -1,11 +1,11 @@
 //! `revleak test`: the shipped `queries/tests/` pass (every check has its
 //! cases), and what the command says when a case fails or a test file is broken.
 
-use crate::common::{Outcome, copy_tree, queries_dir, revleak};
+use crate::common::{ProcessOutput, copy_tree, queries_dir, revleak};
 use std::path::Path;
 
 /// `revleak test [FILTER...] --queries QUERIES`.
-fn revleak_test(queries: &Path, filter: &[&str]) -> Outcome {
+fn revleak_test(queries: &Path, filter: &[&str]) -> ProcessOutput {
     let queries = queries.to_str().unwrap();
     let mut args = vec!["test"];
     args.extend_from_slice(filter);

@@ -680,7 +680,69 @@ pub const FINDING_COLUMNS: &[Column] = &[
     req("detail", Str),
 ];
 
-pub const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
+/// How serious a finding is. Ordered from `Info` up to `Critical`, so that
+/// "at or above a threshold" (alerts, `--fail-on`) is `>=`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Most severe first: the order reports and error messages list them in.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// The name checks return and the outputs carry.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+
+    /// `critical, high, medium, low, info`, for messages that list the choices.
+    pub fn names() -> String {
+        Severity::ALL.map(Severity::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of [`Severity::ALL`]'s: callers word the message,
+/// as each knows where the name came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSeverity;
+
+impl std::str::FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    /// The exact lowercase name.
+    fn from_str(name: &str) -> Result<Severity, UnknownSeverity> {
+        Severity::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or(UnknownSeverity)
+    }
+}
 
 pub const ENTITY_TYPES: &[&str] = &[
     "deal",
@@ -695,13 +757,17 @@ pub const ENTITY_TYPES: &[&str] = &[
     "row",
 ];
 
-/// Severity rank: critical 4 … info 0.
-pub fn severity_rank(severity: &str) -> usize {
-    let order = SEVERITIES;
-    // SEVERITIES lists critical first
-    order
-        .iter()
-        .position(|s| *s == severity)
-        .map(|p| order.len() - 1 - p)
-        .unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_order_from_info_up_and_parse_by_their_exact_names() {
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        assert_eq!(Severity::names(), "critical, high, medium, low, info");
+        for s in Severity::ALL {
+            assert_eq!(s.to_string().parse::<Severity>(), Ok(s));
+        }
+        assert_eq!("High".parse::<Severity>(), Err(UnknownSeverity));
+    }
 }

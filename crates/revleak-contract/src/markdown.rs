@@ -5,7 +5,7 @@
 //! drift from what a run checks; only the prose around it is written here.
 
 use crate::{
-    ColumnType, CurrencyOf, DealOf, ENTITY_TYPES, Existence, FINDING_COLUMNS, FxNeed, SEVERITIES,
+    ColumnType, CurrencyOf, DealOf, ENTITY_TYPES, Existence, FINDING_COLUMNS, FxNeed, Severity,
     TABLES, Table,
 };
 use arrow_schema::DataType;
@@ -170,7 +170,7 @@ pub fn markdown() -> String {
     let _ = write!(
         out,
         "\nSeverities, highest first: {}.\n\nEntity types: {}.\n",
-        code_list(SEVERITIES),
+        code_list(&Severity::ALL.map(Severity::as_str)),
         code_list(ENTITY_TYPES)
     );
     out

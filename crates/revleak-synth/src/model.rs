@@ -517,7 +517,7 @@ impl Row for Payout {
 /// Everything the generator writes, table by table. `extra` holds rows given as
 /// cells (defects that typed rows cannot hold, e.g. a null in a required column).
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub struct GeneratedSnapshot {
     pub partners: Vec<Partner>,
     pub reports: Vec<ReportLine>,
     pub deals: Vec<Deal>,
@@ -544,7 +544,7 @@ fn cells_of<R: Row>(rows: &[R]) -> Vec<Vec<Cell>> {
     rows.iter().map(Row::cells).collect()
 }
 
-impl Snapshot {
+impl GeneratedSnapshot {
     /// The typed rows of a table (`system/table`) as cells, in row order.
     pub fn typed_cells(&self, qualified: &str) -> Vec<Vec<Cell>> {
         match qualified {

@@ -58,7 +58,7 @@ fn existing_values(rows: &BTreeMap<String, Rows>, table: &str, column: &str) -> 
         .collect()
 }
 
-pub fn quality(snap: &Snapshot, a: Date) -> (Quality, Fx) {
+pub fn quality(snap: &GeneratedSnapshot, a: Date) -> (Quality, Fx) {
     let mut rows: BTreeMap<String, Rows> = BTreeMap::new();
     for t in TABLES {
         let cells = snap.all_cells(&t.qualified());
@@ -276,7 +276,7 @@ fn in_force(from: Date, to: Option<Date>, d: Date) -> bool {
 }
 
 /// Every finding of checks 1–15 on the snapshot.
-pub fn findings(snap: &Snapshot, a: Date) -> Vec<Finding> {
+pub fn findings(snap: &GeneratedSnapshot, a: Date) -> Vec<Finding> {
     let (q, fx) = quality(snap, a);
     let mut out: Vec<Finding> = Vec::new();
     let mut push =

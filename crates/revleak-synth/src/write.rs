@@ -1,7 +1,7 @@
 //! Writes the snapshot as `<out>/<system>/<table>.parquet` with the canonical Arrow
 //! types of contract.rs, every field nullable (so that defects can be planted).
 
-use super::model::{Cell, Snapshot};
+use super::model::{Cell, GeneratedSnapshot};
 use crate::error::{Error, Result};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
@@ -142,7 +142,7 @@ fn write_table(path: &Path, table: &Table, rows: &[Vec<Cell>]) -> Result<()> {
 }
 
 /// Writes every contract table; returns (`system/table`, rows) in contract order.
-pub fn write_snapshot(out: &Path, snap: &Snapshot) -> Result<Vec<(String, usize)>> {
+pub fn write_snapshot(out: &Path, snap: &GeneratedSnapshot) -> Result<Vec<(String, usize)>> {
     let mut counts = Vec::new();
     for table in TABLES {
         let dir = out.join(table.system);

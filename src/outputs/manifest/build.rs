@@ -40,7 +40,7 @@ pub struct RunFacts<'a> {
     pub settled: &'a Settled,
     /// The warnings of loading and checking; settling's notes follow them.
     pub warnings: Vec<String>,
-    pub fail_on: Option<&'a str>,
+    pub fail_on: Option<revleak_contract::Severity>,
 }
 
 /// The run's manifest, all but its finish time, its actions and the webhook's
@@ -81,7 +81,7 @@ pub fn manifest_of(facts: RunFacts) -> Result<Manifest> {
         lifecycle: settled.lifecycle.clone(),
         dispositions: settled.dispositions.clone(),
         alerts: settled.alerts.len(),
-        fail_on: facts.fail_on.map(str::to_string),
+        fail_on: facts.fail_on,
         failing_findings: settled.failing,
         figures: facts.figures.clone(),
         earlier_runs_of_the_day: earlier_runs_of_the_day(facts.out, as_of),

@@ -111,7 +111,7 @@ pub struct Manifest {
     /// New findings written to alerts.jsonl.
     pub alerts: usize,
     /// `--fail-on` threshold and the number of findings that met it.
-    pub fail_on: Option<String>,
+    pub fail_on: Option<revleak_contract::Severity>,
     pub failing_findings: usize,
     /// The report's figures beyond the findings (the partner figures are in
     /// `partner_figures/`).

@@ -3,7 +3,7 @@
 //! partner × check pivot, the top findings of each check), the findings of
 //! every earlier run in the same output folder (the trend) and the resolved
 //! partitions (recovered leakage). Nothing here reads the snapshot: see
-//! [`super::snapshot`].
+//! [`super::partner_figures`].
 
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -15,8 +15,7 @@ use std::path::{Path, PathBuf};
 /// Findings of one check shown in the page; the rest stay in the Parquet.
 pub const TOP_FINDINGS: usize = 100;
 
-/// Severities, most severe first.
-pub const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
+pub use revleak_contract::Severity;
 
 /// Where a finding's leakage goes in the headline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -302,7 +301,7 @@ fn runs_of(df: &DataFrame, column: &str) -> PolarsResult<Vec<(String, usize, usi
 
 /// One finding as the page shows it.
 #[derive(Debug, Clone)]
-pub struct FindingRow {
+pub struct PageFinding {
     pub finding_id: String,
     pub check_id: String,
     pub severity: String,
@@ -323,9 +322,9 @@ pub struct FindingRow {
     pub counted: bool,
 }
 
-fn rows_of(df: &DataFrame) -> Vec<FindingRow> {
+fn rows_of(df: &DataFrame) -> Vec<PageFinding> {
     (0..df.height())
-        .map(|i| FindingRow {
+        .map(|i| PageFinding {
             finding_id: text(df, "finding_id", i).unwrap_or_default(),
             check_id: text(df, "check_id", i).unwrap_or_default(),
             severity: text(df, "severity", i).unwrap_or_default(),
@@ -384,7 +383,7 @@ pub struct Analysis {
     /// Every finding, dispositioned or not.
     pub all: Tally,
     pub buckets: BTreeMap<Bucket, Tally>,
-    /// Counted findings per severity, in [`SEVERITIES`] order.
+    /// Counted findings per severity, in [`Severity::ALL`] order.
     pub severities: Vec<(String, u64)>,
     /// Counted findings per lifecycle status (`new`, `recurring`).
     pub statuses: BTreeMap<String, Tally>,
@@ -396,13 +395,13 @@ pub struct Analysis {
     pub matrix: BTreeMap<(String, String), Tally>,
     /// Per check: the top findings by leakage (all findings, dispositioned
     /// included, marked).
-    pub top: BTreeMap<String, Vec<FindingRow>>,
+    pub top: BTreeMap<String, Vec<PageFinding>>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct PartnerTally {
     pub tally: Tally,
-    /// Findings per severity, in [`SEVERITIES`] order.
+    /// Findings per severity, in [`Severity::ALL`] order.
     pub severities: [u64; 5],
 }
 
@@ -485,7 +484,7 @@ impl Current {
                 .add(findings, leakage);
             let partner = a.by_partner.entry(g.partner_id.clone()).or_default();
             partner.tally.add(findings, leakage);
-            if let Some(k) = SEVERITIES.iter().position(|s| *s == g.severity) {
+            if let Some(k) = Severity::ALL.iter().position(|s| s.as_str() == g.severity) {
                 partner.severities[k] += findings;
             }
             if let Some(p) = &g.partner_id {
@@ -495,9 +494,9 @@ impl Current {
                     .add(findings, leakage);
             }
         }
-        a.severities = SEVERITIES
+        a.severities = Severity::ALL
             .iter()
-            .map(|s| (s.to_string(), severities.remove(*s).unwrap_or(0)))
+            .map(|s| (s.to_string(), severities.remove(s.as_str()).unwrap_or(0)))
             .collect();
         // Severities a custom check invented, after the known ones.
         a.severities.extend(severities);

@@ -22,8 +22,8 @@
 //! does not escape twice. Text from the data is redacted first on a partner's
 //! page ([`Page::t`]), then escaped by maud like everything else.
 
-use super::data::{Analysis, Bucket, FindingRow, Manifest, RunPoint, SEVERITIES, Tally};
-use super::snapshot::{DSO_DAYS, PartnerFigures, PartnerInfo, SnapshotData};
+use super::data::{Analysis, Bucket, Manifest, PageFinding, RunPoint, Severity, Tally};
+use super::partner_figures::{DSO_DAYS, PartnerFigures, PartnerInfo, PublishedFigures};
 use super::svg::{self, Bar, Series};
 use crate::engine::udf::format_money;
 use chrono::NaiveDate;
@@ -79,7 +79,7 @@ pub struct Page<'a> {
     pub trend: Vec<RunPoint>,
     pub has_resolved: bool,
     pub recovered: Tally,
-    pub snapshot: &'a SnapshotData,
+    pub figures: &'a PublishedFigures,
     pub checks: &'a [CheckMeta],
     pub partner_names: &'a BTreeMap<String, String>,
     /// Relative path of the findings partition, for "more in the Parquet".
@@ -466,7 +466,7 @@ fn inputs_summary(page: &Page) -> Markup {
     let read: u64 = inputs.iter().map(|i| i.rows_read).sum();
     let after: u64 = inputs.iter().map(|i| i.rows_after_as_of).sum();
     let flagged: u64 = inputs.iter().map(|i| i.rows_flagged).sum();
-    let fresh = &page.snapshot.freshness;
+    let fresh = &page.figures.freshness;
     // Price lists, policies and plans change rarely: their newest
     // `valid_from` says nothing about how fresh the extract is.
     let stalest = fresh
@@ -842,9 +842,9 @@ struct ScoreRow<'a> {
 
 fn scorecard(page: &Page) -> Markup {
     let a = page.analysis;
-    let snap = page.snapshot;
+    let published = page.figures;
     let mut ids: Vec<String> = a.by_partner.keys().flatten().cloned().collect();
-    ids.extend(snap.partners.keys().cloned());
+    ids.extend(published.partners.keys().cloned());
     ids.sort();
     ids.dedup();
     let mut rows: Vec<ScoreRow> = ids
@@ -852,8 +852,8 @@ fn scorecard(page: &Page) -> Markup {
         .map(|id| {
             let p = a.by_partner.get(&Some(id.clone()));
             ScoreRow {
-                info: snap.partners.get(&id),
-                figures: snap.figures.get(&id),
+                info: published.partners.get(&id),
+                figures: published.figures.get(&id),
                 tally: p.map(|p| p.tally).unwrap_or_default(),
                 severities: p.map(|p| p.severities).unwrap_or_default(),
                 id,
@@ -870,12 +870,12 @@ fn scorecard(page: &Page) -> Markup {
     let total_rows = rows.len();
     rows.truncate(SCORECARD_ROWS);
 
-    let lookback = snap
+    let lookback = published
         .lookback
         .map(|(from, to)| format!("{from} to {to}"))
         .unwrap_or_else(|| "the lookback".into());
-    let with_info = snap.partners_read;
-    let with_figures = snap.figures_read;
+    let with_info = published.partners_read;
+    let with_figures = published.figures_read;
     html! {
         section id="scorecard" {
             h2 { "Partner scorecard" }
@@ -884,7 +884,7 @@ fn scorecard(page: &Page) -> Markup {
                 (lookback) " (" code { "forecast_lookback_months" } "). DSO: still owed on those invoices ÷ billed in the last "
                 (DSO_DAYS) " days × " (DSO_DAYS) ". Leakage and findings exclude live dispositions."
             }
-            @for note in &snap.notes {
+            @for note in &published.notes {
                 p class="warn" { (note) }
             }
             (filter_bar("scorecard-table", rows.len(), "Filter partners…"))
@@ -907,8 +907,8 @@ fn scorecard(page: &Page) -> Markup {
                                 (th("Leakage % of billed", true))
                             }
                             (th("Findings", true))
-                            @for s in SEVERITIES {
-                                (th(s, true))
+                            @for s in Severity::ALL {
+                                (th(s.as_str(), true))
                             }
                             @if with_figures {
                                 (th("DSO (days)", true))
@@ -1053,7 +1053,7 @@ fn check(page: &Page, meta: &CheckMeta) -> Markup {
     }
 }
 
-fn findings_table(id: &str, rows: &[FindingRow]) -> Markup {
+fn findings_table(id: &str, rows: &[PageFinding]) -> Markup {
     let with_disposition = rows.iter().any(|r| r.disposition.is_some());
     let mut heads = vec![
         ("Entity", false),
@@ -1104,7 +1104,7 @@ fn findings_table(id: &str, rows: &[FindingRow]) -> Markup {
 }
 
 /// What an analyst decided about a finding, piece by piece.
-fn disposition(r: &FindingRow) -> Vec<Markup> {
+fn disposition(r: &PageFinding) -> Vec<Markup> {
     let mut d = Vec::new();
     if let Some(x) = &r.disposition {
         d.push(html! { b { (x) } });

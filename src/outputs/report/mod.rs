@@ -5,7 +5,7 @@
 //! - [`data`]: polars over the findings, resolved and summary partitions of
 //!   this and earlier runs (summaries, the partner × check pivot, top
 //!   findings, the trend);
-//! - [`snapshot`]: the partner figures the run published and the freshness in
+//! - [`partner_figures`]: the partner figures the run published and the freshness in
 //!   its manifest (tier, region, billed, forecast attainment, DSO);
 //! - [`html`], [`svg`]: the page, its inline charts, CSS and JS.
 //!
@@ -15,7 +15,7 @@
 
 pub mod data;
 pub mod html;
-pub mod snapshot;
+pub mod partner_figures;
 pub mod statement;
 pub mod svg;
 
@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use data::{Analysis, Current, History, Layout, Manifest, RunPoint, TOP_FINDINGS};
 use html::{CheckMeta, Page};
-use snapshot::SnapshotData;
+use partner_figures::PublishedFigures;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -57,14 +57,14 @@ pub fn build(
         overlay: overlay.map(Path::to_path_buf),
     };
     let findings_dir = layout.partition("findings", as_of).ok_or_else(|| {
-        Error::Config(format!(
+        Error::NotPublished(format!(
             "{}: no published findings as of {as_of} (findings/as_of={as_of}/ with _SUCCESS)",
             out.display()
         ))
     })?;
     let files = data::parquet_files(&findings_dir);
     if files.is_empty() {
-        return Err(Error::Config(format!(
+        return Err(Error::NotPublished(format!(
             "{}: no Parquet file in the findings partition",
             findings_dir.display()
         )));
@@ -89,7 +89,7 @@ pub fn build(
         ms = started.elapsed().as_millis() as u64,
         "report: findings and history read"
     );
-    let snapshot = SnapshotData::load(&layout, &manifest, as_of);
+    let figures = PublishedFigures::load(&layout, &manifest, as_of);
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "report: snapshot figures read"
@@ -138,7 +138,7 @@ pub fn build(
         ));
     }
 
-    let names: BTreeMap<String, String> = snapshot
+    let names: BTreeMap<String, String> = figures
         .partners
         .iter()
         .map(|(id, p)| (id.clone(), p.name.clone()))
@@ -151,7 +151,7 @@ pub fn build(
     ) {
         (true, Some(dir)) => statement::Statements::load(&dir)?,
         (true, None) => {
-            return Err(Error::Config(format!(
+            return Err(Error::NotPublished(format!(
                 "{}: no partner statements as of {as_of} (statements/as_of={as_of}/): \
                  they are published by `revleak run --partner-reports` (or partner_reports = true \
                  in revleak.toml); run it for {as_of} to write them",
@@ -185,7 +185,7 @@ pub fn build(
         trend,
         has_resolved: history.has_resolved,
         recovered,
-        snapshot: &snapshot,
+        figures: &figures,
         checks: &checks,
         partner_names: &names,
         findings_path: findings_path.clone(),

@@ -344,14 +344,14 @@ pub fn temp_entries(out: &Path) -> Vec<String> {
 }
 
 /// What a run of the `revleak` binary printed and returned.
-pub struct Outcome {
+pub struct ProcessOutput {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Runs the `revleak` binary with `args` in `cwd`, logs off.
-pub fn revleak(args: &[&str], cwd: &Path) -> Outcome {
+pub fn revleak(args: &[&str], cwd: &Path) -> ProcessOutput {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
         .args(args)
         .current_dir(cwd)
@@ -360,7 +360,7 @@ pub fn revleak(args: &[&str], cwd: &Path) -> Outcome {
         .env("XDG_CACHE_HOME", cwd.join(".cache"))
         .output()
         .expect("the binary runs");
-    Outcome {
+    ProcessOutput {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),

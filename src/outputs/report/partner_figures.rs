@@ -50,7 +50,7 @@ impl PartnerFigures {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct SnapshotData {
+pub struct PublishedFigures {
     /// The snapshot folder as the manifest names it.
     pub location: String,
     /// Partners could be read: tier, region and names are known.
@@ -71,10 +71,10 @@ pub struct SnapshotData {
 /// Notes about missing fx rates say this (a partner's page leaves them out).
 pub const NO_RATE_NOTE: &str = "had no fx rate on or before their date";
 
-impl SnapshotData {
-    pub fn load(layout: &Layout, manifest: &Manifest, as_of: NaiveDate) -> SnapshotData {
+impl PublishedFigures {
+    pub fn load(layout: &Layout, manifest: &Manifest, as_of: NaiveDate) -> PublishedFigures {
         let meta = &manifest.figures;
-        let mut s = SnapshotData {
+        let mut s = PublishedFigures {
             location: manifest.snapshot.clone(),
             lookback: meta.lookback_from.zip(meta.lookback_to),
             freshness: meta
