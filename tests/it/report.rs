@@ -133,7 +133,7 @@ fn the_sample_report_has_every_section_and_the_parquet_totals() {
         assert!(html.contains(text), "the page shows {text}");
     }
     // Self-contained: a CSP that allows no request, nothing loaded from anywhere.
-    assert!(html.contains(revleak::outputs::report::html::CSP));
+    assert!(html.contains(revleak::outputs::report::page::CSP));
     for external in ["src=\"http", "href=\"http", "url(", "@import", "src=\"//"] {
         assert!(!html.contains(external), "no {external}");
     }

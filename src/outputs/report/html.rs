@@ -19,33 +19,21 @@
 //! `PreEscaped` is used only for constants of this crate (the doctype, the CSS
 //! and the JS, which are not markup): each use says so. Markup from our own
 //! maud functions (sections, charts, cells) is spliced as `Markup`, which maud
-//! does not escape twice. Text from the data is redacted first on a partner's
-//! page ([`Page::t`]), then escaped by maud like everything else.
+//! does not escape twice. Text from the data is
+//! escaped by maud like everything else.
 
 use super::data::{Analysis, Bucket, Manifest, PageFinding, RunPoint, Severity, Tally};
+use super::page::{
+    CAPTURE_JS, CSP, CSS, JS, count_cell, f64_of, filter_bar, group_int, head_row, join,
+    money_cell, num_cell, opt_date, plural, th,
+};
 use super::partner_figures::{DSO_DAYS, PartnerFigures, PartnerInfo, PublishedFigures};
 use super::svg::{self, Bar, Series};
 use crate::engine::udf::format_money;
 use chrono::NaiveDate;
-use maud::{Markup, PreEscaped, Render, html};
+use maud::{Markup, PreEscaped, html};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use std::collections::BTreeMap;
-
-pub(super) const CSS: &str = include_str!("report.css");
-pub(super) const JS: &str = include_str!("report.js");
-
-/// Installed first: records errors, rejected promises, console errors and
-/// anything the CSP blocks, for the self-test.
-pub(super) const CAPTURE_JS: &str = "window.__revleakErrors=[];\
-window.addEventListener('error',function(e){window.__revleakErrors.push('error: '+(e.message||e.type)+(e.filename?' at '+e.filename+':'+e.lineno:''));},true);\
-window.addEventListener('unhandledrejection',function(e){window.__revleakErrors.push('unhandled rejection: '+e.reason);});\
-document.addEventListener('securitypolicyviolation',function(e){window.__revleakErrors.push('blocked by CSP: '+e.blockedURI+' ('+e.violatedDirective+')');});\
-(function(){var ce=console.error;console.error=function(){window.__revleakErrors.push('console.error: '+Array.prototype.join.call(arguments,' '));return ce.apply(console,arguments);};})();";
-
-/// No request of any kind: styles and scripts inline, images only as data: URLs.
-pub const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
 /// Partners listed in the scorecard; the rest are in the Parquet.
 pub const SCORECARD_ROWS: usize = 1000;
@@ -100,84 +88,6 @@ impl Page<'_> {
         match self.partner_names.get(id) {
             Some(name) if !name.is_empty() => format!("{id} · {name}"),
             _ => id.to_string(),
-        }
-    }
-}
-
-pub(super) fn f64_of(d: Decimal) -> f64 {
-    d.to_f64().unwrap_or(0.0)
-}
-
-pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", group_int(n), if n == 1 { one } else { many })
-}
-
-/// 12345 → 12,345.
-pub fn group_int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn opt_date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-/// Pieces of markup with `separator` between them.
-pub(super) fn join(parts: &[Markup], separator: &str) -> Markup {
-    html! {
-        @for (i, part) in parts.iter().enumerate() {
-            @if i > 0 { (separator) }
-            (part)
-        }
-    }
-}
-
-/// A numeric cell: shown text (or markup), exact sort key.
-pub(super) fn num_cell(shown: impl Render, key: impl Render) -> Markup {
-    html! { td class="num" data-v=(key) { (shown) } }
-}
-
-pub(super) fn money_cell(amount: Option<Decimal>) -> Markup {
-    match amount {
-        Some(a) => num_cell(format_money(a), a.to_string()),
-        None => num_cell("–", ""),
-    }
-}
-
-pub(super) fn count_cell(n: u64) -> Markup {
-    num_cell(group_int(n), n)
-}
-
-/// `<th>` of a sortable table: `num` sorts numbers by data-v.
-fn th(label: &str, numeric: bool) -> Markup {
-    html! {
-        @if numeric {
-            th class="num" data-type="num" { (label) }
-        } @else {
-            th data-type="text" { (label) }
-        }
-    }
-}
-
-/// The header row of a sortable table.
-pub(super) fn head_row(columns: &[(&str, bool)]) -> Markup {
-    html! {
-        thead { tr { @for (label, numeric) in columns { (th(label, *numeric)) } } }
-    }
-}
-
-pub(super) fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> Markup {
-    html! {
-        div class="filterbar" {
-            input type="search" data-filter=(table_id) placeholder=(placeholder) aria-label=(placeholder);
-            span class="count" data-count-for=(table_id) { (plural(rows as u64, "row", "rows")) }
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The HTML report: one self-contained page per run (and optionally one per
-//! partner), rendered from the published Parquet alone with polars, so it can
-//! never disagree with what BI tools read.
+//! The HTML report: one self-contained page per run, rendered from the
+//! published Parquet alone (read with polars), so it can never disagree with
+//! what BI tools read; and, with `--partner-reports`, a statement per partner
+//! ([`statement`]).
 //!
 //! - [`data`]: polars over the findings, resolved and summary partitions of
 //!   this and earlier runs (summaries, the partner × check pivot, top
 //!   findings, the trend);
 //! - [`partner_figures`]: the partner figures the run published and the freshness in
 //!   its manifest (tier, region, billed, forecast attainment, DSO);
-//! - [`html`], [`svg`]: the page, its inline charts, CSS and JS.
+//! - [`html`], [`svg`]: the run's page and its inline charts;
+//! - [`page`]: what the page and the statements share (CSS, JS, CSP, cells).
 //!
 //! The page is deterministic: the same Parquet renders the same bytes (no
 //! render time, every map sorted), so `revleak report` re-renders exactly what
@@ -15,6 +17,7 @@
 
 pub mod data;
 pub mod html;
+pub mod page;
 pub mod partner_figures;
 pub mod statement;
 pub mod svg;

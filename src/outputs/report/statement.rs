@@ -10,7 +10,7 @@
 //! is not the reporting currency, the reporting-currency figure (at as_of's
 //! rate) stands beside the totals.
 
-use super::html::{
+use super::page::{
     CAPTURE_JS, CSP, CSS, JS, count_cell, f64_of, filter_bar, group_int, head_row, money_cell,
     num_cell, plural,
 };
