@@ -1,5 +1,6 @@
-//! Command-line interface: `run`, `generate`, `checks`, `config`, and the flags
-//! every command shares (logging, output format).
+//! Command-line interface: the subcommands (`run`, `generate`, `checks`,
+//! `inspect`, `test`, `watch`, `init`, `report`, `config`, `contract`, `cluster`)
+//! and the flags every command shares (logging, output format).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -124,7 +124,7 @@ pub fn starter_config() -> String {
     }
     out.push_str("\n[parameters]\n");
     out.push_str(
-        "# The checks' parameters (checks.md), with their defaults. Amounts are strings.\n",
+        "# The checks' parameters (revleak's docs/checks.md), with their defaults. Amounts are strings.\n",
     );
     for spec in crate::config::PARAMS {
         if let Some(default) = spec.default {

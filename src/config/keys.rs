@@ -234,7 +234,7 @@ pub fn key(name: &str) -> Option<&'static ConfigKey> {
 pub struct ConfigFile {
     #[serde(skip)]
     pub path: Option<PathBuf>,
-    /// Parameter overrides, checks.md's names, values as strings or numbers.
+    /// Parameter overrides, docs/checks.md's names, values as strings or numbers.
     #[serde(default, deserialize_with = "params_as_strings")]
     pub parameters: BTreeMap<String, String>,
     /// Folder of `staging/` and `checks/` SQL (default `queries`).

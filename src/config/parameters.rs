@@ -1,4 +1,4 @@
-//! Parameters of a run: checks.md's table with its defaults, overridden by
+//! Parameters of a run: docs/checks.md's table with its defaults, overridden by
 //! `revleak.toml` and then by `--set NAME=VALUE`, each parsed to its type.
 //!
 //! Checks never see a value pasted into their SQL: the parameters become the
@@ -71,7 +71,7 @@ const fn spec(
     }
 }
 
-/// checks.md's parameter table.
+/// docs/checks.md's parameter table.
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "as_of",
@@ -244,7 +244,7 @@ pub fn parse_param(name: &str, raw: &str, source: &str) -> Result<ParamValue> {
     })
 }
 
-/// The effective parameters of a run, in checks.md's order.
+/// The effective parameters of a run, in docs/checks.md's order.
 #[derive(Debug, Clone)]
 pub struct Params {
     pub values: BTreeMap<&'static str, ParamValue>,

@@ -150,7 +150,7 @@ impl OptimizerRule for NoOuterJoinsWithoutEquality {
                      subquery, `on true`, or only non-equi conditions) cannot run on a \
                      Ballista cluster: Ballista 55 can return its rows more than once. \
                      Give it an equality condition, or cross join a one-row CTE instead \
-                     of a scalar subquery (see README, Running on a cluster)",
+                     of a scalar subquery (see docs/cluster.md)",
                     join.join_type.to_string().to_lowercase()
                 );
             }

@@ -71,7 +71,7 @@ impl ColumnKind {
 }
 
 /// The `-- severity:` of a check without one: each finding's severity comes from
-/// its leakage (the bands of checks.md).
+/// its leakage (the bands of docs/checks.md).
 pub const BY_LEAKAGE: &str = "by leakage";
 
 /// A check file and its metadata header.

@@ -3,7 +3,7 @@
 //! For every contract table this module builds, from [`revleak_contract`] alone:
 //! - `existing.<table>`: the staging rows that exist for the run (event date on or
 //!   before as_of, or null; lines whose header is not dated after as_of);
-//! - the data-quality rules of checks.md over those rows, gathered in the
+//! - the data-quality rules of docs/checks.md over those rows, gathered in the
 //!   `quality.row_issues` table (one row per bad row key, its problems listed);
 //! - `clean.<table>`: the existing rows that pass every rule, materialized once,
 //!   which is what checks 1–14 read; `flagged.<table>`: the rows that do not, so

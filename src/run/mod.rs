@@ -295,7 +295,7 @@ fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
     Ok(all_checks)
 }
 
-/// A run, stage by stage (README, "How a run flows").
+/// A run, stage by stage (docs/architecture.md, "How a run flows").
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const AS_OF: (i32, u32, u32) = (2026, 11, 26);
-/// checks.md defaults the README's exceptions are stated with.
+/// docs/checks.md defaults the README's exceptions are stated with.
 const INVOICE_GRACE_DAYS: i64 = 30;
 const SALE_MATCH_WINDOW_DAYS: i64 = 30;
 

@@ -12,7 +12,7 @@ pub use markdown::markdown;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
-/// Logical column types of the contract (data-contract.md, "Types").
+/// Logical column types of the contract (docs/contract.md, "Types").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
     /// Utf8; Utf8View and LargeUtf8 accepted.

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// Billed per partner and month, in USD, unrounded, under five readings of where a
 /// credit note counts: 0 = total − credits at the invoice's rate in the invoice's
-/// month (the reading of checks.md); 1 = credits ignored; 2 = credits in their own
+/// month (the reading of docs/checks.md); 1 = credits ignored; 2 = credits in their own
 /// month at their own rate; 3 = credits in their own month at the invoice's rate;
 /// 4 = credits in the invoice's month at their own rate. Background forecasts stay
 /// within tolerance under all five; planted cases have no credit notes near them.

@@ -1,7 +1,7 @@
 //! Synthetic snapshot generator: a realistic, clean two-tier channel business with
 //! planted leaks, and the ground truth of what the 15 checks must find.
 //!
-//! # Background (produces no finding under checks.md)
+//! # Background (produces no finding under docs/checks.md)
 //! - ~1,000 partners per unit of scale: ~7 % distributors (platinum/gold), resellers
 //!   under them (`parent_partner_id`) or selling direct, tiers platinum/gold/silver/
 //!   registered, regions NA/EMEA/APAC/LATAM (EMEA bills EUR or GBP), some terminated
@@ -72,7 +72,7 @@
 //!   sale before the first rate), negative quantities, prices and amounts; always on a
 //!   row whose exclusion changes nothing else.
 //!
-//! # Readings of checks.md this generator relies on
+//! # Readings of docs/checks.md this generator relies on
 //! - Conversions: amount × the latest rate on or before the reference date, rounded
 //!   to cents half away from zero, expected/actual/leakage each converted on its own.
 //!   Planted amounts in deal currency are exact cents (list prices are whole units,
@@ -97,7 +97,7 @@
 //!   partner, same customer, an invoice line of the sku, invoice_date within 30 days.
 //! - Billed for forecast_variance = total − credit notes of issued invoices whose
 //!   partner_id is the partner, in the month of invoice_date, at the invoice_date rate.
-//! - Rows exist by their event date (checks.md); the generator dates every document
+//! - Rows exist by their event date (docs/checks.md); the generator dates every document
 //!   on or after what it depends on (payments, payouts, postings, activations,
 //!   reports after their invoice; payouts on their payment's date; credit-note
 //!   reversals on the credit note's date), so as_of never splits a consistent set.
@@ -131,12 +131,12 @@ pub struct GenerateOptions {
 pub struct GenerateSummary {
     /// (`system/table`, rows) for the 19 tables, in contract order.
     pub tables: Vec<(String, usize)>,
-    /// (check_id, planted cases) for the 15 checks, in checks.md order.
+    /// (check_id, planted cases) for the 15 checks, in docs/checks.md order.
     pub planted: Vec<(String, usize)>,
     pub truth_path: PathBuf,
 }
 
-/// The 15 checks, in checks.md order.
+/// The 15 checks, in docs/checks.md order.
 pub const CHECKS: [&str; 15] = [
     "forecast_variance",
     "missing_invoice",

@@ -4,7 +4,7 @@
 use chrono::NaiveDate as Date;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-/// Rounds to cents, half away from zero (checks.md).
+/// Rounds to cents, half away from zero (docs/checks.md).
 pub fn r2(x: Decimal) -> Decimal {
     let mut y = x.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     y.rescale(2);

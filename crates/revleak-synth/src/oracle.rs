@@ -1,4 +1,4 @@
-//! Test-only: an independent, literal evaluation of checks.md (data-quality rules of
+//! Test-only: an independent, literal evaluation of docs/checks.md (data-quality rules of
 //! contract.rs, then checks 1–14 over the clean rows) on a generated snapshot, used
 //! to prove that the background is silent and that each planted case gives exactly
 //! its one finding with its leakage.

@@ -1,6 +1,6 @@
 //! Planted cases of checks 2–14: each one a fresh deal (or report line, or set of
 //! activations) built clean and then given exactly one defect, with its expected
-//! leakage computed per checks.md.
+//! leakage computed per docs/checks.md.
 
 use super::deals::*;
 use super::model::*;

@@ -333,7 +333,7 @@ fn recovery_actions(page: &Page) -> Markup {
             p class="note" {
                 "Corrections ready to import or work through, each row naming the finding it settles "
                 "(findings with a live false-positive or explained disposition get none; accepted ones keep theirs). "
-                "revleak writes no source system: see the README, \"Recovering the leaks\"."
+                "revleak writes no source system: see docs/actions.md in revleak's repository."
             }
             table class="actions-table" {
                 thead {
