@@ -792,7 +792,7 @@ mod tests {
 }
 #[cfg(test)]
 mod sweep {
-    /// Many seeds and as_of dates: `SEEDS=30 SCALE=0.02 cargo test --lib generate::oracle::sweep -- --ignored`.
+    /// Many seeds and as_of dates: `SEEDS=30 SCALE=0.02 cargo test -p revleak-synth --lib oracle::tests::sweep -- --ignored`.
     #[test]
     #[ignore = "long: run on demand"]
     fn sweep() {
