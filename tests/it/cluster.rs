@@ -20,7 +20,7 @@ struct Process {
 
 impl Process {
     fn spawn(name: &str, args: &[&str], logs: &Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_revleak"));
+        let mut command = common::revleak_command();
         command.args(args);
         Process::spawn_command(name, command, logs)
     }
@@ -161,15 +161,7 @@ fn wait_for_port(port: u16, process: &mut Process, logs: &Path) {
 }
 
 fn generate(root: &Path) -> PathBuf {
-    let snapshot = root.join("snapshot");
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: snapshot.clone(),
-        scale: 0.02,
-        seed: 11,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-    })
-    .unwrap();
-    snapshot
+    common::generated(&root.join("snapshot"), 0.02, 11)
 }
 
 /// A scheduler on a free 127.0.0.1 port, listening: its `host:port` and process.
@@ -187,7 +179,7 @@ fn start_scheduler(logs: &Path) -> (String, Process) {
 }
 
 fn revleak_run(snapshot: &Path, out: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_revleak"))
+    common::revleak_command()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "run",
@@ -462,14 +454,14 @@ fn an_executor_that_cannot_read_a_table_fails_the_run_naming_the_file() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    common::copy_tree(&common::sample_dir(), &snapshot);
+    common::copy_sample(&snapshot);
     let logs = tmp.path().join("logs");
     let (bind, _scheduler) = start_scheduler(&logs);
     let flight = free_ports(2);
     let script = format!(
         "mount -t tmpfs none '{}' && exec '{}' cluster executor --scheduler {bind} --bind 127.0.0.1:{flight}",
         snapshot.display(),
-        env!("CARGO_BIN_EXE_revleak")
+        common::REVLEAK_BIN
     );
     let mut unshare = Command::new("unshare");
     unshare.args(["-m", "sh", "-c", &script]);

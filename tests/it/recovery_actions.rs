@@ -12,7 +12,6 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Date32Type;
 use revleak::outputs::findings::read_parquet;
 use revleak::run::RunOptions;
-use revleak_synth::{GenerateOptions, generate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -139,14 +138,7 @@ fn key(f: &Finding) -> (String, String) {
 
 fn closes_the_loop(scale: f64, seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    generate(&GenerateOptions {
-        out: snapshot.clone(),
-        scale,
-        seed,
-        as_of: as_of(),
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), scale, seed);
     let next_day = as_of().succ_opt().unwrap();
 
     // night 1, then the corrections appended to a copy of the snapshot
