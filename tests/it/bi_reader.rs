@@ -329,7 +329,7 @@ fn files_leave_as_of_to_the_path_and_an_older_folder_is_upgraded() {
     let page = out.join("report/as_of=2026-11-20/index.html");
     let rendered = std::fs::read(&page).unwrap();
     let render_again = || {
-        let status = Command::new(env!("CARGO_BIN_EXE_revleak"))
+        let status = common::revleak_command()
             .args(["report", out.to_str().unwrap(), "--as-of", "2026-11-20"])
             .env("REVLEAK_LOG", "off")
             .status()

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use crate::common::{copy_tree, drop_column, revleak, sample_dir};
+use crate::common::{copy_sample, copy_tree, drop_column, revleak, sample_dir};
 use std::path::Path;
 
 fn settings(tmp: &Path) -> insta::Settings {
@@ -88,7 +88,7 @@ fn run_on_the_sample_prints_findings_and_leakage_per_check() {
 fn a_missing_column_names_the_staging_file_raw_file_and_column_and_publishes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    copy_tree(&sample_dir(), &snapshot);
+    copy_sample(&snapshot);
     drop_column(&snapshot.join("crm/deals.parquet"), "currency");
     let out_dir = tmp.path().join("out");
     let out = revleak(

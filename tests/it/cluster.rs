@@ -20,7 +20,7 @@ struct Process {
 
 impl Process {
     fn spawn(name: &str, args: &[&str], logs: &Path) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_revleak"));
+        let mut command = common::revleak_command();
         command.args(args);
         Process::spawn_command(name, command, logs)
     }
@@ -161,15 +161,7 @@ fn wait_for_port(port: u16, process: &mut Process, logs: &Path) {
 }
 
 fn generate(root: &Path) -> PathBuf {
-    let snapshot = root.join("snapshot");
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: snapshot.clone(),
-        scale: 0.02,
-        seed: 11,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-    })
-    .unwrap();
-    snapshot
+    common::generated(&root.join("snapshot"), 0.02, 11)
 }
 
 /// A scheduler on a free 127.0.0.1 port, listening: its `host:port` and process.
@@ -187,7 +179,7 @@ fn start_scheduler(logs: &Path) -> (String, Process) {
 }
 
 fn revleak_run(snapshot: &Path, out: &Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_revleak"))
+    common::revleak_command()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "run",
@@ -462,14 +454,14 @@ fn an_executor_that_cannot_read_a_table_fails_the_run_naming_the_file() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    common::copy_tree(&common::sample_dir(), &snapshot);
+    common::copy_sample(&snapshot);
     let logs = tmp.path().join("logs");
     let (bind, _scheduler) = start_scheduler(&logs);
     let flight = free_ports(2);
     let script = format!(
         "mount -t tmpfs none '{}' && exec '{}' cluster executor --scheduler {bind} --bind 127.0.0.1:{flight}",
         snapshot.display(),
-        env!("CARGO_BIN_EXE_revleak")
+        common::REVLEAK_BIN
     );
     let mut unshare = Command::new("unshare");
     unshare.args(["-m", "sh", "-c", &script]);
@@ -507,7 +499,7 @@ fn an_executor_that_cannot_read_a_table_fails_the_run_naming_the_file() {
 
 #[test]
 #[ignore = "Ballista 55 after an executor lost mid-job: seen to hang, and once to publish \
-            findings that differ from a local run (README, Running on a cluster); run with \
+            findings that differ from a local run (docs/cluster.md); run with \
             cargo test --features cluster -- --ignored cluster::killing"]
 fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
     let tmp = tempfile::tempdir().unwrap();
@@ -534,8 +526,7 @@ fn killing_an_executor_mid_run_never_leaves_a_partial_output() {
     victim.stop();
     // A rerun after the scheduler notices the loss (20 s) takes well under a minute.
     // When the kill lands mid-job, Ballista 55's scheduler can roll the lost stages
-    // back and leave one unresolved, and the job never ends (README, "Running on a
-    // cluster"): the run is then stopped as a scheduler's timeout would stop it, and
+    // back and leave one unresolved, and the job never ends (docs/cluster.md): the run is then stopped as a scheduler's timeout would stop it, and
     // what matters still holds: the previous outputs stand, nothing partial.
     let Some((status, text)) = finish_within(run, Duration::from_secs(180)) else {
         assert_eq!(manifest(&out)["run_id"], before, "nothing was published");

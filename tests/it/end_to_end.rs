@@ -5,7 +5,7 @@
 use crate::common;
 
 use crate::common::{read_findings, run_pipeline};
-use revleak_synth::{GenerateOptions, generate, truth_path_for};
+use revleak_synth::truth_path_for;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -32,15 +32,7 @@ fn truth(path: &std::path::Path) -> BTreeMap<Key, Decimal> {
 
 fn check_against_truth(scale: f64, seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
-    generate(&GenerateOptions {
-        out: snapshot.clone(),
-        scale,
-        seed,
-        as_of,
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), scale, seed);
     let expected = truth(&truth_path_for(&snapshot));
     let out = tmp.path().join("out");
     let report = run_pipeline(&snapshot, &out, &common::queries_dir(), &[]).unwrap();

@@ -7,16 +7,6 @@ use crate::common::{Finding, queries_dir, read_findings, run_with_options};
 use revleak::run::RunOptions;
 use std::path::Path;
 
-fn generated(dir: &Path) {
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: dir.to_path_buf(),
-        scale: 0.05,
-        seed: 7,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-    })
-    .unwrap();
-}
-
 fn findings_with(snapshot: &Path, out: &Path, tweak: impl FnOnce(&mut RunOptions)) -> Vec<Finding> {
     let mut opts = RunOptions::new(snapshot, out);
     opts.queries = queries_dir();
@@ -47,7 +37,7 @@ fn assert_outcomes_match(report: &revleak::run::RunReport, found: &[Finding]) {
 fn findings_do_not_depend_on_threads_or_memory_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    generated(&snapshot);
+    common::generated(&snapshot, 0.05, 7);
 
     let default = findings_with(&snapshot, &tmp.path().join("out-default"), |_| {});
     assert!(default.len() >= 45, "{} findings", default.len());
@@ -57,7 +47,7 @@ fn findings_do_not_depend_on_threads_or_memory_limit() {
     });
     assert_eq!(default, one_thread, "--threads 1 changed the findings");
 
-    // 32 MiB is a tight pool for this snapshot (16 MiB fails, see README): sorts spill.
+    // 32 MiB is a tight pool for this snapshot (16 MiB fails, see docs/performance.md): sorts spill.
     let out = tmp.path().join("out-tight");
     let mut opts = RunOptions::new(&snapshot, &out);
     opts.queries = queries_dir();
@@ -107,9 +97,9 @@ fn findings_do_not_depend_on_threads_or_memory_limit() {
 #[test]
 fn explain_prints_a_plan_with_metrics_for_every_check() {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let snapshot = common::sample_dir();
     let out = tmp.path().join("out");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
+    let output = common::revleak_command()
         .arg("-q")
         .arg("run")
         .arg(&snapshot)

@@ -3,10 +3,8 @@
 
 use crate::common;
 
-use std::process::Command;
-
 fn revleak(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_revleak"))
+    common::revleak_command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -133,7 +131,7 @@ fn config_prints_the_effective_configuration_and_rejects_unknown_keys() {
         "fail_on = \"high\"\n[parameters]\ninvoice_grace_days = 45\n",
     )
     .unwrap();
-    let shown = Command::new(env!("CARGO_BIN_EXE_revleak"))
+    let shown = common::revleak_command()
         .args([
             "config",
             "--config",

@@ -3,7 +3,9 @@
 //! sample it was made from; and the errors an analyst meets while adapting one
 //! name the staging file, the raw file, the line, the column and the value.
 
-use crate::common::{copy_tree, queries_dir, read_findings, revleak, run_with_options, sample_dir};
+use crate::common::{
+    copy_sample, copy_tree, queries_dir, read_findings, revleak, run_with_options, sample_dir,
+};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -45,7 +47,7 @@ fn fixture(name: &str) -> PathBuf {
 pub fn assemble(name: &str) -> Export {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    copy_tree(&sample_dir(), &snapshot);
+    copy_sample(&snapshot);
     let replaces = std::fs::read_to_string(fixture(name).join("replaces.txt")).unwrap();
     for file in replaces.lines().filter(|l| !l.trim().is_empty()) {
         std::fs::remove_file(snapshot.join(file.trim())).unwrap();
@@ -221,7 +223,7 @@ fn each_adapted_export_gives_the_canonical_findings_and_report_figures() {
 fn a_hive_partitioned_table_folder_is_one_raw_table() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    copy_tree(&sample_dir(), &snapshot);
+    copy_sample(&snapshot);
     let folder = snapshot.join("commissions/payouts/paid_year=2025");
     std::fs::create_dir_all(&folder).unwrap();
     std::fs::rename(

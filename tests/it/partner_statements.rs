@@ -4,7 +4,6 @@
 //! no business, and is linked from the vendor's scorecard.
 
 use crate::common::{self, Finding};
-use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
 use revleak::outputs::findings::read_parquet;
@@ -15,10 +14,6 @@ use std::path::Path;
 use std::str::FromStr;
 
 const AS_OF: &str = "2026-11-26";
-
-fn as_of() -> NaiveDate {
-    NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap()
-}
 
 /// A snapshot table as rows of text cells by column name.
 fn table(snapshot: &Path, name: &str) -> Vec<BTreeMap<String, Option<String>>> {
@@ -112,14 +107,7 @@ fn run_with_statements(snapshot: &Path, out: &Path) -> Vec<Finding> {
 #[test]
 fn each_statement_states_the_partners_invoices_payments_and_commissions_as_the_snapshot_does() {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: snapshot.clone(),
-        scale: 0.05,
-        seed: 11,
-        as_of: as_of(),
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), 0.05, 11);
     let out = tmp.path().join("out");
     let findings = run_with_statements(&snapshot, &out);
     let bad = flagged(&findings);

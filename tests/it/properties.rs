@@ -182,14 +182,7 @@ fn findings_of(snapshot: &Path, out: &Path) -> BTreeSet<(String, String, String,
 #[test]
 fn findings_do_not_depend_on_row_order_or_part_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: snapshot.clone(),
-        scale: 0.03,
-        seed: 11,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), 0.03, 11);
     let reference = findings_of(&snapshot, &tmp.path().join("out-a"));
     assert!(reference.len() >= 45);
     let mut rng = Rng(0xdeadbeefcafef00d);

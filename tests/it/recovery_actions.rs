@@ -4,7 +4,7 @@
 //! and the next night every finding they answer is resolved — but for the
 //! kinds the checks' own rules say a later correction cannot close — and no
 //! finding appears that the uncorrected snapshot would not give too, but for
-//! those the corrections make true by design (README, "Recovering the leaks").
+//! those the corrections make true by design (docs/actions.md).
 
 use crate::common::{self, Finding};
 use chrono::NaiveDate;
@@ -12,12 +12,11 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Date32Type;
 use revleak::outputs::findings::read_parquet;
 use revleak::run::RunOptions;
-use revleak_synth::{GenerateOptions, generate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 const AS_OF: (i32, u32, u32) = (2026, 11, 26);
-/// docs/checks.md defaults the README's exceptions are stated with.
+/// docs/checks.md defaults docs/actions.md's exceptions are stated with.
 const INVOICE_GRACE_DAYS: i64 = 30;
 const SALE_MATCH_WINDOW_DAYS: i64 = 30;
 
@@ -97,7 +96,7 @@ fn append(snapshot: &Path, table: &str, rows: &[RecordBatch]) {
 }
 
 /// Report lines naming no deal whose sale is further from as_of than the match
-/// window: a draft dated as_of can never match them (README).
+/// window: a draft dated as_of can never match them (docs/actions.md).
 fn unmatchable_report_lines(snapshot: &Path) -> BTreeSet<String> {
     let rows = read_parquet(&snapshot.join("prm/partner_sales_reports.parquet")).unwrap();
     let mut lines = BTreeSet::new();
@@ -139,14 +138,7 @@ fn key(f: &Finding) -> (String, String) {
 
 fn closes_the_loop(scale: f64, seed: u64) {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    generate(&GenerateOptions {
-        out: snapshot.clone(),
-        scale,
-        seed,
-        as_of: as_of(),
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), scale, seed);
     let next_day = as_of().succ_opt().unwrap();
 
     // night 1, then the corrections appended to a copy of the snapshot

@@ -33,7 +33,7 @@ fn index(out: &Path, as_of: &str) -> String {
 
 /// Runs the binary; panics with its stderr when it fails.
 fn revleak(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_revleak"))
+    let output = common::revleak_command()
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("REVLEAK_LOG", "off")
@@ -263,14 +263,7 @@ fn partners_of(snapshot: &Path) -> Vec<(String, String)> {
 #[test]
 fn a_partner_page_shows_no_other_partner() {
     let tmp = tempfile::tempdir().unwrap();
-    let snapshot = tmp.path().join("snapshot");
-    revleak_synth::generate(&revleak_synth::GenerateOptions {
-        out: snapshot.clone(),
-        scale: 0.02,
-        seed: 3,
-        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
-    })
-    .unwrap();
+    let snapshot = common::generated(&tmp.path().join("snapshot"), 0.02, 3);
     let out = tmp.path().join("out");
     run_with_partner_pages(&snapshot, &out);
 

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use crate::common::{copy_tree, drop_column, queries_dir, run_pipeline, sample_dir};
+use crate::common::{drop_column, queries_dir, run_pipeline};
 use datafusion::arrow::array::{
     ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
@@ -21,7 +21,7 @@ struct Case {
 fn sample_copy() -> Case {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = tmp.path().join("snapshot");
-    copy_tree(&sample_dir(), &snapshot);
+    common::copy_sample(&snapshot);
     let out = tmp.path().join("out");
     Case {
         snapshot,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const KINDS: &[&str] = &["findings", "summary", "alerts", "report", "runs"];
 
 fn revleak(out: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_revleak"));
+    let mut cmd = common::revleak_command();
     cmd.arg("run")
         .arg(common::sample_dir())
         .arg("--out")

@@ -3,7 +3,7 @@
 //! the watch goes on; an incomplete one waits; SIGTERM stops it cleanly (exit
 //! 0); a restarted watch runs nothing twice.
 
-use crate::common::{copy_tree, queries_dir, sample_dir};
+use crate::common::{copy_sample, queries_dir, revleak_command};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// snapshot.json, no _SUCCESS).
 fn land(root: &Path, name: &str, as_of: Option<&str>, bad: bool) -> PathBuf {
     let staging = root.parent().unwrap().join(format!("landing-{name}"));
-    copy_tree(&sample_dir(), &staging);
+    copy_sample(&staging);
     std::fs::remove_file(staging.join("snapshot.json")).unwrap();
     if let Some(as_of) = as_of {
         std::fs::write(
@@ -33,7 +33,7 @@ fn land(root: &Path, name: &str, as_of: Option<&str>, bad: bool) -> PathBuf {
 }
 
 fn start(root: &Path, out: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_revleak"))
+    revleak_command()
         .arg("watch")
         .arg(root)
         .arg("--out")

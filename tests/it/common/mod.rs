@@ -1,6 +1,6 @@
-//! Shared test helpers: a builder for tiny hand-made snapshots, a runner that
-//! reconciles one with the real pipeline, and a reader for published findings.
-#![allow(dead_code)]
+//! Shared test helpers: a builder for tiny hand-made snapshots, generated and
+//! sample snapshots, a runner that reconciles one with the real pipeline, the
+//! one way tests start the `revleak` binary, and a reader for published findings.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Date32Type, Decimal128Type};
@@ -11,6 +11,7 @@ use revleak_contract::{TABLES, Table};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::str::FromStr;
 
 pub const AS_OF: &str = "2026-11-26";
@@ -308,6 +309,24 @@ pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
 }
 
+/// Copies the sample snapshot to `to`, for a test that alters, moves or hides it.
+pub fn copy_sample(to: &Path) {
+    copy_tree(&sample_dir(), to);
+}
+
+/// Generates a snapshot with planted leaks in `dir` (as of [`AS_OF`], truth file
+/// beside it) and returns `dir`.
+pub fn generated(dir: &Path, scale: f64, seed: u64) -> PathBuf {
+    revleak_synth::generate(&revleak_synth::GenerateOptions {
+        out: dir.to_path_buf(),
+        scale,
+        seed,
+        as_of: chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap(),
+    })
+    .unwrap();
+    dir.to_path_buf()
+}
+
 /// The run_id column of every published findings partition.
 pub fn read_run_ids(out: &Path) -> Vec<String> {
     let mut ids = Vec::new();
@@ -350,9 +369,19 @@ pub struct ProcessOutput {
     pub stderr: String,
 }
 
+/// The `revleak` binary cargo built for these tests.
+pub const REVLEAK_BIN: &str = env!("CARGO_BIN_EXE_revleak");
+
+/// A command that runs the `revleak` binary, environment inherited, for a test
+/// that needs more than [`revleak`]: its own environment or working folder,
+/// a child to signal or wait for with a deadline.
+pub fn revleak_command() -> Command {
+    Command::new(REVLEAK_BIN)
+}
+
 /// Runs the `revleak` binary with `args` in `cwd`, logs off.
 pub fn revleak(args: &[&str], cwd: &Path) -> ProcessOutput {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_revleak"))
+    let output = revleak_command()
         .args(args)
         .current_dir(cwd)
         .env("REVLEAK_LOG", "off")

@@ -1,9 +1,8 @@
 //! A small, consistent world the check tests build on: partners, products,
 //! policies, plans, prices and an EUR rate, so that a test adds only the rows
 //! its behaviour needs and no row fails data quality by accident.
-#![allow(dead_code)]
 
-use crate::common::{Finding, Snap, date32, of_check};
+use crate::common::{Finding, Snap, of_check};
 
 /// - partners: distributor `D` (platinum, no parent), reseller `P1` (gold, parent `D`),
 ///   reseller `P2` (silver, no parent), all with open-ended agreements from 2020-01-01;
@@ -101,26 +100,6 @@ pub fn none_of(findings: &[Finding], check_id: &str) {
         found.is_empty(),
         "expected no {check_id} finding, got {found:#?}"
     );
-}
-
-/// The finding of `check_id` about `entity_id`, failing when there is none.
-pub fn about<'a>(findings: &'a [Finding], check_id: &str, entity_id: &str) -> &'a Finding {
-    let found: Vec<&Finding> = of_check(findings, check_id)
-        .into_iter()
-        .filter(|f| f.entity_id == entity_id)
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected one {check_id} finding about {entity_id}, got {:#?}",
-        of_check(findings, check_id)
-    );
-    found[0]
-}
-
-/// The `period` column value for an ISO date.
-pub fn period(iso: &str) -> Option<i32> {
-    Some(date32(iso))
 }
 
 /// Runs `snap` like [`Snap::run`], but first turns every string cell equal to
