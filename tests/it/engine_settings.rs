@@ -47,7 +47,7 @@ fn findings_do_not_depend_on_threads_or_memory_limit() {
     });
     assert_eq!(default, one_thread, "--threads 1 changed the findings");
 
-    // 32 MiB is a tight pool for this snapshot (16 MiB fails, see docs/performance.md): sorts spill.
+    // 32 MiB is a tight pool for this snapshot (16 MiB fails): sorts spill.
     let out = tmp.path().join("out-tight");
     let mut opts = RunOptions::new(&snapshot, &out);
     opts.queries = queries_dir();
