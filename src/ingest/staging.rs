@@ -373,15 +373,7 @@ mod tests {
     #[test]
     fn every_contract_type_has_a_cast_that_gives_it() {
         let ctx = SessionContext::new();
-        for ty in [
-            ColumnType::String,
-            ColumnType::Date,
-            ColumnType::Int,
-            ColumnType::Money,
-            ColumnType::Pct,
-            ColumnType::Rate,
-            ColumnType::Bool,
-        ] {
+        for ty in ColumnType::ALL {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();

@@ -32,6 +32,17 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// Every type, in the order the contract's page lists them.
+    pub const ALL: [ColumnType; 7] = [
+        ColumnType::String,
+        ColumnType::Date,
+        ColumnType::Int,
+        ColumnType::Money,
+        ColumnType::Pct,
+        ColumnType::Rate,
+        ColumnType::Bool,
+    ];
+
     /// The canonical Arrow type, as the generator writes it and the findings use it.
     pub fn arrow_type(self) -> DataType {
         match self {

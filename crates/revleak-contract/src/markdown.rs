@@ -25,17 +25,6 @@ const SYSTEMS: &[(&str, &str)] = &[
     ("commissions", "what partners were paid"),
 ];
 
-/// Every contract type, in the order the types table lists them.
-const COLUMN_TYPES: &[ColumnType] = &[
-    ColumnType::String,
-    ColumnType::Date,
-    ColumnType::Int,
-    ColumnType::Money,
-    ColumnType::Pct,
-    ColumnType::Rate,
-    ColumnType::Bool,
-];
-
 /// The other Arrow types a file may carry for a contract type (see [`ColumnType::accepts`]).
 const ALTERNATIVES: &[DataType] = &[DataType::Utf8View, DataType::LargeUtf8, DataType::Int32];
 
@@ -123,7 +112,7 @@ What each column means, and how the entity ids are built, is in
 /// The whole page, as `revleak contract` prints it.
 pub fn markdown() -> String {
     let mut out = String::from(INTRO);
-    for ty in COLUMN_TYPES {
+    for ty in &ColumnType::ALL {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
