@@ -213,7 +213,7 @@ pub async fn plan(
         let view = if staged.missing() {
             // An empty relation in the plan, not an in-memory table: it runs on a
             // cluster too.
-            let empty = RecordBatch::new_empty(read_schema(table));
+            let empty = RecordBatch::new_empty(table.nullable_schema());
             let plan = crate::engine::session::literal_plan(&empty)
                 .map_err(|e| Error::exec(table.raw_name(), e))?;
             Some(datafusion::dataframe::DataFrame::new(ctx.state(), plan))
@@ -245,19 +245,6 @@ pub async fn plan(
         staging.tables.push(staged);
     }
     Ok((staging, problems))
-}
-
-/// The canonical schema every view is registered with: the contract's types,
-/// every column nullable (a null in a required column is a data-quality finding).
-pub fn read_schema(table: &Table) -> datafusion::arrow::datatypes::SchemaRef {
-    use datafusion::arrow::datatypes::{Field, Schema};
-    Arc::new(Schema::new(
-        table
-            .columns
-            .iter()
-            .map(|c| Field::new(c.name, c.ty.arrow_type(), true))
-            .collect::<Vec<_>>(),
-    ))
 }
 
 /// Checks a view's columns against the contract; returns the view narrowed to

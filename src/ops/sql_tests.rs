@@ -478,8 +478,7 @@ pub fn batch_of(
     }
     // Every column nullable: a null in a required column is a case of its own
     // (data quality flags it), not a broken case.
-    RecordBatch::try_new(crate::ingest::staging::read_schema(table), columns)
-        .map_err(|e| format!("{q}: {e}"))
+    RecordBatch::try_new(table.nullable_schema(), columns).map_err(|e| format!("{q}: {e}"))
 }
 
 struct DataTypeDecimal(u8, i8);

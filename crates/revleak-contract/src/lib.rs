@@ -216,6 +216,18 @@ impl Table {
                 .collect::<Vec<_>>(),
         ))
     }
+
+    /// The canonical types with every column nullable: how snapshots are
+    /// written and staging views registered, since a null in a required column
+    /// is a data-quality finding, not a read error.
+    pub fn nullable_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.columns
+                .iter()
+                .map(|c| Field::new(c.name, c.ty.arrow_type(), true))
+                .collect::<Vec<_>>(),
+        ))
+    }
 }
 
 use ColumnType::{Bool, Date, Int, Money, Pct, Rate, String as Str};

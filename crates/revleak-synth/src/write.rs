@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Int64Builder, StringBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -16,17 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 const BATCH_ROWS: usize = 65_536;
-
-/// The file schema of a table: canonical types, all fields nullable.
-pub fn file_schema(table: &Table) -> SchemaRef {
-    Arc::new(Schema::new(
-        table
-            .columns
-            .iter()
-            .map(|c| Field::new(c.name, c.ty.arrow_type(), true))
-            .collect::<Vec<_>>(),
-    ))
-}
 
 fn days(d: chrono::NaiveDate) -> i32 {
     (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
@@ -122,7 +111,7 @@ fn write_table(path: &Path, table: &Table, rows: &[Vec<Cell>]) -> Result<()> {
         path: path.to_path_buf(),
         message,
     };
-    let schema = file_schema(table);
+    let schema = table.nullable_schema();
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
