@@ -97,6 +97,10 @@ impl Snapshot {
             let system = file_name(&system_dir);
             let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
             for entry in sorted_entries(&system_dir, &mut problems) {
+                if let Some(problem) = not_a_file_or_folder(&entry) {
+                    problems.push(problem);
+                    continue;
+                }
                 let Some((name, format)) = classify(&entry) else {
                     problems.push(format!(
                         "{}: not a raw table (revleak reads <name>.parquet, <name>.csv or a folder of .parquet part files)",
@@ -265,6 +269,40 @@ fn sorted_entries(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
         .collect();
     paths.sort();
     paths
+}
+
+/// Why `path` is not read, when it is neither a regular file nor a folder:
+/// opening a FIFO waits for a writer forever, and a socket or device is no
+/// export. Symlinks are followed (once: a loop is an error of `metadata`).
+fn not_a_file_or_folder(path: &Path) -> Option<String> {
+    let kind = match std::fs::metadata(path) {
+        Err(e) => return Some(format!("{}: cannot read: {e}", path.display())),
+        Ok(m) if m.is_file() || m.is_dir() => return None,
+        Ok(m) => special_file_kind(&m.file_type()),
+    };
+    Some(format!(
+        "{}: {kind}, not a regular file or folder (revleak reads only those; move it out of the snapshot)",
+        path.display()
+    ))
+}
+
+#[cfg(unix)]
+fn special_file_kind(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
 }
 
 /// A raw table's name and format, from its path.
@@ -440,6 +478,10 @@ fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>,
     let mut stack = vec![(folder.to_path_buf(), Vec::<String>::new())];
     while let Some((dir, keys)) = stack.pop() {
         for path in sorted_entries(&dir, &mut problems) {
+            if let Some(problem) = not_a_file_or_folder(&path) {
+                problems.push(problem);
+                continue;
+            }
             let name = file_name(&path);
             if path.is_dir() {
                 match name.split_once('=') {
@@ -490,6 +532,9 @@ fn read_snapshot_json(root: &Path) -> Result<Option<NaiveDate>> {
     let path = root.join("snapshot.json");
     if !path.exists() {
         return Ok(None);
+    }
+    if let Some(problem) = not_a_file_or_folder(&path) {
+        return Err(Error::Snapshot(vec![problem]));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let value: serde_json::Value = serde_json::from_str(&text)
