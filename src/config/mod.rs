@@ -10,4 +10,4 @@ pub use keys::{
     ConfigFile, CsvTableConfig, KEYS, parse_engine, parse_severity, parse_size, parse_threads,
 };
 pub use parameters::*;
-pub use settings::CsvFormat;
+pub use settings::{CsvFormat, TextEncoding};
