@@ -304,6 +304,9 @@ fn config_command(args: ConfigArgs) -> Result<String> {
         let _ = writeln!(out, "[csv.{}]", quoted(&table));
         let _ = writeln!(out, "delimiter = {}", char_of(format.delimiter));
         let _ = writeln!(out, "quote = {}", char_of(format.quote));
+        if let Some(encoding) = format.encoding {
+            let _ = writeln!(out, "encoding = {}", quoted(encoding.name()));
+        }
     }
     Ok(out)
 }

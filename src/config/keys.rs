@@ -285,12 +285,14 @@ pub struct ConfigFile {
     pub csv: BTreeMap<String, CsvTableConfig>,
 }
 
-/// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`).
+/// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`),
+/// and the encoding of a CSV or JSON lines raw table (default UTF-8).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvTableConfig {
     pub delimiter: Option<String>,
     pub quote: Option<String>,
+    pub encoding: Option<String>,
 }
 
 /// A switch: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (empty: false).

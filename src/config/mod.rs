@@ -11,4 +11,4 @@ pub use keys::{
     parse_engine, parse_severity, parse_size, parse_threads,
 };
 pub use parameters::*;
-pub use settings::CsvFormat;
+pub use settings::{CsvFormat, TextEncoding};

@@ -8,11 +8,47 @@ use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// How a CSV raw table is written (`[csv."system/name"]` in `revleak.toml`).
+/// How a text raw table is written (`[csv."system/name"]` in `revleak.toml`):
+/// the delimiter and quote of a CSV, and the encoding of a CSV or JSON lines file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvFormat {
     pub delimiter: u8,
     pub quote: u8,
+    /// None: UTF-8, where a byte that is not UTF-8 is an error (not replaced).
+    pub encoding: Option<TextEncoding>,
+}
+
+/// The encodings a text raw table may be in besides UTF-8: what Excel on
+/// Windows and older systems write. Decoded by `crate::ingest::source` (the
+/// encoding_rs crate would turn on simdutf8 features that rebuild DataFusion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Windows1252,
+    /// ISO-8859-1: every byte the code point of the same number.
+    Latin1,
+    /// UTF-16, its byte order from its BOM (little-endian without one).
+    Utf16,
+}
+
+impl TextEncoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            TextEncoding::Windows1252 => "windows-1252",
+            TextEncoding::Latin1 => "iso-8859-1",
+            TextEncoding::Utf16 => "utf-16",
+        }
+    }
+
+    /// The encoding a label names; `Some(None)` for UTF-8, None when unknown.
+    fn of_label(label: &str) -> Option<Option<TextEncoding>> {
+        match label.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Some(None),
+            "windows-1252" | "cp1252" | "win-1252" => Some(Some(TextEncoding::Windows1252)),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" => Some(Some(TextEncoding::Latin1)),
+            "utf-16" | "utf16" => Some(Some(TextEncoding::Utf16)),
+            _ => None,
+        }
+    }
 }
 
 impl Default for CsvFormat {
@@ -20,6 +56,7 @@ impl Default for CsvFormat {
         CsvFormat {
             delimiter: b',',
             quote: b'"',
+            encoding: None,
         }
     }
 }
@@ -50,9 +87,18 @@ impl ConfigFile {
                     ))),
                 }
             };
+            let encoding = match config.encoding.as_deref() {
+                None => None,
+                Some(label) => TextEncoding::of_label(label).ok_or_else(|| {
+                    Error::Config(format!(
+                        "{source}: [csv.\"{table}\"] encoding = {label:?}: not an encoding revleak reads (\"utf-8\", \"windows-1252\", \"latin-1\", \"utf-16\")"
+                    ))
+                })?,
+            };
             let format = CsvFormat {
                 delimiter: one_byte("delimiter", &config.delimiter, b',')?,
                 quote: one_byte("quote", &config.quote, b'"')?,
+                encoding,
             };
             if format.delimiter == format.quote {
                 return Err(Error::Config(format!(

@@ -1,238 +1,344 @@
-//! The snapshot's CSV reader: a file with a header row read into text columns
-//! in memory, every record's line kept so that an error (here, or a value
-//! staging cannot convert) names `file:line`. Stricter about quoting than the
-//! `csv` crate, which accepts malformed quoting silently.
+//! The snapshot's CSV reader: a file with a header row read as a stream, in
+//! batches of text columns, every record's line kept with its batch so that an
+//! error (here, or a value staging cannot convert) names `file:line`. Stricter
+//! about quoting than the `csv` crate, which accepts malformed quoting silently.
 
+use super::source::{Compression, open_text, unreadable};
+use super::text::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use crate::config::CsvFormat;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use std::path::Path;
+use datafusion::arrow::datatypes::SchemaRef;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 
-/// A CSV file read into memory, and the line each record starts on.
-#[derive(Debug)]
-pub(super) struct CsvRows {
-    pub(super) batches: Vec<RecordBatch>,
-    /// The line each record starts on (a quoted field may span lines).
-    pub(super) lines: Vec<u64>,
+/// A CSV file read in batches. A BOM is dropped; an empty field is null. A
+/// record with the wrong number of fields, or bytes that are not UTF-8 (when no
+/// encoding is set), is an error naming `file:line`.
+pub(super) struct CsvBatches {
+    path: PathBuf,
+    /// `system/name`, for the hint to set an encoding.
+    table: String,
+    compression: Option<Compression>,
+    reader: csv::Reader<Tracked<Box<dyn BufRead>>>,
+    lines: LineCounter,
+    names: Vec<String>,
+    schema: SchemaRef,
+    record: csv::ByteRecord,
 }
 
-/// Reads a CSV file with a header row into text columns. A BOM is dropped; an
-/// empty field is null. A record with the wrong number of fields, or bytes that
-/// are not UTF-8, is an error naming `file:line`.
-pub(super) fn read_csv(path: &Path, format: CsvFormat) -> std::result::Result<CsvRows, String> {
-    const BATCH_ROWS: usize = 8192;
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    check_quoting(body, format)
-        .map_err(|(line, what)| format!("{}:{line}: {what}", path.display()))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(format.delimiter)
-        .quote(format.quote)
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(body);
-    let at = |line: u64| format!("{}:{line}", path.display());
-    let mut lines_of = LineCounter::new(body);
-    let headers = reader
-        .byte_headers()
-        .map_err(|e| csv_error(path, &e, &mut LineCounter::new(body)))?
-        .clone();
-    if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
-        return Err(format!(
-            "{}: no header row (a CSV raw table needs one)",
-            at(1)
-        ));
-    }
-    let mut names: Vec<String> = Vec::with_capacity(headers.len());
-    for (i, header) in headers.iter().enumerate() {
-        let name = std::str::from_utf8(header)
-            .map_err(|_| format!("{}: header field {} is not UTF-8", at(1), i + 1))?
-            .to_string();
-        if name.is_empty() {
-            return Err(format!("{}: header field {} is empty", at(1), i + 1));
+impl CsvBatches {
+    /// Opens `path` and reads its header row.
+    pub(super) fn open(
+        path: &Path,
+        table: &str,
+        format: CsvFormat,
+        compression: Option<Compression>,
+    ) -> Result<CsvBatches, String> {
+        let text = open_text(path, compression, format.encoding)?;
+        let state = Rc::new(RefCell::new(TrackState::default()));
+        let tracked = Tracked {
+            inner: text,
+            state: state.clone(),
+            quote: format.quote,
+            delimiter: format.delimiter,
+            offset: 0,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(format.delimiter)
+            .quote(format.quote)
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(tracked);
+        let mut lines = LineCounter { state, line: 1 };
+        let headers = reader
+            .byte_headers()
+            .map_err(|e| csv_error(path, table, compression, &mut lines, &e))?
+            .clone();
+        let at = format!("{}:1", path.display());
+        if headers.is_empty() || (headers.len() == 1 && headers[0].is_empty()) {
+            return Err(format!("{at}: no header row (a CSV raw table needs one)"));
         }
-        if names.contains(&name) {
-            return Err(format!(
-                "{}: column `{name}` appears twice in the header",
-                at(1)
-            ));
-        }
-        names.push(name);
-    }
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let new_builders =
-        || -> Vec<StringBuilder> { names.iter().map(|_| StringBuilder::new()).collect() };
-    let finish = |builders: &mut Vec<StringBuilder>| -> std::result::Result<RecordBatch, String> {
-        let columns: Vec<ArrayRef> = builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        RecordBatch::try_new(schema.clone(), columns)
-            .map_err(|e| format!("{}: {e}", path.display()))
-    };
-    let mut batches = Vec::new();
-    let mut lines = Vec::new();
-    let mut builders = new_builders();
-    let mut record = csv::ByteRecord::new();
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(path, &e, &mut lines_of)),
-        }
-        let line = lines_of.line_at(record.position().map_or(0, |p| p.byte()));
-        for (i, field) in record.iter().enumerate() {
-            if field.is_empty() {
-                builders[i].append_null();
-                continue;
+        let mut names: Vec<String> = Vec::with_capacity(headers.len());
+        for (i, header) in headers.iter().enumerate() {
+            let name = std::str::from_utf8(header)
+                .map_err(|_| {
+                    format!(
+                        "{at}: header field {} is not UTF-8{}",
+                        i + 1,
+                        encoding_hint(table)
+                    )
+                })?
+                .to_string();
+            if name.is_empty() {
+                return Err(format!("{at}: header field {} is empty", i + 1));
             }
-            let text = std::str::from_utf8(field).map_err(|_| {
-                format!(
-                    "{}: field {} (`{}`) is not valid UTF-8 (export the file as UTF-8)",
-                    at(line),
-                    i + 1,
-                    names[i]
-                )
-            })?;
-            builders[i].append_value(text);
-        }
-        lines.push(line);
-        if lines.len() % BATCH_ROWS == 0 {
-            batches.push(finish(&mut builders)?);
-        }
-    }
-    if batches.is_empty() || lines.len() % BATCH_ROWS != 0 {
-        batches.push(finish(&mut builders)?);
-    }
-    Ok(CsvRows { batches, lines })
-}
-
-/// The CSV reader accepts malformed quoting silently (a quote never closed
-/// swallows the rest of the file into one field; text after a closing quote is
-/// glued on): both are errors here, with the line they start on.
-fn check_quoting(body: &[u8], format: CsvFormat) -> std::result::Result<(), (u64, &'static str)> {
-    let (quote, delimiter) = (format.quote, format.delimiter);
-    let mut line = 1u64;
-    let mut at_field_start = true;
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if at_field_start && b == quote {
-            let opened = line;
-            i += 1;
-            loop {
-                match body.get(i) {
-                    None => {
-                        return Err((opened, "a quoted field opened on this line is never closed"));
-                    }
-                    Some(&c) if c == quote => {
-                        if body.get(i + 1) == Some(&quote) {
-                            i += 2;
-                            continue;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    Some(&c) => {
-                        if c == b'\n' {
-                            line += 1;
-                        }
-                        i += 1;
-                    }
-                }
+            if names.contains(&name) {
+                return Err(format!("{at}: column `{name}` appears twice in the header"));
             }
-            match body.get(i) {
-                None => return Ok(()),
-                Some(&c) if c == delimiter || c == b'\n' || c == b'\r' => {}
-                Some(_) => {
-                    return Err((
-                        line,
-                        "text after a closing quote (quote the whole field, doubling quotes inside it)",
-                    ));
-                }
-            }
-            continue;
+            names.push(name);
         }
-        at_field_start = b == delimiter || b == b'\n' || b == b'\r';
-        if b == b'\n' {
-            line += 1;
-        }
-        i += 1;
-    }
-    Ok(())
-}
-
-/// The line a record starts on, from its byte offset. The reader's own line
-/// count is one short after a CRLF (it counts the `\n` as a record of its own),
-/// so lines are counted here: records come in order, so each byte is looked at once.
-struct LineCounter<'a> {
-    body: &'a [u8],
-    at: usize,
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(body: &'a [u8]) -> Self {
-        LineCounter {
-            body,
-            at: 0,
-            line: 1,
-        }
+        Ok(CsvBatches {
+            path: path.to_path_buf(),
+            table: table.to_string(),
+            compression,
+            reader,
+            lines,
+            schema: text_schema(&names),
+            names,
+            record: csv::ByteRecord::new(),
+        })
     }
 
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut start = (byte as usize).min(self.body.len());
-        // a record's position may point at the line ending before it
-        while start < self.body.len() && matches!(self.body[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        if start < self.at {
-            // out of order (an error position): count from the start
-            self.at = 0;
-            self.line = 1;
-        }
-        self.line += self.body[self.at..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        self.at = start;
-        self.line
+    /// The columns of the header row, in order.
+    pub(super) fn header(&self) -> &[String] {
+        &self.names
+    }
+
+    fn error(&mut self, e: &csv::Error) -> String {
+        csv_error(
+            &self.path,
+            &self.table,
+            self.compression,
+            &mut self.lines,
+            e,
+        )
     }
 }
 
-fn csv_error(path: &Path, e: &csv::Error, lines: &mut LineCounter) -> String {
+/// A reader's error as `file:line: what`; a quoting error the stream found
+/// first comes before what the reader made of it.
+fn csv_error(
+    path: &Path,
+    table: &str,
+    compression: Option<Compression>,
+    lines: &mut LineCounter,
+    e: &csv::Error,
+) -> String {
+    let quoting = lines.state.borrow_mut().quoting.take();
+    if let Some((line, what)) = quoting {
+        return format!("{}:{line}: {what}", path.display());
+    }
     let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+    let shown = path.display();
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => format!(
-            "{}:{line}: {len} field(s), but the header has {expected_len} (check the delimiter and the quoting of this line)",
-            path.display()
+            "{shown}:{line}: {len} field(s), but the header has {expected_len} (check the delimiter and the quoting of this line)"
         ),
         csv::ErrorKind::Utf8 { err, .. } => format!(
-            "{}:{line}: field {} is not valid UTF-8 (export the file as UTF-8)",
-            path.display(),
-            err.field() + 1
+            "{shown}:{line}: field {} is not valid UTF-8{}",
+            err.field() + 1,
+            encoding_hint(table)
         ),
-        _ => format!("{}:{line}: {e}", path.display()),
+        csv::ErrorKind::Io(io) => unreadable(
+            path,
+            compression,
+            std::io::Error::new(io.kind(), io.to_string()),
+        ),
+        _ => format!("{shown}:{line}: {e}"),
+    }
+}
+
+/// What to do about bytes that are not UTF-8: export as UTF-8, or say the
+/// file's encoding.
+fn encoding_hint(table: &str) -> String {
+    format!(
+        " (export the file as UTF-8, or set its encoding in revleak.toml: [csv.\"{table}\"] encoding = \"windows-1252\")"
+    )
+}
+
+impl TextBatches for CsvBatches {
+    fn next_batch(&mut self) -> Result<Option<TextBatch>, String> {
+        let mut builders: Vec<StringBuilder> =
+            self.names.iter().map(|_| StringBuilder::new()).collect();
+        let mut lines = Vec::new();
+        while lines.len() < BATCH_ROWS {
+            match self.reader.read_byte_record(&mut self.record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(self.error(&e)),
+            }
+            let line = self
+                .lines
+                .line_at(self.record.position().map_or(0, |p| p.byte()));
+            for (i, field) in self.record.iter().enumerate() {
+                if field.is_empty() {
+                    builders[i].append_null();
+                    continue;
+                }
+                let text = std::str::from_utf8(field).map_err(|_| {
+                    format!(
+                        "{}:{line}: field {} (`{}`) is not valid UTF-8{}",
+                        self.path.display(),
+                        i + 1,
+                        self.names[i],
+                        encoding_hint(&self.table)
+                    )
+                })?;
+                builders[i].append_value(text);
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = builders
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(Some(TextBatch { batch, lines }))
+    }
+}
+
+/// What the stream under the CSV reader saw: where its line endings are (until
+/// the records before them are counted) and a quoting error.
+#[derive(Default)]
+struct TrackState {
+    /// Offsets of `\r` (false) and `\n` (true) not yet passed by a record.
+    endings: VecDeque<(u64, bool)>,
+    quoting: Option<(u64, &'static str)>,
+    /// The quoting state machine: the line, whether a field starts here, the
+    /// line a quoted field opened on, and a quote seen inside one (closing or doubled).
+    line: u64,
+    at_field_start: bool,
+    open_quote: Option<u64>,
+    quote_pending: bool,
+}
+
+/// The decoded text on its way to the CSV reader: notes line endings and
+/// checks quoting as the bytes pass, one look at each byte.
+struct Tracked<R> {
+    inner: R,
+    state: Rc<RefCell<TrackState>>,
+    quote: u8,
+    delimiter: u8,
+    offset: u64,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut state = self.state.borrow_mut();
+        if state.line == 0 {
+            state.line = 1;
+            state.at_field_start = true;
+        }
+        if n == 0 {
+            if let (Some(opened), false) = (state.open_quote, state.quote_pending) {
+                state.quoting =
+                    Some((opened, "a quoted field opened on this line is never closed"));
+                return Err(std::io::Error::other("quoting"));
+            }
+            return Ok(0);
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                state
+                    .endings
+                    .push_back((self.offset + i as u64, b == b'\n'));
+            }
+            if state.open_quote.is_some() {
+                if state.quote_pending {
+                    state.quote_pending = false;
+                    if b == self.quote {
+                        continue; // a doubled quote inside the field
+                    }
+                    state.open_quote = None;
+                    if !(b == self.delimiter || b == b'\n' || b == b'\r') {
+                        state.quoting = Some((
+                            state.line,
+                            "text after a closing quote (quote the whole field, doubling quotes inside it)",
+                        ));
+                        return Err(std::io::Error::other("quoting"));
+                    }
+                } else {
+                    if b == self.quote {
+                        state.quote_pending = true;
+                    } else if b == b'\n' {
+                        state.line += 1;
+                    }
+                    continue;
+                }
+            } else if state.at_field_start && b == self.quote {
+                state.open_quote = Some(state.line);
+                state.at_field_start = false;
+                continue;
+            }
+            state.at_field_start = b == self.delimiter || b == b'\n' || b == b'\r';
+            if b == b'\n' {
+                state.line += 1;
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+/// The line a record starts on, from its byte offset. The reader's own line
+/// count is one short after a CRLF (it counts the `\n` as a record of its own),
+/// so lines are counted here from the endings the stream noted: records come in
+/// order, so each ending is looked at once.
+struct LineCounter {
+    state: Rc<RefCell<TrackState>>,
+    line: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut state = self.state.borrow_mut();
+        let mut start = byte;
+        while let Some(&(at, is_newline)) = state.endings.front() {
+            // a record's position may point at the line ending before it
+            if at > start {
+                break;
+            }
+            if at == start {
+                start += 1;
+            }
+            if is_newline {
+                self.line += 1;
+            }
+            state.endings.pop_front();
+        }
+        self.line
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::datatypes::DataType;
+
+    /// Every batch of a file, and the line of each record.
+    struct CsvRows {
+        batches: Vec<RecordBatch>,
+        lines: Vec<u64>,
+    }
 
     fn csv_of(text: &[u8], format: CsvFormat) -> std::result::Result<CsvRows, String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
-        read_csv(&path, format).map_err(|e| e.replace(&dir.path().display().to_string(), ""))
+        let read = || -> std::result::Result<CsvRows, String> {
+            let mut reader = CsvBatches::open(&path, "crm/t", format, None)?;
+            let mut rows = CsvRows {
+                batches: Vec::new(),
+                lines: Vec::new(),
+            };
+            while let Some(batch) = reader.next_batch()? {
+                rows.batches.push(batch.batch);
+                rows.lines.extend(batch.lines);
+            }
+            Ok(rows)
+        };
+        read().map_err(|e| e.replace(&dir.path().display().to_string(), ""))
     }
 
     fn column(rows: &CsvRows, i: usize) -> Vec<Option<String>> {
@@ -255,6 +361,7 @@ mod tests {
             CsvFormat {
                 delimiter: b';',
                 quote: b'"',
+                encoding: None,
             },
         )
         .unwrap();
@@ -294,6 +401,29 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.contains("t.csv:3:") && err.contains("UTF-8"), "{err}");
+        assert!(err.contains("encoding = \"windows-1252\""), "{err}");
+    }
+
+    #[test]
+    fn a_windows_1252_file_is_read_with_its_encoding_set() {
+        let format = CsvFormat {
+            encoding: Some(crate::config::TextEncoding::Windows1252),
+            ..CsvFormat::default()
+        };
+        let rows = csv_of(b"name\nM\xfcller GmbH\n", format).unwrap();
+        assert_eq!(column(&rows, 0), vec![Some("Müller GmbH".into())]);
+    }
+
+    #[test]
+    fn records_come_in_batches_with_their_lines() {
+        let mut text = b"n\n".to_vec();
+        for i in 0..(BATCH_ROWS + 5) {
+            text.extend_from_slice(format!("{i}\n").as_bytes());
+        }
+        let rows = csv_of(&text, CsvFormat::default()).unwrap();
+        assert_eq!(rows.batches.len(), 2);
+        assert_eq!(rows.batches[1].num_rows(), 5);
+        assert_eq!(rows.lines.last(), Some(&(BATCH_ROWS as u64 + 6)));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Where a value staging could not convert came from: the raw file and line
-//! (CSV) or row (Parquet), and the column, for the error message.
+//! (CSV, JSON lines: the file is read again) or row (Parquet), and the column,
+//! for the error message.
 
 use crate::ingest::snapshot::Snapshot;
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -9,7 +10,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// Where a value staging could not convert was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueLocation {
-    /// `file:line` (CSV) or `file row N` (Parquet, counting from 1 in the file).
+    /// `file:line` (CSV, JSON lines) or `file row N` (Parquet, counting from 1 in the file).
     pub at: String,
     pub column: String,
 }
@@ -22,20 +23,9 @@ impl Snapshot {
             let Some(table) = self.table(name) else {
                 continue;
             };
-            if let Some(rows) = &table.csv {
-                let mut record = 0usize;
-                for batch in &rows.batches {
-                    if let Some((row, column)) = find_in_batch(batch, value) {
-                        return Some(ValueLocation {
-                            at: format!(
-                                "{}:{}",
-                                table.location.display(),
-                                rows.lines[record + row]
-                            ),
-                            column,
-                        });
-                    }
-                    record += batch.num_rows();
+            if let Some((source, _)) = &table.text {
+                if let Some((at, column)) = super::text::locate(source, value) {
+                    return Some(ValueLocation { at, column });
                 }
                 continue;
             }

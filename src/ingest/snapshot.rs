@@ -3,19 +3,24 @@
 //! Every entry under `<snapshot>/<system>/` is one raw table, registered as
 //! `<system>.<name>` with the types it was written with: a Parquet file, a
 //! folder of Parquet part files (Hive-style `key=value/` subfolders read as text
-//! columns; `_`- and `.`-prefixed bookkeeping files skipped), or a CSV file with a
-//! header row, every column read as text. Nothing here knows the data contract:
+//! columns; `_`- and `.`-prefixed bookkeeping files skipped), or text: a CSV file
+//! with a header row or a JSON lines file (`.jsonl`, `.ndjson`), each maybe
+//! compressed (`.gz`, `.zst`, `.bz2`; the name drops both extensions), or a
+//! folder of such files of one format (one table, with a `_file` column), every
+//! column read as text. Text tables are streamed once into Parquet in a work
+//! folder ([`super::text`]) and read from there. Only regular files and folders
+//! are read. Nothing here knows the data contract:
 //! staging (`crate::ingest::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
-use super::csv::{CsvRows, read_csv};
+pub use super::source::Compression;
+use super::source::split_name;
+use super::text::{TextSource, convert, text_source};
 pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
-use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -28,6 +33,7 @@ use std::sync::Arc;
 pub enum RawFormat {
     Parquet,
     Csv,
+    JsonLines,
 }
 
 impl RawFormat {
@@ -35,6 +41,7 @@ impl RawFormat {
         match self {
             RawFormat::Parquet => "parquet",
             RawFormat::Csv => "csv",
+            RawFormat::JsonLines => "jsonl",
         }
     }
 }
@@ -47,14 +54,20 @@ pub struct RawTable {
     /// The file, or the folder of part files.
     pub location: PathBuf,
     pub format: RawFormat,
+    /// A text file's compression (a folder's: its first file's).
+    pub compression: Option<Compression>,
+    /// A text table's encoding when not UTF-8 (`windows-1252`, `UTF-16LE`).
+    pub encoding: Option<&'static str>,
     pub files: Vec<PathBuf>,
     /// Hive partition keys (`key=value/` folders), read as text columns.
     pub partition_columns: Vec<String>,
-    /// The columns as written (CSV: every column text).
+    /// The columns as written (text formats: every column text).
     pub schema: SchemaRef,
     pub rows: u64,
+    /// The size of the files as they are in the snapshot (compressed).
     pub bytes: u64,
-    pub(super) csv: Option<Arc<CsvRows>>,
+    /// A text table: how to read it again, and the Parquet file it was converted to.
+    pub(super) text: Option<(Arc<TextSource>, PathBuf)>,
 }
 
 impl RawTable {
@@ -75,6 +88,37 @@ pub struct Snapshot {
     pub raw: Vec<RawTable>,
     /// From `snapshot.json`, when present.
     pub as_of: Option<NaiveDate>,
+    /// Where text tables were converted to Parquet (when there are any):
+    /// held so that it lives as long as the snapshot.
+    _converted_in: Option<Arc<WorkFolder>>,
+}
+
+/// A folder of its own under the system's temporary folder, removed when the
+/// last copy of the snapshot is dropped.
+#[derive(Debug)]
+struct WorkFolder(PathBuf);
+
+impl WorkFolder {
+    fn create() -> std::result::Result<WorkFolder, String> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("revleak-raw-{}-{nanos:08x}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            format!(
+                "{}: cannot create the folder text tables are converted in: {e}",
+                dir.display()
+            )
+        })?;
+        Ok(WorkFolder(dir))
+    }
+}
+
+impl Drop for WorkFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Snapshot {
@@ -83,13 +127,14 @@ impl Snapshot {
     pub fn open(root: &Path, csv: &BTreeMap<String, CsvFormat>) -> Result<Snapshot> {
         if !root.is_dir() {
             return Err(Error::Snapshot(vec![format!(
-                "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv or a folder of .parquet part files)",
+                "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv, .jsonl or a folder of part files)",
                 root.display()
             )]));
         }
         let as_of = read_snapshot_json(root)?;
         let mut problems = Vec::new();
         let mut raw = Vec::new();
+        let mut work = None;
         for system_dir in sorted_entries(root, &mut problems) {
             if !system_dir.is_dir() {
                 continue; // snapshot.json, a marker file
@@ -97,9 +142,13 @@ impl Snapshot {
             let system = file_name(&system_dir);
             let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
             for entry in sorted_entries(&system_dir, &mut problems) {
-                let Some((name, format)) = classify(&entry) else {
+                if let Some(problem) = not_a_file_or_folder(&entry) {
+                    problems.push(problem);
+                    continue;
+                }
+                let Some((name, format, compression)) = classify(&entry) else {
                     problems.push(format!(
-                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv or a folder of .parquet part files)",
+                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv, <name>.jsonl or .ndjson, each text file maybe .gz, .zst or .bz2, or a folder of such files)",
                         entry.display()
                     ));
                     continue;
@@ -117,7 +166,13 @@ impl Snapshot {
                     .get(&format!("{system}/{name}"))
                     .copied()
                     .unwrap_or_default();
-                match read_raw(&system, &name, &entry, format, format_of) {
+                match read_raw(
+                    &system,
+                    &name,
+                    &entry,
+                    (format, compression, format_of),
+                    &mut work,
+                ) {
                     Ok(table) => raw.push(table),
                     Err(mut errs) => problems.append(&mut errs),
                 }
@@ -131,6 +186,7 @@ impl Snapshot {
             root: root.to_path_buf(),
             raw,
             as_of,
+            _converted_in: work,
         })
     }
 
@@ -154,9 +210,9 @@ impl Snapshot {
         systems
     }
 
-    /// Registers every raw table as `system.name`. CSV tables are kept in
-    /// memory, or, when `csv_as_parquet` names a folder every executor reads (a
-    /// cluster), written there as Parquet and read from it.
+    /// Registers every raw table as `system.name`. Text tables are read from
+    /// the Parquet file they were converted to, copied first, when
+    /// `csv_as_parquet` names a folder every executor reads (a cluster), there.
     pub async fn register(
         &self,
         ctx: &SessionContext,
@@ -174,16 +230,17 @@ impl Snapshot {
             let location = table.location.to_string_lossy().to_string();
             let failed =
                 |e| Error::exec(format!("{}: registering {}", location, table.sql_name()), e);
-            match (&table.csv, csv_as_parquet) {
-                (Some(rows), None) => {
-                    let mem = MemTable::try_new(table.schema.clone(), vec![rows.batches.clone()])
-                        .map_err(failed)?;
-                    ctx.register_table(table.sql_name(), Arc::new(mem))
-                        .map_err(failed)?;
-                }
-                (Some(rows), Some(dir)) => {
-                    let file = dir.join(format!("raw-{}.{}.parquet", table.system, table.name));
-                    write_parquet(&file, &table.schema, &rows.batches)?;
+            match &table.text {
+                Some((_, converted)) => {
+                    let file = match csv_as_parquet {
+                        None => converted.clone(),
+                        Some(dir) => {
+                            let file = dir.join(converted.file_name().expect("a file name"));
+                            std::fs::copy(converted, &file).map_err(|e| Error::io(&file, e))?;
+                            file
+                        }
+                    };
+                    // Utf8 as written, not the engine's view type
                     let options = ParquetReadOptions {
                         schema: Some(&table.schema),
                         ..Default::default()
@@ -192,7 +249,7 @@ impl Snapshot {
                         .await
                         .map_err(failed)?;
                 }
-                (None, _) if table.partition_columns.is_empty() => {
+                None if table.partition_columns.is_empty() => {
                     // Read with the types the files were written with (a Parquet
                     // string column stays Utf8, not the engine's view type).
                     let file_schema = table.schema.clone();
@@ -204,7 +261,7 @@ impl Snapshot {
                         .await
                         .map_err(failed)?;
                 }
-                (None, _) => {
+                None => {
                     let partition_cols = table
                         .partition_columns
                         .iter()
@@ -267,26 +324,142 @@ fn sorted_entries(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
     paths
 }
 
-/// A raw table's name and format, from its path.
-fn classify(path: &Path) -> Option<(String, RawFormat)> {
+/// Why `path` is not read, when it is neither a regular file nor a folder:
+/// opening a FIFO waits for a writer forever, and a socket or device is no
+/// export. Symlinks are followed (once: a loop is an error of `metadata`).
+fn not_a_file_or_folder(path: &Path) -> Option<String> {
+    let kind = match std::fs::metadata(path) {
+        Err(e) => return Some(format!("{}: cannot read: {e}", path.display())),
+        Ok(m) if m.is_file() || m.is_dir() => return None,
+        Ok(m) => special_file_kind(&m.file_type()),
+    };
+    Some(format!(
+        "{}: {kind}, not a regular file or folder (revleak reads only those; move it out of the snapshot)",
+        path.display()
+    ))
+}
+
+#[cfg(unix)]
+fn special_file_kind(file_type: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_: &std::fs::FileType) -> &'static str {
+    "a special file"
+}
+
+/// A raw table's name, format and compression, from its path.
+fn classify(path: &Path) -> Option<(String, RawFormat, Option<Compression>)> {
     let name = file_name(path);
     if path.is_dir() {
-        return Some((name, RawFormat::Parquet));
+        return Some((name, folder_format(path), None));
     }
-    let (stem, ext) = name.rsplit_once('.')?;
-    match ext.to_ascii_lowercase().as_str() {
-        "parquet" => Some((stem.to_string(), RawFormat::Parquet)),
-        "csv" => Some((stem.to_string(), RawFormat::Csv)),
+    let (stem, ext, compression) = split_name(&name)?;
+    match (text_format(&ext), ext.as_str(), compression) {
+        (Some(format), _, _) => Some((stem.to_string(), format, compression)),
+        (None, "parquet", None) => Some((stem.to_string(), RawFormat::Parquet, None)),
         _ => None,
     }
+}
+
+fn text_format(ext: &str) -> Option<RawFormat> {
+    match ext {
+        "csv" => Some(RawFormat::Csv),
+        "jsonl" | "ndjson" => Some(RawFormat::JsonLines),
+        _ => None,
+    }
+}
+
+/// A folder whose files are all CSV, or all JSON lines, is one text table;
+/// any other folder is read as Parquet part files (whose reading names what
+/// does not belong).
+fn folder_format(folder: &Path) -> RawFormat {
+    let mut ignored = Vec::new();
+    let formats: Vec<Option<RawFormat>> = sorted_entries(folder, &mut ignored)
+        .iter()
+        .map(|p| {
+            if p.is_dir() {
+                return None;
+            }
+            split_name(&file_name(p)).and_then(|(_, ext, _)| text_format(&ext))
+        })
+        .collect();
+    match formats.first() {
+        Some(Some(first)) if formats.iter().all(|f| *f == Some(*first)) => *first,
+        _ => RawFormat::Parquet,
+    }
+}
+
+/// The folder text tables are converted in, created on the first one.
+fn work_folder(work: &mut Option<Arc<WorkFolder>>) -> std::result::Result<PathBuf, String> {
+    if work.is_none() {
+        *work = Some(Arc::new(WorkFolder::create()?));
+    }
+    Ok(work.as_ref().expect("just created").0.clone())
+}
+
+/// A text table (a file or a folder of files): its header or keys checked,
+/// then streamed into Parquet in the work folder.
+fn read_text(
+    table: &mut RawTable,
+    (format, compression, options): (RawFormat, Option<Compression>, CsvFormat),
+    work: &mut Option<Arc<WorkFolder>>,
+) -> std::result::Result<(), Vec<String>> {
+    let location = table.location.clone();
+    let files = if location.is_dir() {
+        let mut problems = Vec::new();
+        let mut files = Vec::new();
+        for path in sorted_entries(&location, &mut problems) {
+            if let Some(problem) = not_a_file_or_folder(&path) {
+                problems.push(problem);
+                continue;
+            }
+            let name = file_name(&path);
+            let compression = split_name(&name).and_then(|(_, _, c)| c);
+            files.push((path, compression, Some(name)));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        files
+    } else {
+        vec![(location.clone(), compression, None)]
+    };
+    let source =
+        text_source(format, &table.qualified(), options, &location, files).map_err(|e| vec![e])?;
+    let target = work_folder(work)
+        .map_err(|e| vec![e])?
+        .join(format!("raw-{}.{}.parquet", table.system, table.name));
+    table.rows = convert(&source, &target).map_err(|e| vec![e])?;
+    table.files = source.files.iter().map(|f| f.0.clone()).collect();
+    table.bytes = table
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    table.compression = source.files.first().and_then(|f| f.1);
+    table.encoding = options.encoding.map(|e| e.name());
+    table.schema = source.schema();
+    table.text = Some((Arc::new(source), target));
+    Ok(())
 }
 
 fn read_raw(
     system: &str,
     name: &str,
     location: &Path,
-    format: RawFormat,
-    csv: CsvFormat,
+    (format, compression, options): (RawFormat, Option<Compression>, CsvFormat),
+    work: &mut Option<Arc<WorkFolder>>,
 ) -> std::result::Result<RawTable, Vec<String>> {
     let qualified = format!("{system}/{name}");
     let mut table = RawTable {
@@ -294,25 +467,18 @@ fn read_raw(
         name: name.to_string(),
         location: location.to_path_buf(),
         format,
+        compression: None,
+        encoding: None,
         files: Vec::new(),
         partition_columns: Vec::new(),
         schema: Arc::new(Schema::empty()),
         rows: 0,
         bytes: 0,
-        csv: None,
+        text: None,
     };
     match format {
-        RawFormat::Csv => {
-            let rows = read_csv(location, csv).map_err(|e| vec![e])?;
-            table.files = vec![location.to_path_buf()];
-            table.bytes = std::fs::metadata(location).map(|m| m.len()).unwrap_or(0);
-            table.rows = rows.lines.len() as u64;
-            table.schema = rows
-                .batches
-                .first()
-                .map(|b| b.schema())
-                .expect("read_csv returns a batch at least");
-            table.csv = Some(Arc::new(rows));
+        RawFormat::Csv | RawFormat::JsonLines => {
+            read_text(&mut table, (format, compression, options), work)?;
         }
         RawFormat::Parquet if location.is_file() => {
             let (schema, rows, bytes) =
@@ -440,6 +606,10 @@ fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>,
     let mut stack = vec![(folder.to_path_buf(), Vec::<String>::new())];
     while let Some((dir, keys)) = stack.pop() {
         for path in sorted_entries(&dir, &mut problems) {
+            if let Some(problem) = not_a_file_or_folder(&path) {
+                problems.push(problem);
+                continue;
+            }
             let name = file_name(&path);
             if path.is_dir() {
                 match name.split_once('=') {
@@ -457,7 +627,7 @@ fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>,
                 found.push((path, keys.clone()));
             } else {
                 problems.push(format!(
-                    "{}: unexpected file in a table folder (only .parquet part files are read)",
+                    "{}: unexpected file in a table folder (a folder holds .parquet part files, or CSV or JSON lines files of one format)",
                     path.display()
                 ));
             }
@@ -470,26 +640,13 @@ fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>,
     Ok(found)
 }
 
-fn write_parquet(file: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Result<()> {
-    use datafusion::parquet::arrow::ArrowWriter;
-    let handle = std::fs::File::create(file).map_err(|e| Error::io(file, e))?;
-    let mut writer = ArrowWriter::try_new(handle, schema.clone(), None)
-        .map_err(|e| Error::Snapshot(vec![format!("{}: {e}", file.display())]))?;
-    for batch in batches {
-        writer
-            .write(batch)
-            .map_err(|e| Error::Snapshot(vec![format!("{}: {e}", file.display())]))?;
-    }
-    writer
-        .close()
-        .map_err(|e| Error::Snapshot(vec![format!("{}: {e}", file.display())]))?;
-    Ok(())
-}
-
 fn read_snapshot_json(root: &Path) -> Result<Option<NaiveDate>> {
     let path = root.join("snapshot.json");
     if !path.exists() {
         return Ok(None);
+    }
+    if let Some(problem) = not_a_file_or_folder(&path) {
+        return Err(Error::Snapshot(vec![problem]));
     }
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let value: serde_json::Value = serde_json::from_str(&text)

@@ -18,6 +18,7 @@ mod end_to_end;
 mod engine_settings;
 mod exit_codes;
 mod exports;
+mod formats;
 mod lifecycle;
 mod partner_statements;
 mod properties;
