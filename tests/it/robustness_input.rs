@@ -187,6 +187,44 @@ fn a_staging_view_naming_a_raw_table_the_snapshot_lacks_is_a_missing_export() {
 }
 
 #[test]
+fn inspect_lists_a_missing_export_as_a_problem_unless_declared_absent() {
+    let case = sample_copy();
+    std::fs::remove_dir_all(case.snapshot.join("erp")).unwrap();
+    let queries = queries_dir();
+    let inspect = |extra: &[&str]| {
+        let mut args = vec![
+            "inspect",
+            case.snapshot.to_str().unwrap(),
+            "--queries",
+            queries.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        common::revleak(&args, case._tmp.path())
+    };
+    let undeclared = inspect(&[]);
+    assert_eq!(undeclared.code, 2, "{}", undeclared.stdout);
+    assert!(
+        undeclared.stdout.contains("Problems (1):")
+            && undeclared.stdout.contains(
+                "staging/revenue_postings.sql: reads erp/revenue_postings, which the snapshot"
+            ),
+        "{}",
+        undeclared.stdout
+    );
+    let config = case._tmp.path().join("revleak.toml");
+    std::fs::write(&config, "absent_tables = [\"erp/revenue_postings\"]\n").unwrap();
+    let declared = inspect(&["--config", config.to_str().unwrap()]);
+    assert_eq!(declared.code, 0, "{}", declared.stdout);
+    assert!(
+        declared
+            .stdout
+            .contains("MISSING: erp/revenue_postings not in the snapshot"),
+        "{}",
+        declared.stdout
+    );
+}
+
+#[test]
 fn declared_absent_tables_skip_the_checks_that_need_them_with_a_warning() {
     let case = sample_copy();
     std::fs::remove_dir_all(case.snapshot.join("erp")).unwrap();
