@@ -16,8 +16,10 @@ pub enum Error {
     #[error("{}", .0.join("\n"))]
     Snapshot(Vec<String>),
 
-    /// What a staging view returns does not meet the contract, or a raw value
-    /// cannot be converted: each line names the staging file and the raw file.
+    /// What a staging view returns does not meet the contract, a raw value
+    /// cannot be converted, or a raw table it reads is missing (and not
+    /// declared in `absent_tables`): each line names the staging file and the
+    /// raw file or table.
     #[error("{}", .0.join("\n"))]
     Staging(Vec<String>),
 

@@ -151,7 +151,7 @@ pub struct RunFlags {
     /// Folder holding staging/, shared/, checks/ and actions/ SQL [default: ./queries when present, else the built-in queries]
     #[arg(long)]
     pub queries: Option<PathBuf>,
-    /// A missing input table is an error instead of skipping the checks that read it
+    /// Stop on the staging warnings too: a raw table no staging view reads, a table of absent_tables the snapshot holds (a missing export always stops the run)
     #[arg(long)]
     pub strict: bool,
     /// Also write a statement per partner to share with it (report/as_of=.../partners/<partner_id>.html)

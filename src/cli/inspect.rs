@@ -61,8 +61,13 @@ pub async fn inspect(
     let ctx: SessionContext = crate::engine::session::session();
     crate::engine::session::register_params(&ctx, &params)?;
     snapshot.register(&ctx, None).await?;
-    let (staging, mut problems) =
-        crate::ingest::staging::plan(&ctx, &snapshot, &queries.join("staging")).await?;
+    let (staging, mut problems) = crate::ingest::staging::plan(
+        &ctx,
+        &snapshot,
+        &queries.join("staging"),
+        &config.absent_tables,
+    )
+    .await?;
     let mut canonical = Vec::new();
     for staged in &staging.tables {
         let rows = if staged.missing() {

@@ -23,6 +23,9 @@ pub enum KeyKind {
     /// A size in bytes, kept as written (`"4GiB"`).
     Size,
     Engine,
+    /// Canonical tables of the contract (`system/name`): a TOML array, and
+    /// comma-separated in an environment variable.
+    Tables,
 }
 
 impl KeyKind {
@@ -39,6 +42,7 @@ impl KeyKind {
                 value.to_string()
             }
             KeyKind::Engine => parse_engine(source, value)?.as_str().to_string(),
+            KeyKind::Tables => parse_tables(source, value)?.join(","),
         })
     }
 
@@ -46,6 +50,10 @@ impl KeyKind {
     pub fn toml(self, value: &str) -> String {
         match self {
             KeyKind::Bool | KeyKind::Threads => value.to_string(),
+            KeyKind::Tables => {
+                let names: Vec<String> = split_list(value).map(|n| format!("{n:?}")).collect();
+                format!("[{}]", names.join(", "))
+            }
             _ => format!("{value:?}"),
         }
     }
@@ -105,11 +113,21 @@ pub const KEYS: &[ConfigKey] = &[
         name: "strict",
         kind: KeyKind::Bool,
         unset: Unset::Default("false"),
-        help: "A missing input table is an error instead of skipping the checks that read it.",
+        help: "Every staging warning stops the run: a raw table no staging view reads, a\ntable of absent_tables the snapshot holds.",
         example: "false",
         in_starter: false,
         get: |c| Some(c.strict.to_string()),
         set: |c, v| c.strict = v == "true",
+    },
+    ConfigKey {
+        name: "absent_tables",
+        kind: KeyKind::Tables,
+        unset: Unset::Default(""),
+        help: "Canonical tables this deployment has no export for: their checks are skipped\nwith a warning. Any other table whose raw input is missing stops the run.",
+        example: "provisioning/activations",
+        in_starter: false,
+        get: |c| (!c.absent_tables.is_empty()).then(|| c.absent_tables.join(",")),
+        set: |c, v| c.absent_tables = split_list(&v).map(String::from).collect(),
     },
     ConfigKey {
         name: "partner_reports",
@@ -239,9 +257,13 @@ pub struct ConfigFile {
     pub parameters: BTreeMap<String, String>,
     /// Folder of `staging/` and `checks/` SQL (default `queries`).
     pub queries: Option<PathBuf>,
-    /// A missing input table is an error, not a skipped check.
+    /// Every staging warning is an error (a raw table no view reads, a
+    /// declared absent table the snapshot holds).
     #[serde(default)]
     pub strict: bool,
+    /// Canonical tables (`system/name`) this deployment has no export for.
+    #[serde(default)]
+    pub absent_tables: Vec<String>,
     /// Also write one report page per partner.
     #[serde(default)]
     pub partner_reports: bool,
@@ -388,6 +410,33 @@ pub fn parse_severity(source: &str, value: &str) -> Result<Severity> {
             Severity::names()
         ))
     })
+}
+
+/// The items of a comma-separated list, trimmed, empty ones left out.
+fn split_list(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim).filter(|n| !n.is_empty())
+}
+
+/// Canonical table names (`system/name`, comma-separated), each one of the
+/// contract's, in the order given, each once.
+pub fn parse_tables(source: &str, value: &str) -> Result<Vec<String>> {
+    let mut tables: Vec<String> = Vec::new();
+    for name in split_list(value) {
+        if revleak_contract::table(name).is_none() {
+            let known: Vec<String> = revleak_contract::TABLES
+                .iter()
+                .map(|t| t.qualified())
+                .collect();
+            return Err(Error::Config(format!(
+                "{source}: `{name}` is not a canonical table; name one of {}",
+                known.join(", ")
+            )));
+        }
+        if !tables.iter().any(|t| t == name) {
+            tables.push(name.to_string());
+        }
+    }
+    Ok(tables)
 }
 
 fn params_as_strings<'de, D: serde::Deserializer<'de>>(

@@ -264,4 +264,49 @@ mod tests {
             "engine: engine `spark` is not one of local, ballista"
         );
     }
+
+    #[test]
+    fn absent_tables_name_canonical_tables_in_the_file_or_the_environment() {
+        let mut config = ConfigFile::parse(
+            "absent_tables = [\"provisioning/activations\", \"billing/credit_notes\"]\n",
+            "revleak.toml",
+        )
+        .unwrap();
+        config.apply_env(&[]).unwrap();
+        assert_eq!(
+            config.absent_tables,
+            ["provisioning/activations", "billing/credit_notes"]
+        );
+        let shown = (key("absent_tables").unwrap().get)(&config).unwrap();
+        assert_eq!(
+            KeyKind::Tables.toml(&shown),
+            "[\"provisioning/activations\", \"billing/credit_notes\"]"
+        );
+        assert_eq!(KeyKind::Tables.toml(""), "[]");
+
+        let env = |value: &str| {
+            let mut config = ConfigFile::default();
+            config
+                .apply_env(&[("REVLEAK_ABSENT_TABLES".into(), value.into())])
+                .map(|()| config.absent_tables)
+        };
+        assert_eq!(
+            env(" crm/forecasts, crm/forecasts ,").unwrap(),
+            ["crm/forecasts"]
+        );
+        assert_eq!(env("").unwrap(), Vec::<String>::new());
+        let unknown = env("billing/payment").unwrap_err().to_string();
+        assert!(
+            unknown.contains("REVLEAK_ABSENT_TABLES: `billing/payment` is not a canonical table")
+                && unknown.contains("billing/payments"),
+            "{unknown}"
+        );
+        let mut in_file =
+            ConfigFile::parse("absent_tables = [\"crm/deal\"]\n", "revleak.toml").unwrap();
+        let unknown = in_file.apply_env(&[]).unwrap_err().to_string();
+        assert!(
+            unknown.contains("absent_tables: `crm/deal` is not a canonical table"),
+            "{unknown}"
+        );
+    }
 }

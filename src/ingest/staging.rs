@@ -26,7 +26,8 @@ pub struct StagedTable {
     /// The raw tables the view reads (`system/name`) that the snapshot holds.
     pub reads: Vec<String>,
     /// The raw tables it reads that the snapshot lacks: the canonical table is
-    /// then missing (empty, and the checks that need it are skipped).
+    /// then missing (empty, and the checks that need it are skipped), which
+    /// only a table declared in `absent_tables` may be.
     pub absent: Vec<String>,
 }
 
@@ -64,9 +65,21 @@ impl Staging {
             .find(|s| s.table.qualified() == table.qualified())
     }
 
-    /// Canonical tables none of whose rows can be read.
+    /// Canonical tables none of whose rows can be read: after [`register`],
+    /// only tables declared in `absent_tables`.
     pub fn missing(&self) -> impl Iterator<Item = &StagedTable> {
         self.tables.iter().filter(|s| s.missing())
+    }
+
+    /// Tables declared in `absent_tables` whose raw input the snapshot holds
+    /// all the same: they are read, and the declaration is stale.
+    pub fn declared_but_present<'a>(
+        &'a self,
+        absent_tables: &'a [String],
+    ) -> impl Iterator<Item = &'a StagedTable> {
+        self.tables
+            .iter()
+            .filter(|s| !s.missing() && absent_tables.contains(&s.table.qualified()))
     }
 
     /// Raw tables of the snapshot that no staging view reads: their rows are
@@ -157,9 +170,15 @@ fn quoted_value(message: &str) -> Option<String> {
 
 /// Plans every staging view, checks what it returns against the contract and
 /// registers it as `staging.<table>`. Every problem of every view is reported
-/// at once.
-pub async fn register(ctx: &SessionContext, snapshot: &Snapshot, dir: &Path) -> Result<Staging> {
-    let (staging, problems) = plan(ctx, snapshot, dir).await?;
+/// at once, a missing export among them: only the canonical tables of
+/// `absent_tables` may lack their raw input.
+pub async fn register(
+    ctx: &SessionContext,
+    snapshot: &Snapshot,
+    dir: &Path,
+    absent_tables: &[String],
+) -> Result<Staging> {
+    let (staging, problems) = plan(ctx, snapshot, dir, absent_tables).await?;
     if problems.is_empty() {
         Ok(staging)
     } else {
@@ -173,6 +192,7 @@ pub async fn plan(
     ctx: &SessionContext,
     snapshot: &Snapshot,
     dir: &Path,
+    absent_tables: &[String],
 ) -> Result<(Staging, Vec<String>)> {
     let catalog = ctx.catalog("datafusion").expect("default catalog");
     if catalog.schema("staging").is_none() {
@@ -210,6 +230,9 @@ pub async fn plan(
             reads,
             absent,
         };
+        if staged.missing() && !absent_tables.contains(&table.qualified()) {
+            problems.push(missing_export(&staged, &snapshot.root));
+        }
         let view = if staged.missing() {
             // An empty relation in the plan, not an in-memory table: it runs on a
             // cluster too.
@@ -245,6 +268,23 @@ pub async fn plan(
         staging.tables.push(staged);
     }
     Ok((staging, problems))
+}
+
+/// The problem of a canonical table whose raw input the snapshot lacks and
+/// which `absent_tables` does not declare: a night without an export must not
+/// look like a clean one.
+fn missing_export(staged: &StagedTable, snapshot_dir: &Path) -> String {
+    let file = if staged.from_file {
+        staged.file.display().to_string()
+    } else {
+        format!("{} (absent: identity)", staged.file.display())
+    };
+    let table = staged.table.qualified();
+    format!(
+        "{file}: reads {}, which the snapshot {} does not hold, so {table} cannot be built (if this deployment has no such export, declare it in revleak.toml: absent_tables = [\"{table}\"])",
+        staged.absent.join(", "),
+        snapshot_dir.display(),
+    )
 }
 
 /// Checks a view's columns against the contract; returns the view narrowed to

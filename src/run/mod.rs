@@ -244,34 +244,48 @@ fn publish_run(
     Ok((manifest, published))
 }
 
-/// The warnings of staging: canonical tables that are missing (an error with
-/// `--strict`) and raw tables no staging view reads.
+/// The warnings of staging: canonical tables declared absent (their checks
+/// are skipped), declared absent tables the snapshot holds, and raw tables no
+/// staging view reads. With `--strict` the last two stop the run: a declared
+/// absence is a decision, those are an export nobody maps or a stale
+/// declaration.
 fn staging_warnings(
     opts: &RunOptions,
     snapshot: &Snapshot,
     staging: &staging::Staging,
 ) -> Result<Vec<String>> {
+    let absent_tables = &opts.config.absent_tables;
     let mut warnings = Vec::new();
     for staged in staging.missing() {
         warnings.push(format!(
-            "{}: table {} is missing: {} reads {}, which the snapshot does not hold; checks that read it are skipped",
+            "{}: table {} is missing: {} reads {}, which the snapshot does not hold; checks that read it are skipped (absent_tables declares it)",
             opts.snapshot.display(),
             staged.table.qualified(),
             staged.file.display(),
             staged.absent.join(", "),
         ));
     }
-    if opts.strict && !warnings.is_empty() {
-        return Err(Error::Snapshot(warnings));
+    let mut strict_warnings = Vec::new();
+    for staged in staging.declared_but_present(absent_tables) {
+        strict_warnings.push(format!(
+            "{}: table {} is declared in absent_tables, but the snapshot holds {}: it is read and its checks run (remove it from absent_tables)",
+            opts.snapshot.display(),
+            staged.table.qualified(),
+            staged.reads.join(", "),
+        ));
     }
     for raw in staging.unread(snapshot) {
-        warnings.push(format!(
+        strict_warnings.push(format!(
             "{}: raw table {} ({} rows) is read by no staging view: its rows are not reconciled",
             raw.location.display(),
             raw.qualified(),
             raw.rows
         ));
     }
+    if opts.strict && !strict_warnings.is_empty() {
+        return Err(Error::Snapshot(strict_warnings));
+    }
+    warnings.extend(strict_warnings);
     Ok(warnings)
 }
 
@@ -445,7 +459,7 @@ fn new_run_id(started: chrono::DateTime<Utc>) -> String {
 /// The inputs of a run, loaded and checked.
 struct Loaded {
     staging: staging::Staging,
-    /// Canonical tables the snapshot does not hold: checks reading them are skipped.
+    /// Canonical tables declared absent: checks reading them are skipped.
     missing: BTreeSet<String>,
     prepared: Prepared,
     warnings: Vec<String>,
@@ -479,7 +493,13 @@ async fn load_inputs(
     };
     register_params(ctx, params)?;
     snapshot.register(ctx, csv_dir).await?;
-    let staging = staging::register(ctx, snapshot, &opts.queries.join("staging")).await?;
+    let staging = staging::register(
+        ctx,
+        snapshot,
+        &opts.queries.join("staging"),
+        &opts.config.absent_tables,
+    )
+    .await?;
     let missing = staging.missing().map(|s| s.table.qualified()).collect();
     let warnings = staging_warnings(opts, snapshot, &staging)?;
     for w in &warnings {
