@@ -305,6 +305,11 @@ fn config_command(args: ConfigArgs) -> Result<String> {
         let _ = writeln!(out, "delimiter = {}", char_of(format.delimiter));
         let _ = writeln!(out, "quote = {}", char_of(format.quote));
     }
+    for (table, sheet) in config.xlsx_sheets()? {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[xlsx.{}]", quoted(&table));
+        let _ = writeln!(out, "sheet = {}", quoted(&sheet));
+    }
     Ok(out)
 }
 

@@ -1,5 +1,5 @@
 //! Where a value staging could not convert came from: the raw file and line
-//! (CSV) or row (Parquet), and the column, for the error message.
+//! (CSV), the cell (xlsx) or row (Parquet), and the column, for the error message.
 
 use crate::ingest::snapshot::Snapshot;
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -9,7 +9,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// Where a value staging could not convert was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueLocation {
-    /// `file:line` (CSV) or `file row N` (Parquet, counting from 1 in the file).
+    /// `file:line` (CSV), `file:sheet!cell` (xlsx) or `file row N` (Parquet,
+    /// counting from 1 in the file).
     pub at: String,
     pub column: String,
 }
@@ -32,6 +33,20 @@ impl Snapshot {
                                 table.location.display(),
                                 rows.lines[record + row]
                             ),
+                            column,
+                        });
+                    }
+                    record += batch.num_rows();
+                }
+                continue;
+            }
+            if let Some(sheet) = &table.sheet {
+                let mut record = 0usize;
+                for batch in &sheet.batches {
+                    if let Some((row, column)) = find_in_batch(batch, value) {
+                        let field = batch.schema().index_of(&column).unwrap_or(0);
+                        return Some(ValueLocation {
+                            at: sheet.cell(&table.location, record + row, field),
                             column,
                         });
                     }

@@ -4,11 +4,13 @@
 //! `<system>.<name>` with the types it was written with: a Parquet file, a
 //! folder of Parquet part files (Hive-style `key=value/` subfolders read as text
 //! columns; `_`- and `.`-prefixed bookkeeping files skipped), or a CSV file with a
-//! header row, every column read as text. Nothing here knows the data contract:
+//! header row, every column read as text, or an Excel workbook whose sheets are
+//! raw tables (`crate::ingest::xlsx`). Nothing here knows the data contract:
 //! staging (`crate::ingest::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
 use super::csv::{CsvRows, read_csv};
+use super::xlsx::{SheetRows, read_workbook};
 pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
@@ -20,6 +22,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::sql::TableReference;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 pub enum RawFormat {
     Parquet,
     Csv,
+    Xlsx,
 }
 
 impl RawFormat {
@@ -35,6 +39,7 @@ impl RawFormat {
         match self {
             RawFormat::Parquet => "parquet",
             RawFormat::Csv => "csv",
+            RawFormat::Xlsx => "xlsx",
         }
     }
 }
@@ -54,7 +59,13 @@ pub struct RawTable {
     pub schema: SchemaRef,
     pub rows: u64,
     pub bytes: u64,
+    /// How the files are compressed (`gzip`, `zstd`, `bzip2`); None: not compressed.
+    pub compression: Option<String>,
+    /// The text encoding the files are decoded from; None: UTF-8 (or not text).
+    pub encoding: Option<String>,
     pub(super) csv: Option<Arc<CsvRows>>,
+    /// The sheet of a workbook (`.xlsx`) read into text columns.
+    pub(super) sheet: Option<Arc<SheetRows>>,
 }
 
 impl RawTable {
@@ -79,8 +90,13 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Finds and reads the metadata of every raw table; all problems are reported
-    /// together. `csv` holds the format of CSV tables by `system/name`.
-    pub fn open(root: &Path, csv: &BTreeMap<String, CsvFormat>) -> Result<Snapshot> {
+    /// together. `csv` holds the format of CSV tables by `system/name`; `sheets`
+    /// the one sheet read of a workbook `system/name` (else every sheet is a table).
+    pub fn open(
+        root: &Path,
+        csv: &BTreeMap<String, CsvFormat>,
+        sheets: &BTreeMap<String, String>,
+    ) -> Result<Snapshot> {
         if !root.is_dir() {
             return Err(Error::Snapshot(vec![format!(
                 "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv or a folder of .parquet part files)",
@@ -99,7 +115,7 @@ impl Snapshot {
             for entry in sorted_entries(&system_dir, &mut problems) {
                 let Some((name, format)) = classify(&entry) else {
                     problems.push(format!(
-                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv or a folder of .parquet part files)",
+                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv, <name>.xlsx or a folder of .parquet part files)",
                         entry.display()
                     ));
                     continue;
@@ -113,6 +129,14 @@ impl Snapshot {
                     continue;
                 }
                 seen.insert(name.clone(), entry.clone());
+                if format == RawFormat::Xlsx {
+                    let sheet = sheets.get(&format!("{system}/{name}"));
+                    match read_workbook(&system, &name, &entry, sheet.map(String::as_str)) {
+                        Ok(mut tables) => raw.append(&mut tables),
+                        Err(mut errs) => problems.append(&mut errs),
+                    }
+                    continue;
+                }
                 let format_of = csv
                     .get(&format!("{system}/{name}"))
                     .copied()
@@ -154,7 +178,7 @@ impl Snapshot {
         systems
     }
 
-    /// Registers every raw table as `system.name`. CSV tables are kept in
+    /// Registers every raw table as `system.name`. CSV tables and sheets are kept in
     /// memory, or, when `csv_as_parquet` names a folder every executor reads (a
     /// cluster), written there as Parquet and read from it.
     pub async fn register(
@@ -174,23 +198,16 @@ impl Snapshot {
             let location = table.location.to_string_lossy().to_string();
             let failed =
                 |e| Error::exec(format!("{}: registering {}", location, table.sql_name()), e);
+            if let Some(sheet) = &table.sheet {
+                // `pos_q3$Sheet1` as one identifier, case kept: SQL quotes it
+                let name = TableReference::partial(table.system.as_str(), table.name.as_str());
+                register_text(ctx, table, name, &sheet.batches, csv_as_parquet).await?;
+                continue;
+            }
             match (&table.csv, csv_as_parquet) {
-                (Some(rows), None) => {
-                    let mem = MemTable::try_new(table.schema.clone(), vec![rows.batches.clone()])
-                        .map_err(failed)?;
-                    ctx.register_table(table.sql_name(), Arc::new(mem))
-                        .map_err(failed)?;
-                }
-                (Some(rows), Some(dir)) => {
-                    let file = dir.join(format!("raw-{}.{}.parquet", table.system, table.name));
-                    write_parquet(&file, &table.schema, &rows.batches)?;
-                    let options = ParquetReadOptions {
-                        schema: Some(&table.schema),
-                        ..Default::default()
-                    };
-                    ctx.register_parquet(table.sql_name(), file.to_string_lossy(), options)
-                        .await
-                        .map_err(failed)?;
+                (Some(rows), _) => {
+                    let name = TableReference::from(table.sql_name());
+                    register_text(ctx, table, name, &rows.batches, csv_as_parquet).await?;
                 }
                 (None, _) if table.partition_columns.is_empty() => {
                     // Read with the types the files were written with (a Parquet
@@ -238,6 +255,46 @@ impl Snapshot {
     }
 }
 
+/// Registers a table read into text batches: in memory, or written as Parquet
+/// into `csv_as_parquet` (a folder every executor of a cluster reads).
+async fn register_text(
+    ctx: &SessionContext,
+    table: &RawTable,
+    name: TableReference,
+    batches: &[RecordBatch],
+    csv_as_parquet: Option<&Path>,
+) -> Result<()> {
+    let failed = |e| {
+        Error::exec(
+            format!(
+                "{}: registering {}",
+                table.location.display(),
+                table.sql_name()
+            ),
+            e,
+        )
+    };
+    match csv_as_parquet {
+        None => {
+            let mem =
+                MemTable::try_new(table.schema.clone(), vec![batches.to_vec()]).map_err(failed)?;
+            ctx.register_table(name, Arc::new(mem)).map_err(failed)?;
+        }
+        Some(dir) => {
+            let file = dir.join(format!("raw-{}.{}.parquet", table.system, table.name));
+            write_parquet(&file, &table.schema, batches)?;
+            let options = ParquetReadOptions {
+                schema: Some(&table.schema),
+                ..Default::default()
+            };
+            ctx.register_parquet(name, file.to_string_lossy(), options)
+                .await
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -277,6 +334,7 @@ fn classify(path: &Path) -> Option<(String, RawFormat)> {
     match ext.to_ascii_lowercase().as_str() {
         "parquet" => Some((stem.to_string(), RawFormat::Parquet)),
         "csv" => Some((stem.to_string(), RawFormat::Csv)),
+        "xlsx" => Some((stem.to_string(), RawFormat::Xlsx)),
         _ => None,
     }
 }
@@ -299,7 +357,10 @@ fn read_raw(
         schema: Arc::new(Schema::empty()),
         rows: 0,
         bytes: 0,
+        compression: None,
+        encoding: None,
         csv: None,
+        sheet: None,
     };
     match format {
         RawFormat::Csv => {
@@ -314,6 +375,7 @@ fn read_raw(
                 .expect("read_csv returns a batch at least");
             table.csv = Some(Arc::new(rows));
         }
+        RawFormat::Xlsx => unreachable!("a workbook is read by read_workbook"),
         RawFormat::Parquet if location.is_file() => {
             let (schema, rows, bytes) =
                 parquet_metadata(location, &qualified).map_err(|e| vec![e])?;
