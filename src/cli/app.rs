@@ -308,6 +308,11 @@ fn config_command(args: ConfigArgs) -> Result<String> {
             let _ = writeln!(out, "encoding = {}", quoted(encoding.name()));
         }
     }
+    for (table, sheet) in config.xlsx_sheets()? {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "[xlsx.{}]", quoted(&table));
+        let _ = writeln!(out, "sheet = {}", quoted(&sheet));
+    }
     Ok(out)
 }
 

@@ -6,7 +6,7 @@
 
 use crate::config::{ConfigFile, Params};
 use crate::error::Result;
-use crate::ingest::snapshot::Snapshot;
+use crate::ingest::snapshot::{RawFormat, Snapshot};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
@@ -29,8 +29,15 @@ pub struct Inspection {
 pub struct RawInfo {
     pub table: String,
     pub path: String,
+    /// `parquet`, `csv`, `jsonl` or `xlsx`.
     pub format: String,
+    /// `none`, `gzip`, `zstd` or `bzip2`.
+    pub compression: String,
+    /// The text encoding decoded (`utf-8` unless configured); `-` for binary formats.
+    pub encoding: String,
     pub files: usize,
+    /// The files read, in order.
+    pub sources: Vec<String>,
     pub rows: u64,
     pub columns: Vec<(String, String)>,
 }
@@ -56,7 +63,7 @@ pub async fn inspect(
     queries: &Path,
     config: &ConfigFile,
 ) -> Result<Inspection> {
-    let snapshot = Snapshot::open(snapshot_dir, &config.csv_formats()?)?;
+    let snapshot = Snapshot::open(snapshot_dir, &config.csv_formats()?, &config.xlsx_sheets()?)?;
     let params = Params::resolve(config, &[], None, snapshot.as_of)?;
     let ctx: SessionContext = crate::engine::session::session();
     crate::engine::session::register_params(&ctx, &params)?;
@@ -105,7 +112,14 @@ pub async fn inspect(
             table: t.qualified(),
             path: t.location.display().to_string(),
             format: t.format.name().to_string(),
+            compression: t.compression.map_or("none", |c| c.name()).to_string(),
+            encoding: match (&t.encoding, t.format) {
+                (Some(encoding), _) => encoding.to_string(),
+                (None, RawFormat::Parquet | RawFormat::Xlsx) => "-".to_string(),
+                (None, _) => "utf-8".to_string(),
+            },
             files: t.files.len(),
+            sources: t.files.iter().map(|f| f.display().to_string()).collect(),
             rows: t.rows,
             columns: t
                 .schema
@@ -150,11 +164,32 @@ impl Inspection {
             self.raw_tables.len()
         );
         for raw in &self.raw_tables {
+            // a text table says how it was read: `csv, gzip, windows-1252`
+            let how = match (raw.encoding.as_str(), raw.compression.as_str()) {
+                ("-", _) => raw.format.clone(),
+                (encoding, "none") => format!("{}, uncompressed, {encoding}", raw.format),
+                (encoding, compression) => format!("{}, {compression}, {encoding}", raw.format),
+            };
             let _ = writeln!(
                 out,
-                "  {}  {}  {}  {} file(s)  {} rows",
-                raw.table, raw.format, raw.path, raw.files, raw.rows
+                "  {}  {how}  {}  {} file(s)  {} rows",
+                raw.table, raw.path, raw.files, raw.rows
             );
+            // a folder's files (of 300 partner files, the first few say what it holds)
+            if raw.sources.len() > 1 || raw.sources.first().is_some_and(|s| *s != raw.path) {
+                const SOURCES_LISTED: usize = 5;
+                let folder = format!("{}/", raw.path);
+                let mut sources: Vec<String> = raw
+                    .sources
+                    .iter()
+                    .take(SOURCES_LISTED)
+                    .map(|s| s.strip_prefix(&folder).unwrap_or(s).to_string())
+                    .collect();
+                if raw.sources.len() > SOURCES_LISTED {
+                    sources.push(format!("… and {} more", raw.sources.len() - SOURCES_LISTED));
+                }
+                let _ = writeln!(out, "      files: {}", sources.join(", "));
+            }
             let columns: Vec<String> = raw
                 .columns
                 .iter()

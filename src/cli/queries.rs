@@ -104,6 +104,11 @@ const STARTER_CSV: &str = r#"
 # [csv."crm/opportunities"]
 # delimiter = ";"
 # quote = "\""
+
+# Which sheet of an Excel workbook <snapshot>/<system>/<name>.xlsx is the raw table
+# `system.name`. Unset: every sheet is a raw table `system."name$Sheet"`.
+# [xlsx."prm/pos_q3"]
+# sheet = "Sheet1"
 "#;
 
 /// The starter `revleak.toml` that `revleak init` writes: every key (of

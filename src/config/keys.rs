@@ -96,8 +96,8 @@ impl ConfigKey {
 /// The prefix of the environment variables that override keys and parameters.
 pub const ENV_PREFIX: &str = "REVLEAK_";
 
-/// Every key of `revleak.toml` but the `[parameters]` and `[csv."system/name"]`
-/// sections, in the order `revleak config` and the starter file list them.
+/// Every key of `revleak.toml` but the `[parameters]`, `[csv."system/name"]` and
+/// `[xlsx."system/name"]` sections, in the order `revleak config` and the starter file list them.
 pub const KEYS: &[ConfigKey] = &[
     ConfigKey {
         name: "queries",
@@ -305,6 +305,9 @@ pub struct ConfigFile {
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
     #[serde(default)]
     pub csv: BTreeMap<String, CsvTableConfig>,
+    /// Which sheet of a workbook is its raw table, by `system/name`: `[xlsx."prm/pos_q3"]`.
+    #[serde(default)]
+    pub xlsx: BTreeMap<String, XlsxTableConfig>,
 }
 
 /// `[csv."system/name"]`: one CSV raw table's delimiter and quote (default `,` and `"`),
@@ -315,6 +318,14 @@ pub struct CsvTableConfig {
     pub delimiter: Option<String>,
     pub quote: Option<String>,
     pub encoding: Option<String>,
+}
+
+/// `[xlsx."system/name"]`: the one sheet of the workbook `<system>/<name>.xlsx`
+/// read, as the raw table `system.name` (unset: every sheet, as `name$sheet`).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XlsxTableConfig {
+    pub sheet: Option<String>,
 }
 
 /// A switch: `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` (empty: false).
@@ -481,7 +492,7 @@ mod tests {
             .trim()
             .split(", ")
             .map(|f| f.trim_matches('`'))
-            .filter(|f| !matches!(*f, "parameters" | "csv"))
+            .filter(|f| !matches!(*f, "parameters" | "csv" | "xlsx"))
             .collect();
         let table: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
         assert_eq!(read, table);

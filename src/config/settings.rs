@@ -1,6 +1,7 @@
 //! Settings of revleak itself (not of the checks): `revleak.toml`, then the
 //! `REVLEAK_<KEY>` environment variables over it, each key read as [`KEYS`]
-//! says; and the CSV formats of `[csv."system/name"]`.
+//! says; the CSV formats of `[csv."system/name"]` and the sheets of
+//! `[xlsx."system/name"]`.
 
 use super::keys::{ConfigFile, ENV_PREFIX, KEYS, KeyKind, key, parse_engine, parse_severity};
 use super::parameters::{param_spec, parse_param};
@@ -19,8 +20,8 @@ pub struct CsvFormat {
 }
 
 /// The encodings a text raw table may be in besides UTF-8: what Excel on
-/// Windows and older systems write. Decoded by `crate::ingest::source` (the
-/// encoding_rs crate would turn on simdutf8 features that rebuild DataFusion).
+/// Windows and older systems write. Decoded by `crate::ingest::source` with
+/// encoding_rs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextEncoding {
     Windows1252,
@@ -108,6 +109,37 @@ impl ConfigFile {
             formats.insert(table.clone(), format);
         }
         Ok(formats)
+    }
+
+    /// The sheet read of each workbook, `system/name` to sheet, from
+    /// `[xlsx."system/name"] sheet`.
+    pub fn xlsx_sheets(&self) -> Result<BTreeMap<String, String>> {
+        let source = self
+            .path
+            .as_ref()
+            .map_or_else(|| "revleak.toml".to_string(), |p| p.display().to_string());
+        let mut sheets = BTreeMap::new();
+        for (table, config) in &self.xlsx {
+            if table
+                .split_once('/')
+                .is_none_or(|(s, n)| s.is_empty() || n.is_empty())
+            {
+                return Err(Error::Config(format!(
+                    "{source}: [xlsx.\"{table}\"]: name the workbook as \"system/name\", e.g. [xlsx.\"prm/pos_q3\"] for prm/pos_q3.xlsx"
+                )));
+            }
+            match config.sheet.as_deref() {
+                Some(sheet) if !sheet.is_empty() => {
+                    sheets.insert(table.clone(), sheet.to_string());
+                }
+                _ => {
+                    return Err(Error::Config(format!(
+                        "{source}: [xlsx.\"{table}\"]: sheet = \"<name of a sheet>\" is needed"
+                    )));
+                }
+            }
+        }
+        Ok(sheets)
     }
 }
 
@@ -308,5 +340,32 @@ mod tests {
             unknown.contains("absent_tables: `crm/deal` is not a canonical table"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn a_workbook_sheet_names_a_raw_table_and_a_sheet() {
+        let config = ConfigFile::parse(
+            "[xlsx.\"prm/pos_q3\"]\nsheet = \"POS Q3\"\n",
+            "revleak.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config
+                .xlsx_sheets()
+                .unwrap()
+                .get("prm/pos_q3")
+                .map(String::as_str),
+            Some("POS Q3")
+        );
+        let bad = |text: &str| {
+            ConfigFile::parse(text, "revleak.toml")
+                .unwrap()
+                .xlsx_sheets()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("[xlsx.\"pos_q3\"]\nsheet = \"A\"\n").contains("system/name"));
+        assert!(bad("[xlsx.\"prm/pos_q3\"]\n").contains("sheet = "));
+        assert!(ConfigFile::parse("[xlsx.\"prm/x\"]\ntab = \"A\"\n", "revleak.toml").is_err());
     }
 }

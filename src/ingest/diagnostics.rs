@@ -1,6 +1,6 @@
 //! Where a value staging could not convert came from: the raw file and line
-//! (CSV, JSON lines: the file is read again) or row (Parquet), and the column,
-//! for the error message.
+//! (CSV, JSON lines: the file is read again), the cell (xlsx) or row (Parquet),
+//! and the column, for the error message.
 
 use crate::ingest::snapshot::Snapshot;
 use datafusion::arrow::array::{Array, RecordBatch};
@@ -10,7 +10,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// Where a value staging could not convert was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueLocation {
-    /// `file:line` (CSV, JSON lines) or `file row N` (Parquet, counting from 1 in the file).
+    /// `file:line` (CSV, JSON lines), `file:sheet!cell` (xlsx) or `file row N`
+    /// (Parquet, counting from 1 in the file).
     pub at: String,
     pub column: String,
 }
@@ -23,35 +24,49 @@ impl Snapshot {
             let Some(table) = self.table(name) else {
                 continue;
             };
-            if let Some((source, _)) = &table.text {
+            if let Some(source) = &table.text {
                 if let Some((at, column)) = super::text::locate(source, value) {
                     return Some(ValueLocation { at, column });
                 }
                 continue;
             }
+            if let (Some(sheet), Some(converted)) = (&table.sheet, &table.converted) {
+                if let Some((record, column)) = find_in_parquet(converted, value) {
+                    let field = table.schema.index_of(&column).unwrap_or(0);
+                    return Some(ValueLocation {
+                        at: sheet.cell(&table.location, record, field),
+                        column,
+                    });
+                }
+                continue;
+            }
             for file in &table.files {
-                let Ok(handle) = std::fs::File::open(file) else {
-                    continue;
-                };
-                let Ok(reader) =
-                    ParquetRecordBatchReaderBuilder::try_new(handle).and_then(|b| b.build())
-                else {
-                    continue;
-                };
-                let mut seen = 0usize;
-                for batch in reader.flatten() {
-                    if let Some((row, column)) = find_in_batch(&batch, value) {
-                        return Some(ValueLocation {
-                            at: format!("{} row {}", file.display(), seen + row + 1),
-                            column,
-                        });
-                    }
-                    seen += batch.num_rows();
+                if let Some((record, column)) = find_in_parquet(file, value) {
+                    return Some(ValueLocation {
+                        at: format!("{} row {}", file.display(), record + 1),
+                        column,
+                    });
                 }
             }
         }
         None
     }
+}
+
+/// The first record (from 0) of a Parquet file holding `value` in a column.
+fn find_in_parquet(file: &std::path::Path, value: &str) -> Option<(usize, String)> {
+    let handle = std::fs::File::open(file).ok()?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
+        .and_then(|b| b.build())
+        .ok()?;
+    let mut seen = 0usize;
+    for batch in reader.flatten() {
+        if let Some((row, column)) = find_in_batch(&batch, value) {
+            return Some((seen + row, column));
+        }
+        seen += batch.num_rows();
+    }
+    None
 }
 
 fn find_in_batch(batch: &RecordBatch, value: &str) -> Option<(usize, String)> {

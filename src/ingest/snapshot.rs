@@ -7,20 +7,23 @@
 //! with a header row or a JSON lines file (`.jsonl`, `.ndjson`), each maybe
 //! compressed (`.gz`, `.zst`, `.bz2`; the name drops both extensions), or a
 //! folder of such files of one format (one table, with a `_file` column), every
-//! column read as text. Text tables are streamed once into Parquet in a work
-//! folder ([`super::text`]) and read from there. Only regular files and folders
-//! are read. Nothing here knows the data contract:
+//! column read as text, or an Excel workbook whose sheets are raw tables
+//! ([`super::xlsx`]). Text tables and sheets are written once into Parquet in a
+//! work folder ([`super::text`]) and read from there. Only regular files and
+//! folders are read. Nothing here knows the data contract:
 //! staging (`crate::ingest::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
 pub use super::source::Compression;
 use super::source::split_name;
 use super::text::{TextSource, convert, text_source};
+use super::xlsx::{SheetCells, read_workbook};
 pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -34,6 +37,7 @@ pub enum RawFormat {
     Parquet,
     Csv,
     JsonLines,
+    Xlsx,
 }
 
 impl RawFormat {
@@ -42,6 +46,7 @@ impl RawFormat {
             RawFormat::Parquet => "parquet",
             RawFormat::Csv => "csv",
             RawFormat::JsonLines => "jsonl",
+            RawFormat::Xlsx => "xlsx",
         }
     }
 }
@@ -66,8 +71,13 @@ pub struct RawTable {
     pub rows: u64,
     /// The size of the files as they are in the snapshot (compressed).
     pub bytes: u64,
-    /// A text table: how to read it again, and the Parquet file it was converted to.
-    pub(super) text: Option<(Arc<TextSource>, PathBuf)>,
+    /// A text table: how to read it again (to name the line of a bad value).
+    pub(super) text: Option<Arc<TextSource>>,
+    /// A workbook's sheet: where each value came from (to name its cell).
+    pub(super) sheet: Option<Arc<SheetCells>>,
+    /// A text table or sheet: the Parquet file it was converted to, which the
+    /// engine reads.
+    pub(super) converted: Option<PathBuf>,
 }
 
 impl RawTable {
@@ -96,7 +106,7 @@ pub struct Snapshot {
 /// A folder of its own under the system's temporary folder, removed when the
 /// last copy of the snapshot is dropped.
 #[derive(Debug)]
-struct WorkFolder(PathBuf);
+pub(super) struct WorkFolder(PathBuf);
 
 impl WorkFolder {
     fn create() -> std::result::Result<WorkFolder, String> {
@@ -123,11 +133,16 @@ impl Drop for WorkFolder {
 
 impl Snapshot {
     /// Finds and reads the metadata of every raw table; all problems are reported
-    /// together. `csv` holds the format of CSV tables by `system/name`.
-    pub fn open(root: &Path, csv: &BTreeMap<String, CsvFormat>) -> Result<Snapshot> {
+    /// together. `csv` holds the format of CSV tables by `system/name`; `sheets`
+    /// the one sheet read of a workbook `system/name` (else every sheet is a table).
+    pub fn open(
+        root: &Path,
+        csv: &BTreeMap<String, CsvFormat>,
+        sheets: &BTreeMap<String, String>,
+    ) -> Result<Snapshot> {
         if !root.is_dir() {
             return Err(Error::Snapshot(vec![format!(
-                "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv, .jsonl or a folder of part files)",
+                "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv, .jsonl, .xlsx or a folder of part files)",
                 root.display()
             )]));
         }
@@ -148,7 +163,7 @@ impl Snapshot {
                 }
                 let Some((name, format, compression)) = classify(&entry) else {
                     problems.push(format!(
-                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv, <name>.jsonl or .ndjson, each text file maybe .gz, .zst or .bz2, or a folder of such files)",
+                        "{}: not a raw table (revleak reads <name>.parquet, <name>.csv, <name>.jsonl or .ndjson, each text file maybe .gz, .zst or .bz2, <name>.xlsx, or a folder of such files)",
                         entry.display()
                     ));
                     continue;
@@ -162,6 +177,17 @@ impl Snapshot {
                     continue;
                 }
                 seen.insert(name.clone(), entry.clone());
+                if format == RawFormat::Xlsx {
+                    let sheet = sheets.get(&format!("{system}/{name}"));
+                    let read = work_folder(&mut work).map_err(|e| vec![e]).and_then(|dir| {
+                        read_workbook(&system, &name, &entry, sheet.map(String::as_str), &dir)
+                    });
+                    match read {
+                        Ok(mut tables) => raw.append(&mut tables),
+                        Err(mut errs) => problems.append(&mut errs),
+                    }
+                    continue;
+                }
                 let format_of = csv
                     .get(&format!("{system}/{name}"))
                     .copied()
@@ -210,8 +236,8 @@ impl Snapshot {
         systems
     }
 
-    /// Registers every raw table as `system.name`. Text tables are read from
-    /// the Parquet file they were converted to, copied first, when
+    /// Registers every raw table as `system.name`. Text tables and sheets are
+    /// read from the Parquet file they were converted to, copied first, when
     /// `csv_as_parquet` names a folder every executor reads (a cluster), there.
     pub async fn register(
         &self,
@@ -230,8 +256,8 @@ impl Snapshot {
             let location = table.location.to_string_lossy().to_string();
             let failed =
                 |e| Error::exec(format!("{}: registering {}", location, table.sql_name()), e);
-            match &table.text {
-                Some((_, converted)) => {
+            match &table.converted {
+                Some(converted) => {
                     let file = match csv_as_parquet {
                         None => converted.clone(),
                         Some(dir) => {
@@ -245,7 +271,14 @@ impl Snapshot {
                         schema: Some(&table.schema),
                         ..Default::default()
                     };
-                    ctx.register_parquet(table.sql_name(), file.to_string_lossy(), options)
+                    // a sheet's `pos_q3$Sheet1` is one identifier, case kept
+                    let name = match table.sheet {
+                        Some(_) => {
+                            TableReference::partial(table.system.as_str(), table.name.as_str())
+                        }
+                        None => TableReference::from(table.sql_name()),
+                    };
+                    ctx.register_parquet(name, file.to_string_lossy(), options)
                         .await
                         .map_err(failed)?;
                 }
@@ -368,6 +401,7 @@ fn classify(path: &Path) -> Option<(String, RawFormat, Option<Compression>)> {
     match (text_format(&ext), ext.as_str(), compression) {
         (Some(format), _, _) => Some((stem.to_string(), format, compression)),
         (None, "parquet", None) => Some((stem.to_string(), RawFormat::Parquet, None)),
+        (None, "xlsx", None) => Some((stem.to_string(), RawFormat::Xlsx, None)),
         _ => None,
     }
 }
@@ -400,7 +434,7 @@ fn folder_format(folder: &Path) -> RawFormat {
     }
 }
 
-/// The folder text tables are converted in, created on the first one.
+/// The folder text tables and sheets are converted in, created on the first one.
 fn work_folder(work: &mut Option<Arc<WorkFolder>>) -> std::result::Result<PathBuf, String> {
     if work.is_none() {
         *work = Some(Arc::new(WorkFolder::create()?));
@@ -450,7 +484,8 @@ fn read_text(
     table.compression = source.files.first().and_then(|f| f.1);
     table.encoding = options.encoding.map(|e| e.name());
     table.schema = source.schema();
-    table.text = Some((Arc::new(source), target));
+    table.text = Some(Arc::new(source));
+    table.converted = Some(target);
     Ok(())
 }
 
@@ -475,11 +510,14 @@ fn read_raw(
         rows: 0,
         bytes: 0,
         text: None,
+        sheet: None,
+        converted: None,
     };
     match format {
         RawFormat::Csv | RawFormat::JsonLines => {
             read_text(&mut table, (format, compression, options), work)?;
         }
+        RawFormat::Xlsx => unreachable!("a workbook is read by read_workbook"),
         RawFormat::Parquet if location.is_file() => {
             let (schema, rows, bytes) =
                 parquet_metadata(location, &qualified).map_err(|e| vec![e])?;

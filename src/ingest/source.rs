@@ -105,123 +105,61 @@ pub(super) fn unreadable(
     }
 }
 
-/// Windows-1252's characters for the bytes 0x80 to 0x9F, where it differs
-/// from Latin-1 (the five bytes it leaves undefined map to the control code of
-/// the same number, as browsers do).
-const WINDOWS_1252_HIGH: [char; 32] = [
-    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž', '\u{8F}',
-    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}', 'ž', 'Ÿ',
-];
-
-/// Bytes of `encoding` read as UTF-8. A UTF-16 BOM gives the byte order and
-/// is dropped; an unpaired surrogate becomes U+FFFD.
+/// Bytes of `encoding` read as UTF-8, decoded by encoding_rs chunk by chunk
+/// (a character split across two reads is carried over). Windows-1252 as the
+/// WHATWG defines it (what browsers and Excel agree on); Latin-1 strictly
+/// (every byte the code point of its number: WHATWG would read it as
+/// Windows-1252); UTF-16 with its byte order from its BOM, which is dropped
+/// (little-endian without one). A malformed sequence (an unpaired surrogate)
+/// becomes U+FFFD.
 struct Decoding<R> {
     inner: R,
-    encoding: TextEncoding,
+    /// None: Latin-1.
+    decoder: Option<encoding_rs::Decoder>,
     raw: Vec<u8>,
     /// Decoded text not yet read.
     decoded: Vec<u8>,
     decoded_at: usize,
-    /// UTF-16: the byte order once known, an odd byte and a high surrogate
-    /// left from the previous chunk.
-    big_endian: Option<bool>,
-    odd_byte: Option<u8>,
-    high_surrogate: Option<u16>,
     ended: bool,
 }
 
 impl<R: Read> Decoding<R> {
     fn new(inner: R, encoding: TextEncoding) -> Self {
+        let decoder = match encoding {
+            TextEncoding::Latin1 => None,
+            TextEncoding::Windows1252 => {
+                Some(encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling())
+            }
+            // sniffs the BOM: FE FF switches to big-endian
+            TextEncoding::Utf16 => Some(encoding_rs::UTF_16LE.new_decoder()),
+        };
         Decoding {
             inner,
-            encoding,
+            decoder,
             raw: vec![0; BUFFER],
             decoded: Vec::new(),
             decoded_at: 0,
-            big_endian: None,
-            odd_byte: None,
-            high_surrogate: None,
             ended: false,
         }
     }
 
-    fn push(&mut self, c: char) {
-        let mut utf8 = [0; 4];
-        self.decoded
-            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
-    }
-
-    fn decode_unit(&mut self, unit: u16) {
-        match (self.high_surrogate.take(), unit) {
-            (Some(high), 0xDC00..=0xDFFF) => {
-                let c = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(unit) - 0xDC00);
-                self.push(char::from_u32(c).unwrap_or('\u{FFFD}'));
-            }
-            (high, _) => {
-                if high.is_some() {
-                    self.push('\u{FFFD}');
-                }
-                match unit {
-                    0xD800..=0xDBFF => self.high_surrogate = Some(unit),
-                    0xDC00..=0xDFFF => self.push('\u{FFFD}'),
-                    _ => self.push(char::from_u32(u32::from(unit)).unwrap_or('\u{FFFD}')),
-                }
+    /// Decodes the first `n` bytes of `raw` into `decoded`; `last` at the end.
+    fn decode(&mut self, n: usize, last: bool) {
+        let raw = &self.raw[..n];
+        match &mut self.decoder {
+            None => self
+                .decoded
+                .extend_from_slice(encoding_rs::mem::decode_latin1(raw).as_bytes()),
+            Some(decoder) => {
+                let room = decoder
+                    .max_utf8_buffer_length(n)
+                    .expect("a chunk's decoded length fits in memory");
+                self.decoded.resize(room, 0);
+                let (_, read, written, _) = decoder.decode_to_utf8(raw, &mut self.decoded, last);
+                debug_assert_eq!(read, n, "room for the whole chunk was made");
+                self.decoded.truncate(written);
             }
         }
-    }
-
-    /// Decodes the first `n` bytes of `raw` into `decoded`.
-    fn decode(&mut self, n: usize) {
-        let raw = std::mem::take(&mut self.raw);
-        match self.encoding {
-            TextEncoding::Latin1 => {
-                for &b in &raw[..n] {
-                    self.push(char::from(b));
-                }
-            }
-            TextEncoding::Windows1252 => {
-                for &b in &raw[..n] {
-                    match b {
-                        0x80..=0x9F => self.push(WINDOWS_1252_HIGH[usize::from(b - 0x80)]),
-                        _ => self.push(char::from(b)),
-                    }
-                }
-            }
-            TextEncoding::Utf16 => {
-                let mut bytes = raw[..n].iter().copied();
-                loop {
-                    let first = match self.odd_byte.take() {
-                        Some(b) => b,
-                        None => match bytes.next() {
-                            Some(b) => b,
-                            None => break,
-                        },
-                    };
-                    let Some(second) = bytes.next() else {
-                        self.odd_byte = Some(first);
-                        break;
-                    };
-                    let big_endian = match self.big_endian {
-                        Some(order) => order,
-                        None => {
-                            let order = (first, second) == (0xFE, 0xFF);
-                            self.big_endian = Some(order);
-                            if matches!((first, second), (0xFE, 0xFF) | (0xFF, 0xFE)) {
-                                continue; // the BOM
-                            }
-                            order
-                        }
-                    };
-                    let unit = if big_endian {
-                        u16::from_be_bytes([first, second])
-                    } else {
-                        u16::from_le_bytes([first, second])
-                    };
-                    self.decode_unit(unit);
-                }
-            }
-        }
-        self.raw = raw;
     }
 }
 
@@ -234,14 +172,8 @@ impl<R: Read> Read for Decoding<R> {
             self.decoded.clear();
             self.decoded_at = 0;
             let n = self.inner.read(&mut self.raw)?;
-            if n == 0 {
-                self.ended = true;
-                if self.odd_byte.take().is_some() || self.high_surrogate.take().is_some() {
-                    self.push('\u{FFFD}');
-                }
-            } else {
-                self.decode(n);
-            }
+            self.ended = n == 0;
+            self.decode(n, self.ended);
         }
         let n = out.len().min(self.decoded.len() - self.decoded_at);
         out[..n].copy_from_slice(&self.decoded[self.decoded_at..self.decoded_at + n]);
@@ -310,5 +242,8 @@ mod tests {
             .read_to_string(&mut text)
             .unwrap();
         assert_eq!(text, "aü😀");
+        // an unpaired surrogate and an odd last byte are replaced, not dropped
+        let broken = [0xFF, 0xFE, 0x3D, 0xD8, b'a', 0, b'b'];
+        assert_eq!(text_of(&broken, TextEncoding::Utf16), "\u{FFFD}a\u{FFFD}");
     }
 }

@@ -86,7 +86,7 @@ impl TextSource {
                 compression,
                 &self.columns,
             )?),
-            RawFormat::Parquet => unreachable!("Parquet is read as it is"),
+            RawFormat::Parquet | RawFormat::Xlsx => unreachable!("not a text format"),
         })
     }
 

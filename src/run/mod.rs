@@ -430,7 +430,11 @@ fn open_snapshot(opts: &RunOptions) -> Result<Snapshot> {
             std::fs::canonicalize(&opts.snapshot).map_err(|e| Error::io(&opts.snapshot, e))?
         }
     };
-    Snapshot::open(&root, &opts.config.csv_formats()?)
+    Snapshot::open(
+        &root,
+        &opts.config.csv_formats()?,
+        &opts.config.xlsx_sheets()?,
+    )
 }
 
 /// Takes the output folder: its lock, then the recovery of a run killed while

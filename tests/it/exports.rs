@@ -13,7 +13,7 @@ use revleak::config::ConfigFile;
 use revleak::run::RunOptions;
 use std::path::{Path, PathBuf};
 
-const EXPORTS: [&str; 2] = ["crm_csv", "billing_cents"];
+const EXPORTS: [&str; 3] = ["crm_csv", "billing_cents", "pos_xlsx"];
 
 /// A snapshot, queries folder and config assembled from a fixture.
 pub struct Export {
@@ -345,7 +345,7 @@ fn a_table_present_twice_is_an_error_naming_both_paths() {
     );
 }
 
-fn inspect(args: &[&str], cwd: &Path) -> (i32, String) {
+pub fn inspect(args: &[&str], cwd: &Path) -> (i32, String) {
     let mut all = vec!["inspect"];
     all.extend_from_slice(args);
     let out = revleak(&all, cwd);
@@ -376,7 +376,7 @@ fn inspect_shows_the_mapping_and_every_mismatch_at_once() {
         export.tmp.path(),
     );
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("crm/opportunities  csv  "), "{out}");
+    assert!(out.contains("crm/opportunities  csv, uncompressed, utf-8  "), "{out}");
     assert!(out.contains("Opportunity ID Utf8"), "{out}");
     assert!(
         out.contains("crm/deals  <- ") && out.contains("MISSING: crm/deals not in the snapshot"),
@@ -409,4 +409,129 @@ fn inspect_shows_the_mapping_and_every_mismatch_at_once() {
         "{out}"
     );
     assert!(out.contains("No problems"), "{out}");
+}
+
+/// The findings of a run, sorted by id.
+fn sorted_findings(out: &Path) -> Vec<crate::common::Finding> {
+    let mut findings = read_findings(out);
+    findings.sort_by(|a, b| a.finding_id.cmp(&b.finding_id));
+    findings
+}
+
+/// The canonical sample's findings, sorted by id.
+fn canonical_findings(tmp: &Path) -> Vec<crate::common::Finding> {
+    let out = tmp.join("canonical");
+    run_with_options(&RunOptions::new(sample_dir(), &out)).unwrap();
+    sorted_findings(&out)
+}
+
+#[test]
+fn each_sheet_of_a_workbook_is_a_raw_table_file_dollar_sheet_without_a_sheet_setting() {
+    let mut export = assemble("pos_xlsx");
+    export.config = None;
+    let staging = export.queries.join("staging/partner_sales_reports.sql");
+    let sql = std::fs::read_to_string(&staging).unwrap();
+    assert!(sql.contains("from prm.pos_q3\n"), "{sql}");
+    // the sheet's name is part of the table's: a quoted identifier, case kept
+    std::fs::write(
+        &staging,
+        sql.replace("from prm.pos_q3\n", "from prm.\"pos_q3$POS Q3\"\n"),
+    )
+    .unwrap();
+    let report = run_with_options(&export.options(&export.out())).unwrap();
+    assert_eq!(
+        sorted_findings(&export.out()),
+        canonical_findings(export.tmp.path())
+    );
+    // the notes sheet is a raw table too, which no staging view reads
+    assert!(
+        report
+            .manifest
+            .warnings
+            .iter()
+            .any(|w| w.contains("prm/pos_q3$Read me")),
+        "{:?}",
+        report.manifest.warnings
+    );
+}
+
+#[test]
+fn an_error_cell_in_a_workbook_exits_2_naming_file_sheet_and_cell_outputs_untouched() {
+    let export = assemble("pos_xlsx");
+    let out = export.out();
+    let args = |snapshot: &Path| -> Vec<String> {
+        [
+            "run",
+            snapshot.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--queries",
+            export.queries.to_str().unwrap(),
+            "--config",
+            export.config.as_ref().unwrap().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |snapshot: &Path| {
+        let args = args(snapshot);
+        revleak(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            export.tmp.path(),
+        )
+    };
+    let good = run(&export.snapshot);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let findings = out.join("findings/as_of=2026-11-26/part-0.parquet");
+    let before = std::fs::read(&findings).unwrap();
+    std::fs::copy(
+        fixture("pos_xlsx").join("broken/pos_q3.xlsx"),
+        export.snapshot.join("prm/pos_q3.xlsx"),
+    )
+    .unwrap();
+    let bad = run(&export.snapshot);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("prm/pos_q3.xlsx:POS Q3!G7: #DIV/0! (an error cell"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(std::fs::read(&findings).unwrap(), before);
+}
+
+#[test]
+fn inspect_lists_format_compression_encoding_and_files_of_each_raw_table() {
+    let export = assemble("pos_xlsx");
+    let (code, out) = inspect(
+        &[
+            export.snapshot.to_str().unwrap(),
+            "--queries",
+            export.queries.to_str().unwrap(),
+            "--config",
+            export.config.as_ref().unwrap().to_str().unwrap(),
+        ],
+        export.tmp.path(),
+    );
+    assert_eq!(code, 0, "{out}");
+    let workbook = export.snapshot.join("prm/pos_q3.xlsx");
+    // a sheet and a Parquet file: the format alone, the one file is the path
+    assert!(
+        out.contains(&format!(
+            "  prm/pos_q3  xlsx  {}  1 file(s)  691 rows\n      Line Ref Utf8, Reseller ID Utf8,",
+            workbook.display(),
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  billing/payments  parquet  {}  1 file(s)  ",
+            export.snapshot.join("billing/payments.parquet").display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("prm/partner_sales_reports  <- ") && out.contains("from prm/pos_q3  691 rows"),
+        "{out}"
+    );
 }

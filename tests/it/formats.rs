@@ -144,6 +144,51 @@ fn each_text_format_adapted_in_staging_gives_the_canonical_findings() {
 }
 
 #[test]
+fn inspect_names_each_text_tables_compression_encoding_and_files() {
+    let inspect_of = |export: &Export| {
+        let mut args = vec![
+            export.snapshot.to_str().unwrap(),
+            "--queries",
+            export.queries.to_str().unwrap(),
+        ];
+        if let Some(config) = &export.config {
+            args.extend(["--config", config.to_str().unwrap()]);
+        }
+        let (code, out) = crate::exports::inspect(&args, export.tmp.path());
+        assert_eq!(code, 0, "{out}");
+        out
+    };
+    let gz = assemble("billing_gz");
+    let out = inspect_of(&gz);
+    let file = gz.snapshot.join("billing/payments.csv.gz");
+    assert!(
+        out.contains(&format!(
+            "  billing/payments  csv, gzip, utf-8  {}  1 file(s)  ",
+            file.display()
+        )),
+        "{out}"
+    );
+    let cp1252 = assemble("prm_cp1252");
+    let out = inspect_of(&cp1252);
+    assert!(
+        out.contains("  prm/partners  csv, uncompressed, windows-1252  "),
+        "{out}"
+    );
+    let folder = assemble("prm_folder");
+    let out = inspect_of(&folder);
+    let path = folder.snapshot.join("prm/partner_sales_reports");
+    assert!(
+        out.contains(&format!(
+            "  prm/partner_sales_reports  csv, uncompressed, utf-8  {}  19 file(s)  ",
+            path.display()
+        )) && out.contains(
+            "      files: P00001.csv, P00002.csv, P00003.csv, P00004.csv, P00005.csv, … and 14 more\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_folder_whose_files_disagree_on_the_header_is_one_error_naming_them() {
     let export = assemble("prm_folder");
     let folder = export.snapshot.join("prm/partner_sales_reports");
