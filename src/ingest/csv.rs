@@ -3,8 +3,8 @@
 //! error (here, or a value staging cannot convert) names `file:line`. Stricter
 //! about quoting than the `csv` crate, which accepts malformed quoting silently.
 
+use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use super::source::{Compression, open_text, unreadable};
-use super::text::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use crate::config::CsvFormat;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;

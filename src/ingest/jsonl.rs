@@ -9,8 +9,8 @@
 //! `regexp_match(address, '"city":\s*"([^"]*)"')[1]`). Flattening was not
 //! chosen: an array has no fixed columns, and the text loses nothing.
 
+use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use super::source::{Compression, open_text, unreadable};
-use super::text::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use crate::config::CsvFormat;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;

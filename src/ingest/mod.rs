@@ -4,6 +4,7 @@
 //! checked against the contract on what they return ([`staging`]); a value they
 //! could not convert is traced back to its file ([`diagnostics`]).
 
+mod batches;
 pub mod csv;
 pub mod diagnostics;
 pub mod jsonl;

@@ -14,8 +14,8 @@
 //! staging (`crate::ingest::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
-pub use super::source::Compression;
 use super::source::split_name;
+pub use super::source::{Compression, RawFormat};
 use super::text::{TextSource, convert, text_source};
 use super::xlsx::{SheetCells, read_workbook};
 pub use crate::config::CsvFormat;
@@ -31,25 +31,6 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RawFormat {
-    Parquet,
-    Csv,
-    JsonLines,
-    Xlsx,
-}
-
-impl RawFormat {
-    pub fn name(self) -> &'static str {
-        match self {
-            RawFormat::Parquet => "parquet",
-            RawFormat::Csv => "csv",
-            RawFormat::JsonLines => "jsonl",
-            RawFormat::Xlsx => "xlsx",
-        }
-    }
-}
 
 /// A raw table found in the snapshot.
 #[derive(Debug, Clone)]
@@ -108,13 +89,20 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub(super) struct WorkFolder(PathBuf);
 
+/// The work folders' names: `revleak-raw-<pid>-<nanos>`.
+const WORK_FOLDER_PREFIX: &str = "revleak-raw-";
+
 impl WorkFolder {
     fn create() -> std::result::Result<WorkFolder, String> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("revleak-raw-{}-{nanos:08x}", std::process::id()));
+        let temp = std::env::temp_dir();
+        remove_abandoned_work_folders(&temp);
+        let dir = temp.join(format!(
+            "{WORK_FOLDER_PREFIX}{}-{nanos:08x}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| {
             format!(
                 "{}: cannot create the folder text tables are converted in: {e}",
@@ -129,6 +117,40 @@ impl Drop for WorkFolder {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Removes the work folders of runs whose process is gone: a killed run
+/// (SIGKILL, the machine's OOM killer) cannot remove its own, and a converted
+/// 5 GB export would otherwise stay in the temporary folder night after night.
+fn remove_abandoned_work_folders(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(WORK_FOLDER_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_is_running(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn process_is_running(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Elsewhere there is no cheap answer: a folder that may be in use stays.
+#[cfg(not(target_os = "linux"))]
+fn process_is_running(_: u32) -> bool {
+    true
 }
 
 impl Snapshot {
@@ -183,7 +205,25 @@ impl Snapshot {
                         read_workbook(&system, &name, &entry, sheet.map(String::as_str), &dir)
                     });
                     match read {
-                        Ok(mut tables) => raw.append(&mut tables),
+                        Ok(sheets) => raw.extend(sheets.into_iter().map(|sheet| {
+                            RawTable {
+                                system: system.clone(),
+                                name: sheet.name,
+                                location: entry.clone(),
+                                format: RawFormat::Xlsx,
+                                compression: None,
+                                encoding: None,
+                                files: vec![entry.clone()],
+                                partition_columns: Vec::new(),
+                                schema: sheet.schema,
+                                rows: sheet.cells.rows.len() as u64,
+                                // the workbook's size, on each of its sheets
+                                bytes: std::fs::metadata(&entry).map_or(0, |m| m.len()),
+                                text: None,
+                                sheet: Some(Arc::new(sheet.cells)),
+                                converted: Some(sheet.converted),
+                            }
+                        })),
                         Err(mut errs) => problems.append(&mut errs),
                     }
                     continue;

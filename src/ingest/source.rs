@@ -1,4 +1,5 @@
-//! A text raw file (CSV, JSON lines) opened as a stream of UTF-8 bytes:
+//! What a raw file is, from its name (format, compression), and a text raw
+//! file (CSV, JSON lines) opened as a stream of UTF-8 bytes:
 //! decompressed by its last extension (`.gz`, `.zst`, `.bz2`) and decoded from
 //! the encoding set for its table (Windows-1252, Latin-1, UTF-16), so that the readers see UTF-8 text and the
 //! lines they name are lines of the uncompressed, decoded text. Nothing is read
@@ -7,6 +8,26 @@
 use crate::config::TextEncoding;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+
+/// A raw table's format: Parquet as written, the others read as text columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawFormat {
+    Parquet,
+    Csv,
+    JsonLines,
+    Xlsx,
+}
+
+impl RawFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            RawFormat::Parquet => "parquet",
+            RawFormat::Csv => "csv",
+            RawFormat::JsonLines => "jsonl",
+            RawFormat::Xlsx => "xlsx",
+        }
+    }
+}
 
 /// How a raw file is compressed, from its last extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,20 +5,17 @@
 //! row group whatever the file's size, and a cluster reads every format the
 //! same way (the Parquet file, copied into its shared work folder).
 
+use super::batches::{TextBatch, TextBatches, text_schema};
 use super::csv::CsvBatches;
 use super::jsonl::{JsonlBatches, jsonl_columns};
-use super::snapshot::RawFormat;
-use super::source::Compression;
+use super::source::{Compression, RawFormat};
 use crate::config::CsvFormat;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Rows per batch a reader yields.
-pub(super) const BATCH_ROWS: usize = 8192;
 
 /// Rows per row group of the converted file: the writer holds one row group
 /// in memory, so this bounds memory on a large export.
@@ -27,28 +24,6 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// The column a folder's rows get: the file each came from, relative to the
 /// folder (a partner id in the file name is recovered from it in staging).
 pub const FILE_COLUMN: &str = "_file";
-
-/// Rows of a text file and the line (of the uncompressed, decoded text) each starts on.
-pub(super) struct TextBatch {
-    pub batch: RecordBatch,
-    pub lines: Vec<u64>,
-}
-
-/// A text file read in batches.
-pub(super) trait TextBatches {
-    /// The next rows, None at the end; an error names `file:line`.
-    fn next_batch(&mut self) -> Result<Option<TextBatch>, String>;
-}
-
-/// Nullable text columns of these names.
-pub(super) fn text_schema(names: &[String]) -> SchemaRef {
-    Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ))
-}
 
 /// How the files of one text raw table are read.
 #[derive(Debug, Clone)]

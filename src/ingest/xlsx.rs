@@ -9,7 +9,7 @@
 //! there (a workbook is held whole by calamine anyway: Excel's limit is about a
 //! million rows).
 
-use super::snapshot::{RawFormat, RawTable};
+use super::batches::BATCH_ROWS;
 use calamine::{Data, ExcelDateTime, Range, Reader, Xlsx, open_workbook};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -17,12 +17,19 @@ use datafusion::parquet::arrow::ArrowWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Rows per batch, as for CSV: bounded batches whatever the sheet's size.
-const BATCH_ROWS: usize = 8192;
-
 /// Bad cells listed per sheet before the rest are counted: a column of
 /// `#N/A` is one mistake, not a thousand lines of output.
 const CELLS_LISTED: usize = 10;
+
+/// One sheet read as a raw table, written as Parquet.
+pub(super) struct SheetTable {
+    /// The raw table's name: `name$sheet`, or `name` for the configured sheet.
+    pub(super) name: String,
+    pub(super) schema: SchemaRef,
+    pub(super) cells: SheetCells,
+    /// The Parquet file the sheet was written to.
+    pub(super) converted: std::path::PathBuf,
+}
 
 /// Where each value of one sheet's raw table came from.
 #[derive(Debug)]
@@ -55,7 +62,7 @@ pub(super) fn read_workbook(
     path: &Path,
     sheet: Option<&str>,
     work: &Path,
-) -> std::result::Result<Vec<RawTable>, Vec<String>> {
+) -> std::result::Result<Vec<SheetTable>, Vec<String>> {
     let mut workbook: Xlsx<_> = open_workbook(path).map_err(|e| {
         vec![format!(
             "{}: not a readable .xlsx workbook ({system}/{name}): {e}",
@@ -83,7 +90,6 @@ pub(super) fn read_workbook(
             .map(|n| (n.clone(), format!("{name}${n}")))
             .collect(),
     };
-    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut tables = Vec::new();
     let mut problems = Vec::new();
     for (sheet_name, table_name) in chosen {
@@ -113,22 +119,11 @@ pub(super) fn read_workbook(
             problems.push(e);
             continue;
         }
-        tables.push(RawTable {
-            system: system.to_string(),
+        tables.push(SheetTable {
             name: table_name,
-            location: path.to_path_buf(),
-            format: RawFormat::Xlsx,
-            compression: None,
-            encoding: None,
-            files: vec![path.to_path_buf()],
-            partition_columns: Vec::new(),
             schema,
-            rows: cells.rows.len() as u64,
-            // the workbook's size, on each of its sheets
-            bytes,
-            text: None,
-            sheet: Some(Arc::new(cells)),
-            converted: Some(target),
+            cells,
+            converted: target,
         });
     }
     if problems.is_empty() {

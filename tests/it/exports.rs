@@ -376,7 +376,10 @@ fn inspect_shows_the_mapping_and_every_mismatch_at_once() {
         export.tmp.path(),
     );
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("crm/opportunities  csv, uncompressed, utf-8  "), "{out}");
+    assert!(
+        out.contains("crm/opportunities  csv, uncompressed, utf-8  "),
+        "{out}"
+    );
     assert!(out.contains("Opportunity ID Utf8"), "{out}");
     assert!(
         out.contains("crm/deals  <- ") && out.contains("MISSING: crm/deals not in the snapshot"),

@@ -291,3 +291,51 @@ fn a_fifo_inside_a_table_folder_is_refused_too() {
         "{err}"
     );
 }
+
+#[test]
+fn the_work_folder_of_a_killed_run_is_removed_by_the_next_and_a_run_leaves_none() {
+    let export = assemble("billing_gz");
+    let temp = export.tmp.path().join("temp");
+    std::fs::create_dir(&temp).unwrap();
+    // a process that has ended: its pid names a folder no live run owns
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let dead = ended.id();
+    ended.wait().unwrap();
+    let abandoned = temp.join(format!("revleak-raw-{dead}-0badc0de"));
+    std::fs::create_dir(&abandoned).unwrap();
+    std::fs::write(
+        abandoned.join("raw-billing.payments.parquet"),
+        b"left by a SIGKILL",
+    )
+    .unwrap();
+    // a live process's folder (this test's) stays
+    let live = temp.join(format!("revleak-raw-{}-00000001", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+
+    let (snapshot, out, queries) = (
+        export.snapshot.display().to_string(),
+        export.tmp.path().join("out").display().to_string(),
+        export.queries.display().to_string(),
+    );
+    let outcome = crate::common::revleak_command()
+        .args(["run", &snapshot, "--out", &out, "--queries", &queries])
+        .current_dir(export.tmp.path())
+        .env("REVLEAK_LOG", "off")
+        .env("TMPDIR", &temp)
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcome.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&outcome.stderr)
+    );
+    let left: Vec<String> = std::fs::read_dir(&temp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        [live.file_name().unwrap().to_string_lossy().into_owned()]
+    );
+}

@@ -1,0 +1,32 @@
+//! The shape every text reader (CSV, JSON lines) yields: bounded batches of
+//! text columns, each row with the line it starts on, so memory stays near a
+//! batch whatever the file's size and an error can name `file:line`.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::sync::Arc;
+
+/// Rows per batch a reader yields.
+pub(super) const BATCH_ROWS: usize = 8192;
+
+/// Rows of a text file and the line (of the uncompressed, decoded text) each starts on.
+pub(super) struct TextBatch {
+    pub batch: RecordBatch,
+    pub lines: Vec<u64>,
+}
+
+/// A text file read in batches.
+pub(super) trait TextBatches {
+    /// The next rows, None at the end; an error names `file:line`.
+    fn next_batch(&mut self) -> Result<Option<TextBatch>, String>;
+}
+
+/// Nullable text columns of these names.
+pub(super) fn text_schema(names: &[String]) -> SchemaRef {
+    Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
