@@ -293,6 +293,38 @@ fn a_fifo_inside_a_table_folder_is_refused_too() {
 }
 
 #[test]
+fn a_symlink_is_followed_once_and_a_loop_of_links_is_refused_naming_it() {
+    let case = Case::sample();
+    // the payments export kept elsewhere and linked in: read as if it were here
+    let elsewhere = case.tmp.path().join("payments.parquet");
+    let linked = case.snapshot.join("billing/payments.parquet");
+    std::fs::rename(&linked, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &linked).unwrap();
+    let out = case.out().display().to_string();
+    let snapshot = case.snapshot.display().to_string();
+    let queries = queries_dir().display().to_string();
+    let ran = revleak(
+        &["run", &snapshot, "--out", &out, "--queries", &queries],
+        case.tmp.path(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    std::fs::remove_dir_all(case.out()).unwrap();
+    // two links pointing at each other: an error, not a hang
+    let (a, b) = (
+        case.snapshot.join("billing/refunds.csv"),
+        case.snapshot.join("billing/refunds_old.csv"),
+    );
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    let err = case.fails(&[]);
+    assert!(
+        err.contains("billing/refunds.csv: cannot read:")
+            && err.contains("billing/refunds_old.csv: cannot read:"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_work_folder_of_a_killed_run_is_removed_by_the_next_and_a_run_leaves_none() {
     let export = assemble("billing_gz");
     let temp = export.tmp.path().join("temp");
