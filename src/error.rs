@@ -36,6 +36,12 @@ pub enum Error {
         source: datafusion::error::DataFusionError,
     },
 
+    /// Object storage: a store that cannot be built or reached, a missing
+    /// bucket, refused credentials; the message names the URL and the cause
+    /// (never a secret).
+    #[error("{0}")]
+    Storage(String),
+
     /// Reading or writing files.
     #[error("{}: {source}", path.display())]
     Io {

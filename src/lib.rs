@@ -14,6 +14,8 @@
 //! - [`ingest`]: the snapshot's raw tables and the staging views over them,
 //!   checked against the contract (`revleak_contract`);
 //! - [`engine`]: DataFusion sessions, plan rules, estimates, functions, the cluster;
+//! - [`storage`]: where a snapshot's files are read from: a local folder or an
+//!   object store (S3, GCS, Azure);
 //! - [`config`]: parameters and settings; [`error`]: the one error type.
 
 pub mod cli;
@@ -25,5 +27,6 @@ pub mod ops;
 pub mod outputs;
 pub mod reconcile;
 pub mod run;
+pub mod storage;
 
 pub use error::{Error, Result};

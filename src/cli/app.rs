@@ -154,7 +154,8 @@ pub fn run_options(
         report: true,
         actions: !args.no_actions,
         snapshot,
-        out: args.out,
+        // `file:///x` is the folder /x; another URL is refused by the run
+        out: crate::storage::local_path(&args.out)?,
         as_of: args.as_of,
         strict: args.strict || config.strict,
         partner_reports: args.partner_reports || config.partner_reports,

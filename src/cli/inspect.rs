@@ -63,7 +63,13 @@ pub async fn inspect(
     queries: &Path,
     config: &ConfigFile,
 ) -> Result<Inspection> {
-    let snapshot = Snapshot::open(snapshot_dir, &config.csv_formats()?, &config.xlsx_sheets()?)?;
+    let (source, root) = crate::storage::SnapshotSource::locate(snapshot_dir, config)?;
+    let snapshot = Snapshot::open_in(
+        source,
+        &root,
+        &config.csv_formats()?,
+        &config.xlsx_sheets()?,
+    )?;
     let params = Params::resolve(config, &[], None, snapshot.as_of)?;
     let ctx: SessionContext = crate::engine::session::session();
     crate::engine::session::register_params(&ctx, &params)?;

@@ -23,6 +23,8 @@ pub enum KeyKind {
     /// A size in bytes, kept as written (`"4GiB"`).
     Size,
     Engine,
+    /// A whole number of seconds, 1 or more.
+    Seconds,
     /// Canonical tables of the contract (`system/name`): a TOML array, and
     /// comma-separated in an environment variable.
     Tables,
@@ -37,6 +39,7 @@ impl KeyKind {
             KeyKind::Bool => parse_bool(source, value)?.to_string(),
             KeyKind::Severity => parse_severity(source, value)?.to_string(),
             KeyKind::Threads => parse_threads(source, value)?.to_string(),
+            KeyKind::Seconds => parse_seconds(source, value)?.to_string(),
             KeyKind::Size => {
                 parse_size(source, value)?;
                 value.to_string()
@@ -49,7 +52,7 @@ impl KeyKind {
     /// The value as TOML: switches and counts bare, everything else a string.
     pub fn toml(self, value: &str) -> String {
         match self {
-            KeyKind::Bool | KeyKind::Threads => value.to_string(),
+            KeyKind::Bool | KeyKind::Threads | KeyKind::Seconds => value.to_string(),
             KeyKind::Tables => {
                 let names: Vec<String> = split_list(value).map(|n| format!("{n:?}")).collect();
                 format!("[{}]", names.join(", "))
@@ -239,6 +242,36 @@ pub const KEYS: &[ConfigKey] = &[
         get: |c| c.scheduler.clone(),
         set: |c, v| c.scheduler = Some(v),
     },
+    ConfigKey {
+        name: "storage_endpoint",
+        kind: KeyKind::Text,
+        unset: Unset::Note("(the cloud's own, or AWS_ENDPOINT_URL)"),
+        help: "A snapshot in object storage (s3://, gs://, az://): credentials come from the\ncloud's standard environment variables; an S3-compatible store (MinIO, R2,\nCeph) is reached at this endpoint, over plain HTTP only with storage_allow_http.\nRequests are retried (503, 429, lost connections) for at most\nstorage_retry_timeout seconds.",
+        example: "https://minio.internal:9000",
+        in_starter: false,
+        get: |c| c.storage_endpoint.clone(),
+        set: |c, v| c.storage_endpoint = Some(v),
+    },
+    ConfigKey {
+        name: "storage_allow_http",
+        kind: KeyKind::Bool,
+        unset: Unset::Default("false"),
+        help: "",
+        example: "false",
+        in_starter: false,
+        get: |c| Some(c.storage_allow_http.to_string()),
+        set: |c, v| c.storage_allow_http = v == "true",
+    },
+    ConfigKey {
+        name: "storage_retry_timeout",
+        kind: KeyKind::Seconds,
+        unset: Unset::Default("30"),
+        help: "",
+        example: "30",
+        in_starter: false,
+        get: |c| c.storage_retry_timeout.map(|s| s.to_string()),
+        set: |c, v| c.storage_retry_timeout = v.parse().ok(),
+    },
 ];
 
 /// The key of `name`, if `revleak.toml` has one.
@@ -302,6 +335,14 @@ pub struct ConfigFile {
     pub(crate) engine_text: Option<String>,
     /// The Ballista scheduler with `engine = "ballista"`, e.g. `df://host:50050`.
     pub scheduler: Option<String>,
+    /// The endpoint of an S3-compatible store (or a GCS base URL, an Azure
+    /// endpoint) for a snapshot in object storage.
+    pub storage_endpoint: Option<String>,
+    /// Object storage over plain HTTP (a local MinIO).
+    #[serde(default)]
+    pub storage_allow_http: bool,
+    /// Seconds a store request is retried for (default 30).
+    pub storage_retry_timeout: Option<u64>,
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
     #[serde(default)]
     pub csv: BTreeMap<String, CsvTableConfig>,
@@ -345,6 +386,15 @@ pub fn parse_threads(source: &str, value: &str) -> Result<usize> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(Error::Config(format!(
             "{source}: threads must be a whole number of 1 or more, got `{value}`"
+        ))),
+    }
+}
+
+pub fn parse_seconds(source: &str, value: &str) -> Result<u64> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(Error::Config(format!(
+            "{source}: expected a whole number of seconds, 1 or more, got `{value}`"
         ))),
     }
 }

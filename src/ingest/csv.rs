@@ -6,6 +6,7 @@
 use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use super::source::{Compression, open_text, unreadable};
 use crate::config::CsvFormat;
+use crate::storage::SnapshotSource;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use std::cell::RefCell;
@@ -33,12 +34,13 @@ pub(super) struct CsvBatches {
 impl CsvBatches {
     /// Opens `path` and reads its header row.
     pub(super) fn open(
+        origin: &SnapshotSource,
         path: &Path,
         table: &str,
         format: CsvFormat,
         compression: Option<Compression>,
     ) -> Result<CsvBatches, String> {
-        let text = open_text(path, compression, format.encoding)?;
+        let text = open_text(origin, path, compression, format.encoding)?;
         let state = Rc::new(RefCell::new(TrackState::default()));
         let tracked = Tracked {
             inner: text,
@@ -327,7 +329,8 @@ mod tests {
         let path = dir.path().join("t.csv");
         std::fs::write(&path, text).unwrap();
         let read = || -> std::result::Result<CsvRows, String> {
-            let mut reader = CsvBatches::open(&path, "crm/t", format, None)?;
+            let mut reader =
+                CsvBatches::open(&SnapshotSource::Local, &path, "crm/t", format, None)?;
             let mut rows = CsvRows {
                 batches: Vec::new(),
                 lines: Vec::new(),

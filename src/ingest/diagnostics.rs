@@ -1,11 +1,12 @@
 //! Where a value staging could not convert came from: the raw file and line
 //! (CSV, JSON lines: the file is read again), the cell (xlsx) or row (Parquet),
-//! and the column, for the error message.
+//! and the column, for the error message. A snapshot in object storage is
+//! read again through its source, as it was read the first time.
 
 use crate::ingest::snapshot::Snapshot;
+use crate::storage::SnapshotSource;
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// Where a value staging could not convert was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +32,9 @@ impl Snapshot {
                 continue;
             }
             if let (Some(sheet), Some(converted)) = (&table.sheet, &table.converted) {
-                if let Some((record, column)) = find_in_parquet(converted, value) {
+                if let Some((record, column)) =
+                    find_in_parquet(&SnapshotSource::Local, converted, value)
+                {
                     let field = table.schema.index_of(&column).unwrap_or(0);
                     return Some(ValueLocation {
                         at: sheet.cell(&table.location, record, field),
@@ -41,7 +44,7 @@ impl Snapshot {
                 continue;
             }
             for file in &table.files {
-                if let Some((record, column)) = find_in_parquet(file, value) {
+                if let Some((record, column)) = find_in_parquet(&self.source, file, value) {
                     return Some(ValueLocation {
                         at: format!("{} row {}", file.display(), record + 1),
                         column,
@@ -54,11 +57,12 @@ impl Snapshot {
 }
 
 /// The first record (from 0) of a Parquet file holding `value` in a column.
-fn find_in_parquet(file: &std::path::Path, value: &str) -> Option<(usize, String)> {
-    let handle = std::fs::File::open(file).ok()?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(handle)
-        .and_then(|b| b.build())
-        .ok()?;
+fn find_in_parquet(
+    origin: &SnapshotSource,
+    file: &std::path::Path,
+    value: &str,
+) -> Option<(usize, String)> {
+    let reader = origin.parquet_rows(file)?;
     let mut seen = 0usize;
     for batch in reader.flatten() {
         if let Some((row, column)) = find_in_batch(&batch, value) {

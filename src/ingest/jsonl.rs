@@ -12,6 +12,7 @@
 use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
 use super::source::{Compression, open_text, unreadable};
 use crate::config::CsvFormat;
+use crate::storage::SnapshotSource;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::SchemaRef;
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ struct Lines {
 
 impl Lines {
     fn open(
+        origin: &SnapshotSource,
         path: &Path,
         table: &str,
         format: CsvFormat,
@@ -43,7 +45,7 @@ impl Lines {
             path: path.to_path_buf(),
             table: table.to_string(),
             compression,
-            text: open_text(path, compression, format.encoding)?,
+            text: open_text(origin, path, compression, format.encoding)?,
             line: 0,
             buffer: Vec::new(),
         })
@@ -86,12 +88,13 @@ impl Lines {
 /// The keys of every object of the file, in order of first appearance; every
 /// line is checked on the way.
 pub(super) fn jsonl_columns(
+    origin: &SnapshotSource,
     path: &Path,
     table: &str,
     format: CsvFormat,
     compression: Option<Compression>,
 ) -> Result<Vec<String>, String> {
-    let mut lines = Lines::open(path, table, format, compression)?;
+    let mut lines = Lines::open(origin, path, table, format, compression)?;
     let mut columns: Vec<String> = Vec::new();
     let mut seen: HashMap<String, ()> = HashMap::new();
     while let Some((_, object)) = lines.next_object()? {
@@ -113,6 +116,7 @@ pub(super) struct JsonlBatches {
 
 impl JsonlBatches {
     pub(super) fn open(
+        origin: &SnapshotSource,
         path: &Path,
         table: &str,
         format: CsvFormat,
@@ -120,7 +124,7 @@ impl JsonlBatches {
         columns: &[String],
     ) -> Result<JsonlBatches, String> {
         Ok(JsonlBatches {
-            lines: Lines::open(path, table, format, compression)?,
+            lines: Lines::open(origin, path, table, format, compression)?,
             schema: text_schema(columns),
             index: columns
                 .iter()
@@ -452,10 +456,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.jsonl");
         std::fs::write(&path, "{\"b\": 1, \"a\": 2}\n\n{\"c\": 3, \"a\": null}\n").unwrap();
-        let columns = jsonl_columns(&path, "erp/t", CsvFormat::default(), None).unwrap();
+        let columns = jsonl_columns(
+            &SnapshotSource::Local,
+            &path,
+            "erp/t",
+            CsvFormat::default(),
+            None,
+        )
+        .unwrap();
         assert_eq!(columns, vec!["b", "a", "c"]);
-        let mut reader =
-            JsonlBatches::open(&path, "erp/t", CsvFormat::default(), None, &columns).unwrap();
+        let mut reader = JsonlBatches::open(
+            &SnapshotSource::Local,
+            &path,
+            "erp/t",
+            CsvFormat::default(),
+            None,
+            &columns,
+        )
+        .unwrap();
         let batch = reader.next_batch().unwrap().unwrap();
         assert_eq!(batch.lines, vec![1, 3]);
         assert_eq!(batch.batch.column(2).null_count(), 1);

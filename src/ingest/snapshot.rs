@@ -10,7 +10,10 @@
 //! column read as text, or an Excel workbook whose sheets are raw tables
 //! ([`super::xlsx`]). Text tables and sheets are written once into Parquet in a
 //! work folder ([`super::text`]) and read from there. Only regular files and
-//! folders are read. Nothing here knows the data contract:
+//! folders are read. The snapshot is a local folder or a prefix in object
+//! storage: every listing and read goes through its
+//! [`SnapshotSource`](crate::storage::SnapshotSource), and Parquet on a store
+//! is registered by URL, read by DataFusion with ranged GETs. Nothing here knows the data contract:
 //! staging (`crate::ingest::staging`) maps raw tables to the canonical ones, and the
 //! contract is checked on what it produces.
 
@@ -20,13 +23,13 @@ use super::text::{TextSource, convert, text_source};
 use super::xlsx::{SheetCells, read_workbook};
 pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
+use crate::storage::{Entry, Kind, SnapshotSource};
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -75,7 +78,10 @@ impl RawTable {
 
 #[derive(Debug, Clone)]
 pub struct Snapshot {
+    /// The folder, or on a store its URL (as entries are named).
     pub root: PathBuf,
+    /// Where its files are read from.
+    pub source: SnapshotSource,
     pub raw: Vec<RawTable>,
     /// From `snapshot.json`, when present.
     pub as_of: Option<NaiveDate>,
@@ -162,31 +168,47 @@ impl Snapshot {
         csv: &BTreeMap<String, CsvFormat>,
         sheets: &BTreeMap<String, String>,
     ) -> Result<Snapshot> {
-        if !root.is_dir() {
+        Snapshot::open_in(SnapshotSource::Local, root, csv, sheets)
+    }
+
+    /// [`Snapshot::open`] from `source`: a local folder or, on a store, the
+    /// URL `root` ([`SnapshotSource::locate`]).
+    pub fn open_in(
+        source: SnapshotSource,
+        root: &Path,
+        csv: &BTreeMap<String, CsvFormat>,
+        sheets: &BTreeMap<String, String>,
+    ) -> Result<Snapshot> {
+        if !source.check_root(root)? {
+            let what = match source.is_store() {
+                true => "snapshot prefix holds no objects (is the URL right?)",
+                false => "snapshot folder does not exist",
+            };
             return Err(Error::Snapshot(vec![format!(
-                "{}: snapshot folder does not exist (expected <snapshot>/<system>/<table>.parquet, .csv, .jsonl, .xlsx or a folder of part files)",
+                "{}: {what} (expected <snapshot>/<system>/<table>.parquet, .csv, .jsonl, .xlsx or a folder of part files)",
                 root.display()
             )]));
         }
-        let as_of = read_snapshot_json(root)?;
         let mut problems = Vec::new();
+        let top = sorted_entries(&source, root, &mut problems);
+        let as_of = read_snapshot_json(&source, &top)?;
         let mut raw = Vec::new();
         let mut work = None;
-        for system_dir in sorted_entries(root, &mut problems) {
+        for system_dir in top {
             if !system_dir.is_dir() {
                 continue; // snapshot.json, a marker file
             }
-            let system = file_name(&system_dir);
+            let system = system_dir.name();
             let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-            for entry in sorted_entries(&system_dir, &mut problems) {
+            for entry in sorted_entries(&source, &system_dir.path, &mut problems) {
                 if let Some(problem) = not_a_file_or_folder(&entry) {
                     problems.push(problem);
                     continue;
                 }
-                let Some((name, format, compression)) = classify(&entry) else {
+                let Some((name, format, compression)) = classify(&source, &entry) else {
                     problems.push(format!(
                         "{}: not a raw table (revleak reads <name>.parquet, <name>.csv, <name>.jsonl or .ndjson, each text file maybe .gz, .zst or .bz2, <name>.xlsx, or a folder of such files)",
-                        entry.display()
+                        entry.path.display()
                     ));
                     continue;
                 };
@@ -194,31 +216,37 @@ impl Snapshot {
                     problems.push(format!(
                         "{system}/{name} is in the snapshot twice: {} and {} (keep one)",
                         first.display(),
-                        entry.display()
+                        entry.path.display()
                     ));
                     continue;
                 }
-                seen.insert(name.clone(), entry.clone());
+                seen.insert(name.clone(), entry.path.clone());
                 if format == RawFormat::Xlsx {
                     let sheet = sheets.get(&format!("{system}/{name}"));
                     let read = work_folder(&mut work).map_err(|e| vec![e]).and_then(|dir| {
-                        read_workbook(&system, &name, &entry, sheet.map(String::as_str), &dir)
+                        read_workbook(
+                            &source,
+                            (system.as_str(), name.as_str()),
+                            &entry.path,
+                            sheet.map(String::as_str),
+                            &dir,
+                        )
                     });
                     match read {
                         Ok(sheets) => raw.extend(sheets.into_iter().map(|sheet| {
                             RawTable {
                                 system: system.clone(),
                                 name: sheet.name,
-                                location: entry.clone(),
+                                location: entry.path.clone(),
                                 format: RawFormat::Xlsx,
                                 compression: None,
                                 encoding: None,
-                                files: vec![entry.clone()],
+                                files: vec![entry.path.clone()],
                                 partition_columns: Vec::new(),
                                 schema: sheet.schema,
                                 rows: sheet.cells.rows.len() as u64,
                                 // the workbook's size, on each of its sheets
-                                bytes: std::fs::metadata(&entry).map_or(0, |m| m.len()),
+                                bytes: entry.size(),
                                 text: None,
                                 sheet: Some(Arc::new(sheet.cells)),
                                 converted: Some(sheet.converted),
@@ -233,6 +261,7 @@ impl Snapshot {
                     .copied()
                     .unwrap_or_default();
                 match read_raw(
+                    &source,
                     &system,
                     &name,
                     &entry,
@@ -250,6 +279,7 @@ impl Snapshot {
         }
         Ok(Snapshot {
             root: root.to_path_buf(),
+            source,
             raw,
             as_of,
             _converted_in: work,
@@ -284,6 +314,7 @@ impl Snapshot {
         ctx: &SessionContext,
         csv_as_parquet: Option<&Path>,
     ) -> Result<()> {
+        self.source.register_with(ctx)?;
         let catalog = ctx.catalog("datafusion").expect("default catalog exists");
         for system in self.systems() {
             if catalog.schema(&system).is_none() {
@@ -293,7 +324,9 @@ impl Snapshot {
             }
         }
         for table in &self.raw {
-            let location = table.location.to_string_lossy().to_string();
+            // a folder of part files (on a store its URL ends with `/`)
+            let folder = table.files.first() != Some(&table.location);
+            let location = self.source.table_url(&table.location, folder);
             let failed =
                 |e| Error::exec(format!("{}: registering {}", location, table.sql_name()), e);
             match &table.converted {
@@ -368,74 +401,46 @@ impl Snapshot {
     }
 }
 
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default()
-}
-
 /// Writer bookkeeping (`_SUCCESS`, `.crc`, `.DS_Store`), as in Spark and Hive.
-fn is_bookkeeping(path: &Path) -> bool {
-    let name = file_name(path);
+fn is_bookkeeping(entry: &Entry) -> bool {
+    let name = entry.name();
     name.starts_with('.') || name.starts_with('_')
 }
 
 /// A folder's entries, sorted, bookkeeping left out.
-fn sorted_entries(dir: &Path, problems: &mut Vec<String>) -> Vec<PathBuf> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => {
-            problems.push(format!("{}: cannot list: {e}", dir.display()));
-            return Vec::new();
+fn sorted_entries(source: &SnapshotSource, dir: &Path, problems: &mut Vec<String>) -> Vec<Entry> {
+    match source.list(dir) {
+        Ok(entries) => entries.into_iter().filter(|e| !is_bookkeeping(e)).collect(),
+        Err(problem) => {
+            problems.push(problem);
+            Vec::new()
         }
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| !is_bookkeeping(p))
-        .collect();
-    paths.sort();
-    paths
-}
-
-/// Why `path` is not read, when it is neither a regular file nor a folder:
-/// opening a FIFO waits for a writer forever, and a socket or device is no
-/// export. Symlinks are followed (once: a loop is an error of `metadata`).
-fn not_a_file_or_folder(path: &Path) -> Option<String> {
-    let kind = match std::fs::metadata(path) {
-        Err(e) => return Some(format!("{}: cannot read: {e}", path.display())),
-        Ok(m) if m.is_file() || m.is_dir() => return None,
-        Ok(m) => special_file_kind(&m.file_type()),
-    };
-    Some(format!(
-        "{}: {kind}, not a regular file or folder (revleak reads only those; move it out of the snapshot)",
-        path.display()
-    ))
-}
-
-#[cfg(unix)]
-fn special_file_kind(file_type: &std::fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if file_type.is_fifo() {
-        "a named pipe (FIFO)"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_block_device() || file_type.is_char_device() {
-        "a device"
-    } else {
-        "a special file"
     }
 }
 
-#[cfg(not(unix))]
-fn special_file_kind(_: &std::fs::FileType) -> &'static str {
-    "a special file"
+/// Why an entry is not read, when it is neither a regular file nor a folder:
+/// opening a FIFO waits for a writer forever, and a socket or device is no
+/// export. Symlinks are followed (once: a loop is an error of `metadata`).
+fn not_a_file_or_folder(entry: &Entry) -> Option<String> {
+    let kind = match &entry.kind {
+        Kind::Unreadable(e) => return Some(format!("{}: cannot read: {e}", entry.path.display())),
+        Kind::File { .. } | Kind::Folder => return None,
+        Kind::Special(kind) => kind,
+    };
+    Some(format!(
+        "{}: {kind}, not a regular file or folder (revleak reads only those; move it out of the snapshot)",
+        entry.path.display()
+    ))
 }
 
 /// A raw table's name, format and compression, from its path.
-fn classify(path: &Path) -> Option<(String, RawFormat, Option<Compression>)> {
-    let name = file_name(path);
-    if path.is_dir() {
-        return Some((name, folder_format(path), None));
+fn classify(
+    source: &SnapshotSource,
+    entry: &Entry,
+) -> Option<(String, RawFormat, Option<Compression>)> {
+    let name = entry.name();
+    if entry.is_dir() {
+        return Some((name, folder_format(source, &entry.path), None));
     }
     let (stem, ext, compression) = split_name(&name)?;
     match (text_format(&ext), ext.as_str(), compression) {
@@ -457,15 +462,15 @@ fn text_format(ext: &str) -> Option<RawFormat> {
 /// A folder whose files are all CSV, or all JSON lines, is one text table;
 /// any other folder is read as Parquet part files (whose reading names what
 /// does not belong).
-fn folder_format(folder: &Path) -> RawFormat {
+fn folder_format(source: &SnapshotSource, folder: &Path) -> RawFormat {
     let mut ignored = Vec::new();
-    let formats: Vec<Option<RawFormat>> = sorted_entries(folder, &mut ignored)
+    let formats: Vec<Option<RawFormat>> = sorted_entries(source, folder, &mut ignored)
         .iter()
-        .map(|p| {
-            if p.is_dir() {
+        .map(|e| {
+            if e.is_dir() {
                 return None;
             }
-            split_name(&file_name(p)).and_then(|(_, ext, _)| text_format(&ext))
+            split_name(&e.name()).and_then(|(_, ext, _)| text_format(&ext))
         })
         .collect();
     match formats.first() {
@@ -485,22 +490,27 @@ fn work_folder(work: &mut Option<Arc<WorkFolder>>) -> std::result::Result<PathBu
 /// A text table (a file or a folder of files): its header or keys checked,
 /// then streamed into Parquet in the work folder.
 fn read_text(
+    origin: &SnapshotSource,
     table: &mut RawTable,
+    entry: &Entry,
     (format, compression, options): (RawFormat, Option<Compression>, CsvFormat),
     work: &mut Option<Arc<WorkFolder>>,
 ) -> std::result::Result<(), Vec<String>> {
     let location = table.location.clone();
-    let files = if location.is_dir() {
+    let mut bytes = entry.size();
+    let files = if entry.is_dir() {
         let mut problems = Vec::new();
         let mut files = Vec::new();
-        for path in sorted_entries(&location, &mut problems) {
-            if let Some(problem) = not_a_file_or_folder(&path) {
+        bytes = 0;
+        for file in sorted_entries(origin, &location, &mut problems) {
+            if let Some(problem) = not_a_file_or_folder(&file) {
                 problems.push(problem);
                 continue;
             }
-            let name = file_name(&path);
+            let name = file.name();
             let compression = split_name(&name).and_then(|(_, _, c)| c);
-            files.push((path, compression, Some(name)));
+            bytes += file.size();
+            files.push((file.path, compression, Some(name)));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -509,18 +519,21 @@ fn read_text(
     } else {
         vec![(location.clone(), compression, None)]
     };
-    let source =
-        text_source(format, &table.qualified(), options, &location, files).map_err(|e| vec![e])?;
+    let source = text_source(
+        origin,
+        format,
+        &table.qualified(),
+        options,
+        &location,
+        files,
+    )
+    .map_err(|e| vec![e])?;
     let target = work_folder(work)
         .map_err(|e| vec![e])?
         .join(format!("raw-{}.{}.parquet", table.system, table.name));
     table.rows = convert(&source, &target).map_err(|e| vec![e])?;
     table.files = source.files.iter().map(|f| f.0.clone()).collect();
-    table.bytes = table
-        .files
-        .iter()
-        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
-        .sum();
+    table.bytes = bytes;
     table.compression = source.files.first().and_then(|f| f.1);
     table.encoding = options.encoding.map(|e| e.name());
     table.schema = source.schema();
@@ -530,13 +543,15 @@ fn read_text(
 }
 
 fn read_raw(
+    origin: &SnapshotSource,
     system: &str,
     name: &str,
-    location: &Path,
+    entry: &Entry,
     (format, compression, options): (RawFormat, Option<Compression>, CsvFormat),
     work: &mut Option<Arc<WorkFolder>>,
 ) -> std::result::Result<RawTable, Vec<String>> {
     let qualified = format!("{system}/{name}");
+    let location = entry.path.as_path();
     let mut table = RawTable {
         system: system.to_string(),
         name: name.to_string(),
@@ -555,19 +570,26 @@ fn read_raw(
     };
     match format {
         RawFormat::Csv | RawFormat::JsonLines => {
-            read_text(&mut table, (format, compression, options), work)?;
+            read_text(
+                origin,
+                &mut table,
+                entry,
+                (format, compression, options),
+                work,
+            )?;
         }
         RawFormat::Xlsx => unreachable!("a workbook is read by read_workbook"),
-        RawFormat::Parquet if location.is_file() => {
-            let (schema, rows, bytes) =
-                parquet_metadata(location, &qualified).map_err(|e| vec![e])?;
+        RawFormat::Parquet if !entry.is_dir() => {
+            let (schema, rows, bytes) = origin
+                .parquet_footer(location, entry.size(), &qualified)
+                .map_err(|e| vec![e])?;
             table.files = vec![location.to_path_buf()];
             table.schema = schema;
             table.rows = rows;
             table.bytes = bytes;
         }
         RawFormat::Parquet => {
-            let parts = part_files(location)?;
+            let parts = part_files(origin, location)?;
             if parts.is_empty() {
                 return Err(vec![format!(
                     "{}: folder holds no .parquet part files ({qualified})",
@@ -577,7 +599,7 @@ fn read_raw(
             let keys = parts[0].1.clone();
             let mut problems = Vec::new();
             let mut first: Option<(PathBuf, SchemaRef)> = None;
-            for (file, file_keys) in &parts {
+            for (file, file_keys, size) in &parts {
                 if *file_keys != keys {
                     problems.push(format!(
                         "{}: partition folders {:?} differ from {:?} of {} (one layout per table)",
@@ -588,7 +610,7 @@ fn read_raw(
                     ));
                     continue;
                 }
-                match parquet_metadata(file, &qualified) {
+                match origin.parquet_footer(file, *size, &qualified) {
                     Err(e) => problems.push(e),
                     Ok((schema, rows, bytes)) => {
                         table.rows += rows;
@@ -642,7 +664,7 @@ fn read_raw(
             for key in &keys {
                 fields.push(Field::new(key, DataType::Utf8, true));
             }
-            table.files = parts.into_iter().map(|(f, _)| f).collect();
+            table.files = parts.into_iter().map(|(f, _, _)| f).collect();
             table.partition_columns = keys.clone();
             table.schema = Arc::new(Schema::new(fields));
         }
@@ -650,63 +672,42 @@ fn read_raw(
     Ok(table)
 }
 
-/// Schema, rows and bytes of one Parquet file, from its footer.
-fn parquet_metadata(
-    file: &Path,
-    qualified: &str,
-) -> std::result::Result<(SchemaRef, u64, u64), String> {
-    let handle = std::fs::File::open(file)
-        .map_err(|e| format!("{}: cannot open {qualified}: {e}", file.display()))?;
-    let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
-    if size == 0 {
-        return Err(format!(
-            "{}: empty file, not a Parquet file ({qualified})",
-            file.display()
-        ));
-    }
-    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(|e| {
-        format!(
-            "{}: not a readable Parquet file ({qualified}): {e}",
-            file.display()
-        )
-    })?;
-    let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
-    // Only the columns: key-value metadata of the writer is not the table's.
-    let schema = Arc::new(Schema::new(builder.schema().fields().clone()));
-    Ok((schema, rows, size))
-}
-
 /// The Parquet part files under a table folder, each with its Hive partition
-/// keys (`key=value` folders on the way), sorted.
-fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>, Vec<String>> {
+/// keys (`key=value` folders on the way) and size, sorted.
+#[allow(clippy::type_complexity)]
+fn part_files(
+    origin: &SnapshotSource,
+    folder: &Path,
+) -> std::result::Result<Vec<(PathBuf, Vec<String>, u64)>, Vec<String>> {
     let mut found = Vec::new();
     let mut problems = Vec::new();
     let mut stack = vec![(folder.to_path_buf(), Vec::<String>::new())];
     while let Some((dir, keys)) = stack.pop() {
-        for path in sorted_entries(&dir, &mut problems) {
-            if let Some(problem) = not_a_file_or_folder(&path) {
+        for entry in sorted_entries(origin, &dir, &mut problems) {
+            if let Some(problem) = not_a_file_or_folder(&entry) {
                 problems.push(problem);
                 continue;
             }
-            let name = file_name(&path);
-            if path.is_dir() {
+            let name = entry.name();
+            if entry.is_dir() {
                 match name.split_once('=') {
                     Some((key, _)) if !key.is_empty() => {
                         let mut keys = keys.clone();
                         keys.push(key.to_string());
-                        stack.push((path, keys));
+                        stack.push((entry.path, keys));
                     }
                     _ => problems.push(format!(
                         "{}: unexpected folder in a table folder (only Hive-style key=value folders are read)",
-                        path.display()
+                        entry.path.display()
                     )),
                 }
             } else if name.to_ascii_lowercase().ends_with(".parquet") {
-                found.push((path, keys.clone()));
+                let size = entry.size();
+                found.push((entry.path, keys.clone(), size));
             } else {
                 problems.push(format!(
                     "{}: unexpected file in a table folder (a folder holds .parquet part files, or CSV or JSON lines files of one format)",
-                    path.display()
+                    entry.path.display()
                 ));
             }
         }
@@ -718,15 +719,32 @@ fn part_files(folder: &Path) -> std::result::Result<Vec<(PathBuf, Vec<String>)>,
     Ok(found)
 }
 
-fn read_snapshot_json(root: &Path) -> Result<Option<NaiveDate>> {
-    let path = root.join("snapshot.json");
-    if !path.exists() {
+/// `snapshot.json`'s as_of, when the snapshot's top level (`top`) holds one.
+fn read_snapshot_json(origin: &SnapshotSource, top: &[Entry]) -> Result<Option<NaiveDate>> {
+    // a broken link reads as absent, as before
+    let Some(entry) = top
+        .iter()
+        .find(|e| e.name() == "snapshot.json" && !matches!(e.kind, Kind::Unreadable(_)))
+    else {
         return Ok(None);
-    }
-    if let Some(problem) = not_a_file_or_folder(&path) {
+    };
+    if let Some(problem) = not_a_file_or_folder(entry) {
         return Err(Error::Snapshot(vec![problem]));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let path = &entry.path;
+    let bytes = match origin {
+        SnapshotSource::Local => std::fs::read(path).map_err(|e| Error::io(path, e))?,
+        SnapshotSource::Store(_) => origin.read_all(path).map_err(Error::Storage)?,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ),
+        )
+    })?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::Snapshot(vec![format!("{}: not valid JSON: {e}", path.display())]))?;
     match value.get("as_of") {

@@ -6,6 +6,7 @@
 //! whole: every layer is a `Read` over the one below.
 
 use crate::config::TextEncoding;
+use crate::storage::SnapshotSource;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -72,16 +73,18 @@ pub(super) fn split_name(name: &str) -> Option<(&str, String, Option<Compression
 
 const BUFFER: usize = 64 * 1024;
 
-/// Opens `path` as UTF-8 text: decompressed, decoded from `encoding` (None:
-/// UTF-8, passed through unchecked for the reader to check), a byte-order mark
+/// Opens `path` (from `origin`: a local file, or an object streamed in ranged
+/// GETs) as UTF-8 text: decompressed, decoded from `encoding` (None: UTF-8,
+/// passed through unchecked for the reader to check), a byte-order mark
 /// dropped.
 pub(super) fn open_text(
+    origin: &SnapshotSource,
     path: &Path,
     compression: Option<Compression>,
     encoding: Option<TextEncoding>,
 ) -> Result<Box<dyn BufRead>, String> {
     let cannot = |e: std::io::Error| format!("{}: {e}", path.display());
-    let file = std::fs::File::open(path).map_err(cannot)?;
+    let file = origin.open(path).map_err(cannot)?;
     let raw: Box<dyn Read> = match compression {
         None => Box::new(file),
         Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(

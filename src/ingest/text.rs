@@ -10,6 +10,7 @@ use super::csv::CsvBatches;
 use super::jsonl::{JsonlBatches, jsonl_columns};
 use super::source::{Compression, RawFormat};
 use crate::config::CsvFormat;
+use crate::storage::SnapshotSource;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -28,6 +29,8 @@ pub const FILE_COLUMN: &str = "_file";
 /// How the files of one text raw table are read.
 #[derive(Debug, Clone)]
 pub(super) struct TextSource {
+    /// Where the files are read from.
+    pub origin: SnapshotSource,
     pub format: RawFormat,
     /// `system/name`, for messages.
     pub table: String,
@@ -49,12 +52,14 @@ impl TextSource {
     ) -> Result<Box<dyn TextBatches>, String> {
         Ok(match self.format {
             RawFormat::Csv => Box::new(CsvBatches::open(
+                &self.origin,
                 file,
                 &self.table,
                 self.options,
                 compression,
             )?),
             RawFormat::JsonLines => Box::new(JsonlBatches::open(
+                &self.origin,
                 file,
                 &self.table,
                 self.options,
@@ -83,6 +88,7 @@ impl TextSource {
 /// a folder's CSV files agree: one message for the whole folder, naming the
 /// files whose header differs and the columns that differ.
 pub(super) fn text_source(
+    origin: &SnapshotSource,
     format: RawFormat,
     table: &str,
     options: CsvFormat,
@@ -90,6 +96,7 @@ pub(super) fn text_source(
     files: Vec<(PathBuf, Option<Compression>, Option<String>)>,
 ) -> Result<TextSource, String> {
     let mut source = TextSource {
+        origin: origin.clone(),
         format,
         table: table.to_string(),
         options,
@@ -98,7 +105,7 @@ pub(super) fn text_source(
     };
     if format == RawFormat::JsonLines {
         for (file, compression, _) in &source.files {
-            for key in jsonl_columns(file, table, options, *compression)? {
+            for key in jsonl_columns(origin, file, table, options, *compression)? {
                 if !source.columns.contains(&key) {
                     source.columns.push(key);
                 }
@@ -108,7 +115,7 @@ pub(super) fn text_source(
         let mut first: Option<(&Path, Vec<String>)> = None;
         let mut differ = Vec::new();
         for (file, compression, relative) in &source.files {
-            let header = CsvBatches::open(file, table, options, *compression)?
+            let header = CsvBatches::open(origin, file, table, options, *compression)?
                 .header()
                 .to_vec();
             let Some((_, first_header)) = &first else {

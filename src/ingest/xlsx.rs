@@ -10,6 +10,7 @@
 //! million rows).
 
 use super::batches::BATCH_ROWS;
+use crate::storage::SnapshotSource;
 use calamine::{Data, ExcelDateTime, Range, Reader, Xlsx, open_workbook};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -56,19 +57,41 @@ impl SheetCells {
 /// The raw tables of one workbook `system/name`: every sheet that holds
 /// cells (blank sheets, as a new workbook has, are no tables), or `sheet`
 /// alone when the configuration names it; each written as Parquet into `work`.
+/// A workbook in object storage is fetched whole first (calamine seeks in
+/// it; a workbook is small).
 pub(super) fn read_workbook(
-    system: &str,
-    name: &str,
+    origin: &SnapshotSource,
+    (system, name): (&str, &str),
     path: &Path,
     sheet: Option<&str>,
     work: &Path,
 ) -> std::result::Result<Vec<SheetTable>, Vec<String>> {
-    let mut workbook: Xlsx<_> = open_workbook(path).map_err(|e| {
+    let unreadable = |e: &dyn std::fmt::Display| {
         vec![format!(
             "{}: not a readable .xlsx workbook ({system}/{name}): {e}",
             path.display()
         )]
-    })?;
+    };
+    match origin {
+        SnapshotSource::Local => {
+            let workbook: Xlsx<_> = open_workbook(path).map_err(|e| unreadable(&e))?;
+            read_sheets(workbook, (system, name), path, sheet, work)
+        }
+        SnapshotSource::Store(_) => {
+            let bytes = origin.read_all(path).map_err(|e| vec![e])?;
+            let workbook = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+            read_sheets(workbook, (system, name), path, sheet, work)
+        }
+    }
+}
+
+fn read_sheets<RS: std::io::Read + std::io::Seek>(
+    mut workbook: Xlsx<RS>,
+    (system, name): (&str, &str),
+    path: &Path,
+    sheet: Option<&str>,
+    work: &Path,
+) -> std::result::Result<Vec<SheetTable>, Vec<String>> {
     let names = workbook.sheet_names();
     let chosen: Vec<(String, String)> = match sheet {
         Some(wanted) if names.iter().any(|n| n == wanted) => {

@@ -23,6 +23,7 @@ use crate::outputs::scorecard;
 use crate::reconcile::checks::{self, CheckFile};
 use crate::reconcile::graph::{CheckRun, build_and_check};
 use crate::reconcile::layers::{Layers, Prepared, prepare};
+use crate::storage::{SnapshotSource, is_object_store};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -313,6 +314,12 @@ fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
+    if is_object_store(&opts.out) {
+        return Err(Error::Config(format!(
+            "--out {}: writing the outputs to object storage is not supported yet; write them to a local folder (the snapshot may be in a bucket)",
+            opts.out.display()
+        )));
+    }
     let snapshot = open_snapshot(opts)?;
     // One run per output folder at a time, taken before any work so a second
     // run started meanwhile stops at once with a clear message.
@@ -421,16 +428,25 @@ fn settling<'a>(opts: &'a RunOptions, run_id: &'a str, as_of: NaiveDate) -> find
     }
 }
 
-/// The snapshot's raw tables. On a cluster the path is made absolute: every
-/// executor must find the files at the paths the plan names.
+/// The snapshot's raw tables, from a folder or an object-store URL. On a
+/// cluster the path is made absolute: every executor must find the files at
+/// the paths the plan names (a cluster does not read a bucket yet).
 fn open_snapshot(opts: &RunOptions) -> Result<Snapshot> {
+    if let Engine::Ballista { .. } = &opts.engine
+        && is_object_store(&opts.snapshot)
+    {
+        return Err(Error::Config(format!(
+            "{}: --engine ballista does not read a snapshot in object storage yet (its executors read a shared folder); run it on the embedded engine, or copy the snapshot to a folder every executor sees",
+            opts.snapshot.display()
+        )));
+    }
+    let (source, root) = SnapshotSource::locate(&opts.snapshot, &opts.config)?;
     let root = match &opts.engine {
-        Engine::Local => opts.snapshot.clone(),
-        Engine::Ballista { .. } => {
-            std::fs::canonicalize(&opts.snapshot).map_err(|e| Error::io(&opts.snapshot, e))?
-        }
+        Engine::Local => root,
+        Engine::Ballista { .. } => std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?,
     };
-    Snapshot::open(
+    Snapshot::open_in(
+        source,
         &root,
         &opts.config.csv_formats()?,
         &opts.config.xlsx_sheets()?,

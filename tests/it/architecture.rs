@@ -127,7 +127,7 @@ fn find_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 
 /// The folders of `src/`, top to bottom: each may use the ones after it.
 /// `error` (the one error type) is below them all.
-const STAGES: [&str; 9] = [
+const STAGES: [&str; 10] = [
     "cli",
     "ops",
     "run",
@@ -135,6 +135,7 @@ const STAGES: [&str; 9] = [
     "reconcile",
     "ingest",
     "engine",
+    "storage",
     "config",
     "error",
 ];
