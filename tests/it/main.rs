@@ -20,6 +20,7 @@ mod exit_codes;
 mod exports;
 mod formats;
 mod lifecycle;
+mod object_store;
 mod partner_statements;
 mod properties;
 mod recovery_actions;

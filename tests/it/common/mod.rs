@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
 
+pub mod servers;
+
 pub const AS_OF: &str = "2026-11-26";
 
 /// The repository's queries folder.

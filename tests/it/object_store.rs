@@ -1,0 +1,446 @@
+//! A snapshot in object storage (issue 31, part A), against real local servers
+//! (tests/servers/: moto for S3, gcp-storage-emulator with the XML API for GCS,
+//! Azurite for Azure): `revleak run URL` finds exactly what the local run finds,
+//! `revleak inspect URL` lists the same tables, and a missing bucket, an
+//! unreachable endpoint or a wrong secret stops the run with exit 2 naming the
+//! URL, the secret nowhere. Outputs to a bucket are refused (part B).
+
+use crate::common::servers::{BUCKET, CLOUDS, Cloud, servers, upload};
+use crate::common::{copy_sample, revleak_command};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The sample snapshot, plus what the formats reader reads besides single
+/// Parquet files: a part-file folder with Spark's `_SUCCESS` and `.crc` (a
+/// table the checks read), a gzip CSV table, a Hive `key=value/` folder and a
+/// workbook (tables no staging view reads: listed by inspect, converted by a run).
+fn snapshot() -> &'static Path {
+    static SNAPSHOT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &SNAPSHOT
+        .get_or_init(|| {
+            let tmp = tempfile::tempdir().unwrap();
+            let snap = tmp.path().join("snapshot");
+            copy_sample(&snap);
+            let forecasts = snap.join("crm/forecasts");
+            std::fs::create_dir_all(&forecasts).unwrap();
+            std::fs::rename(
+                snap.join("crm/forecasts.parquet"),
+                forecasts.join("part-00000.parquet"),
+            )
+            .unwrap();
+            std::fs::write(forecasts.join("_SUCCESS"), b"").unwrap();
+            std::fs::write(forecasts.join(".part-00000.parquet.crc"), b"crc").unwrap();
+            let extra = snap.join("extra");
+            std::fs::create_dir_all(&extra).unwrap();
+            let mut gz =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            gz.write_all(b"note_id,text\n1,first\n2,\"second, with a comma\"\n3,third\n")
+                .unwrap();
+            std::fs::write(extra.join("notes.csv.gz"), gz.finish().unwrap()).unwrap();
+            for day in ["2026-11-25", "2026-11-26"] {
+                let part = extra.join(format!("partners_by_day/day={day}"));
+                std::fs::create_dir_all(&part).unwrap();
+                std::fs::copy(
+                    snap.join("prm/partners.parquet"),
+                    part.join("part-0.parquet"),
+                )
+                .unwrap();
+            }
+            std::fs::write(extra.join("partners_by_day/_SUCCESS"), b"").unwrap();
+            std::fs::copy(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/exports/pos_xlsx/snapshot/prm/pos_q3.xlsx"),
+                extra.join("pos_q3.xlsx"),
+            )
+            .unwrap();
+            (tmp, snap)
+        })
+        .1
+}
+
+/// Uploads the snapshot to `cloud` once, under its own prefix: its URL.
+fn uploaded(cloud: Cloud) -> String {
+    static DONE: OnceLock<std::sync::Mutex<Vec<Cloud>>> = OnceLock::new();
+    let done = DONE.get_or_init(Default::default);
+    let mut done = done.lock().unwrap();
+    let prefix = "channel/2026-11-26";
+    if !done.contains(&cloud) {
+        upload(&servers().store(cloud, BUCKET), snapshot(), prefix);
+        done.push(cloud);
+    }
+    cloud.url(BUCKET, prefix)
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn revleak_with(args: &[&str], env: &[(String, String)], cwd: &Path) -> Outcome {
+    let mut command = revleak_command();
+    command
+        .args(args)
+        .current_dir(cwd)
+        .env("REVLEAK_LOG", "warn")
+        .env("XDG_CACHE_HOME", cwd.join(".cache"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().expect("the binary runs");
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Every published finding as one line of all its columns but `run_id`, sorted.
+fn findings_but_run_id(out: &Path) -> Vec<String> {
+    let mut rows = Vec::new();
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join("findings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
+        .collect();
+    parts.sort();
+    for part in parts {
+        for file in std::fs::read_dir(&part).unwrap() {
+            let file = file.unwrap().path();
+            if file.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                rows.extend(rows_of(&batch.unwrap()));
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+fn rows_of(batch: &RecordBatch) -> Vec<String> {
+    let options = FormatOptions::default().with_null("∅");
+    let columns: Vec<(String, ArrayFormatter)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(f, _)| f.name() != "run_id")
+        .map(|(f, c)| (f.name().clone(), ArrayFormatter::try_new(c, &options).unwrap()))
+        .collect();
+    (0..batch.num_rows())
+        .map(|row| {
+            columns
+                .iter()
+                .map(|(name, f)| format!("{name}={}", f.value(row)))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+/// The findings of the local run of [`snapshot`], computed once.
+fn local_findings() -> &'static Vec<String> {
+    static LOCAL: OnceLock<Vec<String>> = OnceLock::new();
+    LOCAL.get_or_init(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let snap = snapshot().to_string_lossy().to_string();
+        let run = revleak_with(
+            &["run", &snap, "--out", &out.to_string_lossy()],
+            &[],
+            tmp.path(),
+        );
+        assert!(run.code <= 1, "local run failed: {}", run.stderr);
+        let rows = findings_but_run_id(&out);
+        assert!(!rows.is_empty(), "the sample has findings");
+        rows
+    })
+}
+
+fn run_from(cloud: Cloud) {
+    let url = uploaded(cloud);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let run = revleak_with(
+        &["run", &url, "--out", &out.to_string_lossy()],
+        &servers().env(cloud),
+        tmp.path(),
+    );
+    assert!(
+        run.code <= 1,
+        "{cloud:?}: run of {url} failed ({}): {}",
+        run.code,
+        run.stderr
+    );
+    let manifest = std::fs::read_to_string(
+        std::fs::read_dir(out.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
+            .unwrap()
+            .join("manifest.json"),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains(&format!("{url}/crm/forecasts")),
+        "the manifest names the tables by URL: {manifest}"
+    );
+    let rows = findings_but_run_id(&out);
+    assert_eq!(
+        rows.len(),
+        local_findings().len(),
+        "{cloud:?}: as many findings as the local run"
+    );
+    assert_eq!(
+        &rows,
+        local_findings(),
+        "{cloud:?}: the findings of the local run"
+    );
+}
+
+#[test]
+fn a_snapshot_in_s3_gives_exactly_the_findings_of_the_local_run() {
+    run_from(Cloud::S3);
+}
+
+#[test]
+fn a_snapshot_in_gcs_gives_exactly_the_findings_of_the_local_run() {
+    run_from(Cloud::Gcs);
+}
+
+#[test]
+fn a_snapshot_in_azure_gives_exactly_the_findings_of_the_local_run() {
+    run_from(Cloud::Azure);
+}
+
+/// `system/name rows` of every raw table an `inspect --output json` lists.
+fn raw_tables(inspect_json: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(inspect_json)
+        .unwrap_or_else(|e| panic!("inspect JSON ({e}): {inspect_json}"));
+    let mut tables: Vec<String> = value["raw_tables"]
+        .as_array()
+        .expect("a raw_tables list")
+        .iter()
+        .map(|t| format!("{} {} {}", t["table"], t["rows"], t["files"]))
+        .collect();
+    tables.sort();
+    tables
+}
+
+#[test]
+fn inspect_of_a_snapshot_url_lists_the_tables_the_local_folder_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let local = revleak_with(
+        &["--output", "json", "inspect", &snapshot().to_string_lossy()],
+        &[],
+        tmp.path(),
+    );
+    assert_eq!(local.code, 0, "{}", local.stderr);
+    let expected = raw_tables(&local.stdout);
+    for wanted in [
+        "\"crm/forecasts\"",
+        "\"extra/notes\" 3 1",
+        "\"extra/partners_by_day\"",
+    ] {
+        assert!(
+            expected.iter().any(|t| t.starts_with(wanted)),
+            "{wanted} in {expected:?}"
+        );
+    }
+    for cloud in CLOUDS {
+        let url = uploaded(cloud);
+        let remote = revleak_with(
+            &["--output", "json", "inspect", &url],
+            &servers().env(cloud),
+            tmp.path(),
+        );
+        assert_eq!(remote.code, 0, "{cloud:?}: {}", remote.stderr);
+        assert_eq!(raw_tables(&remote.stdout), expected, "{cloud:?}");
+        assert!(
+            remote.stdout.contains(&format!("{url}/extra/notes.csv.gz")),
+            "{cloud:?}: tables named by URL: {}",
+            remote.stdout
+        );
+    }
+}
+
+#[test]
+fn a_missing_bucket_exits_2_naming_the_url_and_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cloud in CLOUDS {
+        let url = cloud.url("no-such-bucket", "channel");
+        let out = tmp.path().join(format!("out-{cloud:?}"));
+        let run = revleak_with(
+            &["run", &url, "--out", &out.to_string_lossy()],
+            &servers().env(cloud),
+            tmp.path(),
+        );
+        assert_eq!(run.code, 2, "{cloud:?}: {}", run.stderr);
+        assert!(run.stderr.contains(&url), "{cloud:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("does not exist") || run.stderr.contains("not found"),
+            "{cloud:?}: the cause: {}",
+            run.stderr
+        );
+        assert!(!out.join("findings").exists(), "{cloud:?}: nothing published");
+    }
+    // an existing bucket, an empty prefix
+    let url = Cloud::S3.url(BUCKET, "no/such/prefix");
+    let run = revleak_with(
+        &["run", &url, "--out", &tmp.path().join("o").to_string_lossy()],
+        &servers().env(Cloud::S3),
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&url) && run.stderr.contains("holds no objects"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_endpoint_exits_2_naming_the_url_after_bounded_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a port nothing listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = Cloud::S3.url(BUCKET, "channel");
+    let mut env = servers().env(Cloud::S3);
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("REVLEAK_STORAGE_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
+    env.push(("REVLEAK_STORAGE_RETRY_TIMEOUT".into(), "2".into()));
+    let started = std::time::Instant::now();
+    let run = revleak_with(
+        &["run", &url, "--out", &tmp.path().join("out").to_string_lossy()],
+        &env,
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&url) && run.stderr.contains("cannot reach the store"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "retries are bounded: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_wrong_secret_key_exits_2_and_the_secret_is_in_no_output() {
+    let servers = servers();
+    let (endpoint, key_id, secret) = servers.moto_with_auth();
+    // the right key uploads the snapshot
+    let store = ::object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name("authb")
+        .with_access_key_id(&key_id)
+        .with_secret_access_key(&secret)
+        .build()
+        .unwrap();
+    let store: std::sync::Arc<dyn ::object_store::ObjectStore> = std::sync::Arc::new(store);
+    upload(&store, snapshot(), "snap");
+    let tmp = tempfile::tempdir().unwrap();
+    let url = "s3://authb/snap";
+    let env = |secret: &str| -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", key_id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    // the right secret reads it
+    let good = revleak_with(&["inspect", url], &env(&secret), tmp.path());
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let wrong = "WRONGsecretKEY0123456789abcdefWRONGsecret";
+    let out = tmp.path().join("out");
+    let run = revleak_with(
+        &["-v", "run", url, "--out", &out.to_string_lossy()],
+        &env(wrong),
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(url) && run.stderr.contains("access denied"),
+        "{}",
+        run.stderr
+    );
+    for (what, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(!text.contains(wrong), "the secret is in {what}: {text}");
+        assert!(!text.contains(&secret), "the right secret is in {what}");
+    }
+    if out.exists() {
+        for file in walk(&out) {
+            let bytes = std::fs::read(&file).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(wrong), "the secret is in {}", file.display());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn outputs_to_object_storage_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = snapshot().to_string_lossy().to_string();
+    for out in ["s3://lake/revleak", "gs://lake/revleak", "az://lake/revleak"] {
+        let started = std::time::Instant::now();
+        let run = revleak_with(&["run", &snap, "--out", out], &[], tmp.path());
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(out) && run.stderr.contains("not supported yet"),
+            "{}",
+            run.stderr
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+}
+
+#[test]
+fn a_file_url_is_the_local_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", snapshot().display());
+    let run = revleak_with(&["--output", "json", "inspect", &url], &[], tmp.path());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let local = revleak_with(
+        &["--output", "json", "inspect", &snapshot().to_string_lossy()],
+        &[],
+        tmp.path(),
+    );
+    assert_eq!(raw_tables(&run.stdout), raw_tables(&local.stdout));
+}
