@@ -36,8 +36,7 @@ fn snapshot() -> &'static Path {
             std::fs::write(forecasts.join(".part-00000.parquet.crc"), b"crc").unwrap();
             let extra = snap.join("extra");
             std::fs::create_dir_all(&extra).unwrap();
-            let mut gz =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(b"note_id,text\n1,first\n2,\"second, with a comma\"\n3,third\n")
                 .unwrap();
             std::fs::write(extra.join("notes.csv.gz"), gz.finish().unwrap()).unwrap();
@@ -114,10 +113,11 @@ fn findings_but_run_id(out: &Path) -> Vec<String> {
             if file.extension().is_none_or(|e| e != "parquet") {
                 continue;
             }
-            let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
-                .unwrap()
-                .build()
-                .unwrap();
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+                    .unwrap()
+                    .build()
+                    .unwrap();
             for batch in reader {
                 rows.extend(rows_of(&batch.unwrap()));
             }
@@ -135,7 +135,12 @@ fn rows_of(batch: &RecordBatch) -> Vec<String> {
         .iter()
         .zip(batch.columns())
         .filter(|(f, _)| f.name() != "run_id")
-        .map(|(f, c)| (f.name().clone(), ArrayFormatter::try_new(c, &options).unwrap()))
+        .map(|(f, c)| {
+            (
+                f.name().clone(),
+                ArrayFormatter::try_new(c, &options).unwrap(),
+            )
+        })
         .collect();
     (0..batch.num_rows())
         .map(|row| {
@@ -292,12 +297,20 @@ fn a_missing_bucket_exits_2_naming_the_url_and_publishes_nothing() {
             "{cloud:?}: the cause: {}",
             run.stderr
         );
-        assert!(!out.join("findings").exists(), "{cloud:?}: nothing published");
+        assert!(
+            !out.join("findings").exists(),
+            "{cloud:?}: nothing published"
+        );
     }
     // an existing bucket, an empty prefix
     let url = Cloud::S3.url(BUCKET, "no/such/prefix");
     let run = revleak_with(
-        &["run", &url, "--out", &tmp.path().join("o").to_string_lossy()],
+        &[
+            "run",
+            &url,
+            "--out",
+            &tmp.path().join("o").to_string_lossy(),
+        ],
         &servers().env(Cloud::S3),
         tmp.path(),
     );
@@ -321,11 +334,19 @@ fn an_unreachable_endpoint_exits_2_naming_the_url_after_bounded_retries() {
     let url = Cloud::S3.url(BUCKET, "channel");
     let mut env = servers().env(Cloud::S3);
     env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
-    env.push(("REVLEAK_STORAGE_ENDPOINT".into(), format!("http://127.0.0.1:{port}")));
+    env.push((
+        "REVLEAK_STORAGE_ENDPOINT".into(),
+        format!("http://127.0.0.1:{port}"),
+    ));
     env.push(("REVLEAK_STORAGE_RETRY_TIMEOUT".into(), "2".into()));
     let started = std::time::Instant::now();
     let run = revleak_with(
-        &["run", &url, "--out", &tmp.path().join("out").to_string_lossy()],
+        &[
+            "run",
+            &url,
+            "--out",
+            &tmp.path().join("out").to_string_lossy(),
+        ],
         &env,
         tmp.path(),
     );
@@ -418,7 +439,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn outputs_to_object_storage_are_refused_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let snap = snapshot().to_string_lossy().to_string();
-    for out in ["s3://lake/revleak", "gs://lake/revleak", "az://lake/revleak"] {
+    for out in [
+        "s3://lake/revleak",
+        "gs://lake/revleak",
+        "az://lake/revleak",
+    ] {
         let started = std::time::Instant::now();
         let run = revleak_with(&["run", &snap, "--out", out], &[], tmp.path());
         assert_eq!(run.code, 2, "{}", run.stderr);

@@ -148,10 +148,7 @@ impl Servers {
                 ("AZURE_ALLOW_HTTP", "true".into()),
             ],
         };
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 
     /// A client of `bucket` on `cloud`'s server, for the tests to upload with.
@@ -246,7 +243,11 @@ pub fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
         .unwrap();
     runtime.block_on(async {
         for file in files {
-            let relative = file.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+            let relative = file
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             let key = object_store::path::Path::from(format!("{prefix}/{relative}"));
             let bytes = std::fs::read(&file).unwrap();
             store
