@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 
 /// The sample snapshot, plus what the formats reader reads besides single
 /// Parquet files: a part-file folder with Spark's `_SUCCESS` and `.crc` (a
-/// table the checks read), a gzip CSV table, a Hive `key=value/` folder and a
-/// workbook (tables no staging view reads: listed by inspect, converted by a run).
+/// table the checks read), a gzip CSV table, a zstd JSON lines table, a Hive
+/// `key=value/` folder and a workbook (tables no staging view reads: listed by inspect, converted by a run).
 fn snapshot() -> &'static Path {
     static SNAPSHOT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &SNAPSHOT
@@ -40,6 +40,12 @@ fn snapshot() -> &'static Path {
             gz.write_all(b"note_id,text\n1,first\n2,\"second, with a comma\"\n3,third\n")
                 .unwrap();
             std::fs::write(extra.join("notes.csv.gz"), gz.finish().unwrap()).unwrap();
+            let events = b"{\"id\": 1, \"kind\": \"open\"}\n{\"id\": 2, \"kind\": null}\n";
+            std::fs::write(
+                extra.join("events.jsonl.zst"),
+                zstd::encode_all(&events[..], 0).unwrap(),
+            )
+            .unwrap();
             for day in ["2026-11-25", "2026-11-26"] {
                 let part = extra.join(format!("partners_by_day/day={day}"));
                 std::fs::create_dir_all(&part).unwrap();
@@ -255,6 +261,7 @@ fn inspect_of_a_snapshot_url_lists_the_tables_the_local_folder_holds() {
     for wanted in [
         "\"crm/forecasts\"",
         "\"extra/notes\" 3 1",
+        "\"extra/events\" 2 1",
         "\"extra/partners_by_day\"",
     ] {
         assert!(
@@ -398,9 +405,12 @@ fn a_wrong_secret_key_exits_2_and_the_secret_is_in_no_output() {
     assert_eq!(good.code, 0, "{}", good.stderr);
     let wrong = "WRONGsecretKEY0123456789abcdefWRONGsecret";
     let out = tmp.path().join("out");
+    let mut wrong_env = env(wrong);
+    // every log line too
+    wrong_env.push(("REVLEAK_LOG".into(), "debug".into()));
     let run = revleak_with(
-        &["-v", "run", url, "--out", &out.to_string_lossy()],
-        &env(wrong),
+        &["run", url, "--out", &out.to_string_lossy()],
+        &wrong_env,
         tmp.path(),
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -468,4 +478,32 @@ fn a_file_url_is_the_local_folder() {
         tmp.path(),
     );
     assert_eq!(raw_tables(&run.stdout), raw_tables(&local.stdout));
+}
+
+#[test]
+fn a_cluster_run_of_a_snapshot_url_is_refused_naming_what_is_not_supported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = revleak_with(
+        &[
+            "run",
+            "s3://acme-exports/channel/2026-11-26",
+            "--out",
+            &tmp.path().join("out").to_string_lossy(),
+            "--engine",
+            "ballista",
+            "--scheduler",
+            "df://127.0.0.1:1",
+        ],
+        &[],
+        tmp.path(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("s3://acme-exports/channel/2026-11-26")
+            && run
+                .stderr
+                .contains("does not read a snapshot in object storage yet"),
+        "{}",
+        run.stderr
+    );
 }
