@@ -78,54 +78,15 @@ pub fn build(url: &Url, settings: &StorageSettings) -> Result<Arc<dyn ObjectStor
     let shown = url.as_str();
     let (scheme, _) = ObjectStoreScheme::parse(url).map_err(|_| unsupported(shown))?;
     let failed = |e: object_store::Error| Error::Storage(describe(shown, &e));
-    let allow_http = settings.allow_http.to_string();
     let store: Arc<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::AmazonS3 => {
-            let mut builder = AmazonS3Builder::from_env().with_url(shown);
-            for (key, name, value) in CLIENT_DEFAULTS {
-                if !env_sets("AWS_", name) {
-                    builder = builder.with_config(AmazonS3ConfigKey::Client(key), value);
-                }
-            }
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_config(AmazonS3ConfigKey::Endpoint, endpoint);
-            }
-            if settings.allow_http {
-                builder = builder.with_config(
-                    AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp),
-                    &allow_http,
-                );
-            }
-            Arc::new(
-                builder
-                    .with_retry(settings.retry())
-                    .build()
-                    .map_err(failed)?,
-            )
+            configure(AmazonS3Builder::from_env().with_url(shown), settings).map_err(failed)?
         }
-        ObjectStoreScheme::GoogleCloudStorage => {
-            let mut builder = GoogleCloudStorageBuilder::from_env().with_url(shown);
-            for (key, name, value) in CLIENT_DEFAULTS {
-                if !env_sets("GOOGLE_", name) {
-                    builder = builder.with_config(GoogleConfigKey::Client(key), value);
-                }
-            }
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_config(GoogleConfigKey::BaseUrl, endpoint);
-            }
-            if settings.allow_http {
-                builder = builder.with_config(
-                    GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
-                    &allow_http,
-                );
-            }
-            Arc::new(
-                builder
-                    .with_retry(settings.retry())
-                    .build()
-                    .map_err(failed)?,
-            )
-        }
+        ObjectStoreScheme::GoogleCloudStorage => configure(
+            GoogleCloudStorageBuilder::from_env().with_url(shown),
+            settings,
+        )
+        .map_err(failed)?,
         ObjectStoreScheme::MicrosoftAzure => {
             let mut builder = MicrosoftAzureBuilder::from_env();
             // the az CLI's names, which object_store does not read
@@ -147,31 +108,79 @@ pub fn build(url: &Url, settings: &StorageSettings) -> Result<Arc<dyn ObjectStor
                     builder = builder.with_config(key, value);
                 }
             }
-            builder = builder.with_url(shown);
-            for (key, name, value) in CLIENT_DEFAULTS {
-                if !env_sets("AZURE_", name) {
-                    builder = builder.with_config(AzureConfigKey::Client(key), value);
-                }
-            }
-            if let Some(endpoint) = &settings.endpoint {
-                builder = builder.with_config(AzureConfigKey::Endpoint, endpoint);
-            }
-            if settings.allow_http {
-                builder = builder.with_config(
-                    AzureConfigKey::Client(ClientConfigKey::AllowHttp),
-                    &allow_http,
-                );
-            }
-            Arc::new(
-                builder
-                    .with_retry(settings.retry())
-                    .build()
-                    .map_err(failed)?,
-            )
+            configure(builder.with_url(shown), settings).map_err(failed)?
         }
         _ => return Err(unsupported(shown)),
     };
     Ok(store)
+}
+
+/// What revleak sets the same way on each cloud's builder.
+trait CloudBuilder: Sized {
+    /// The prefix of the cloud's environment variables (`AWS_`).
+    const ENV_PREFIX: &'static str;
+    fn client(self, key: ClientConfigKey, value: &str) -> Self;
+    fn endpoint(self, endpoint: &str) -> Self;
+    fn finish(self, retry: RetryConfig) -> object_store::Result<Arc<dyn ObjectStore>>;
+}
+
+impl CloudBuilder for AmazonS3Builder {
+    const ENV_PREFIX: &'static str = "AWS_";
+    fn client(self, key: ClientConfigKey, value: &str) -> Self {
+        self.with_config(AmazonS3ConfigKey::Client(key), value)
+    }
+    fn endpoint(self, endpoint: &str) -> Self {
+        self.with_config(AmazonS3ConfigKey::Endpoint, endpoint)
+    }
+    fn finish(self, retry: RetryConfig) -> object_store::Result<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(self.with_retry(retry).build()?))
+    }
+}
+
+impl CloudBuilder for GoogleCloudStorageBuilder {
+    const ENV_PREFIX: &'static str = "GOOGLE_";
+    fn client(self, key: ClientConfigKey, value: &str) -> Self {
+        self.with_config(GoogleConfigKey::Client(key), value)
+    }
+    fn endpoint(self, endpoint: &str) -> Self {
+        self.with_config(GoogleConfigKey::BaseUrl, endpoint)
+    }
+    fn finish(self, retry: RetryConfig) -> object_store::Result<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(self.with_retry(retry).build()?))
+    }
+}
+
+impl CloudBuilder for MicrosoftAzureBuilder {
+    const ENV_PREFIX: &'static str = "AZURE_";
+    fn client(self, key: ClientConfigKey, value: &str) -> Self {
+        self.with_config(AzureConfigKey::Client(key), value)
+    }
+    fn endpoint(self, endpoint: &str) -> Self {
+        self.with_config(AzureConfigKey::Endpoint, endpoint)
+    }
+    fn finish(self, retry: RetryConfig) -> object_store::Result<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(self.with_retry(retry).build()?))
+    }
+}
+
+/// The timeouts (unless the environment sets them), `revleak.toml`'s endpoint
+/// and plain-HTTP switch, and the bounded retries, on any cloud's builder.
+fn configure<B: CloudBuilder>(
+    mut builder: B,
+    settings: &StorageSettings,
+) -> object_store::Result<Arc<dyn ObjectStore>> {
+    for (key, name, value) in CLIENT_DEFAULTS {
+        if !env_sets(B::ENV_PREFIX, name) {
+            builder = builder.client(key, value);
+        }
+    }
+    if let Some(endpoint) = &settings.endpoint {
+        builder = builder.endpoint(endpoint);
+    }
+    if settings.allow_http {
+        builder = builder.client(ClientConfigKey::AllowHttp, "true");
+    }
+    builder.finish(settings.retry())
 }
 
 fn unsupported(url: &str) -> Error {
