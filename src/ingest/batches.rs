@@ -2,8 +2,9 @@
 //! text columns, each row with the line it starts on, so memory stays near a
 //! batch whatever the file's size and an error can name `file:line`.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Rows per batch a reader yields.
@@ -29,4 +30,23 @@ pub(super) fn text_schema(names: &[String]) -> SchemaRef {
             .map(|n| Field::new(n, DataType::Utf8, true))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// The rows built so far as one batch, None when there are none (the end).
+pub(super) fn finish_batch(
+    schema: &SchemaRef,
+    builders: &mut [StringBuilder],
+    lines: Vec<u64>,
+    path: &Path,
+) -> Result<Option<TextBatch>, String> {
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let columns: Vec<ArrayRef> = builders
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(TextBatch { batch, lines }))
 }

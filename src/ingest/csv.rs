@@ -3,18 +3,17 @@
 //! error (here, or a value staging cannot convert) names `file:line`. Stricter
 //! about quoting than the `csv` crate, which accepts malformed quoting silently.
 
-use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
+use super::batches::{BATCH_ROWS, TextBatch, TextBatches, finish_batch, text_schema};
 use super::source::{Compression, open_text, unreadable};
 use crate::config::CsvFormat;
 use crate::storage::SnapshotSource;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use datafusion::arrow::array::StringBuilder;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// A CSV file read in batches. A BOM is dropped; an empty field is null. A
 /// record with the wrong number of fields, or bytes that are not UTF-8 (when no
@@ -186,16 +185,7 @@ impl TextBatches for CsvBatches {
             }
             lines.push(line);
         }
-        if lines.is_empty() {
-            return Ok(None);
-        }
-        let columns: Vec<ArrayRef> = builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        Ok(Some(TextBatch { batch, lines }))
+        finish_batch(&self.schema, &mut builders, lines, &self.path)
     }
 }
 
@@ -316,6 +306,7 @@ impl LineCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::RecordBatch;
     use datafusion::arrow::datatypes::DataType;
 
     /// Every batch of a file, and the line of each record.

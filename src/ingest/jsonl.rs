@@ -9,16 +9,15 @@
 //! `regexp_match(address, '"city":\s*"([^"]*)"')[1]`). Flattening was not
 //! chosen: an array has no fixed columns, and the text loses nothing.
 
-use super::batches::{BATCH_ROWS, TextBatch, TextBatches, text_schema};
+use super::batches::{BATCH_ROWS, TextBatch, TextBatches, finish_batch, text_schema};
 use super::source::{Compression, open_text, unreadable};
 use crate::config::CsvFormat;
 use crate::storage::SnapshotSource;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use datafusion::arrow::array::StringBuilder;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// One line's object: each key with its value as text (None: `null`).
 type Object = Vec<(String, Option<String>)>;
@@ -161,16 +160,7 @@ impl TextBatches for JsonlBatches {
             }
             lines.push(line);
         }
-        if lines.is_empty() {
-            return Ok(None);
-        }
-        let columns: Vec<ArrayRef> = builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        let batch = RecordBatch::try_new(self.schema.clone(), columns)
-            .map_err(|e| format!("{}: {e}", self.lines.path.display()))?;
-        Ok(Some(TextBatch { batch, lines }))
+        finish_batch(&self.schema, &mut builders, lines, &self.lines.path)
     }
 }
 
