@@ -107,13 +107,7 @@ fn revleak_with(args: &[&str], env: &[(String, String)], cwd: &Path) -> Outcome 
 /// Every published finding as one line of all its columns but `run_id`, sorted.
 fn findings_but_run_id(out: &Path) -> Vec<String> {
     let mut rows = Vec::new();
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join("findings"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
-        .collect();
-    parts.sort();
-    for part in parts {
+    for part in crate::common::published_partitions(out, "findings") {
         for file in std::fs::read_dir(&part).unwrap() {
             let file = file.unwrap().path();
             if file.extension().is_none_or(|e| e != "parquet") {
@@ -194,12 +188,7 @@ fn run_from(cloud: Cloud) {
         run.stderr
     );
     let manifest = std::fs::read_to_string(
-        std::fs::read_dir(out.join("runs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
-            .unwrap()
-            .join("manifest.json"),
+        crate::common::published_partitions(&out, "runs")[0].join("manifest.json"),
     )
     .unwrap();
     assert!(

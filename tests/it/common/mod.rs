@@ -188,13 +188,19 @@ pub struct Finding {
 
 /// Every finding of every published as_of partition under `out/findings/`.
 pub fn read_findings(out: &Path) -> Vec<Finding> {
-    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join("findings"))
+    read_partitions(&published_partitions(out, "findings"))
+}
+
+/// The partition folders of `out/<kind>/` (`as_of=...`), sorted, the run's
+/// own `_`-prefixed work left out.
+pub fn published_partitions(out: &Path, kind: &str) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join(kind))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     parts.sort();
-    read_partitions(&parts)
+    parts
 }
 
 /// The rows of one published partition, e.g. `("resolved", "2026-11-27")`.
@@ -332,11 +338,7 @@ pub fn generated(dir: &Path, scale: f64, seed: u64) -> PathBuf {
 /// The run_id column of every published findings partition.
 pub fn read_run_ids(out: &Path) -> Vec<String> {
     let mut ids = Vec::new();
-    for entry in std::fs::read_dir(out.join("findings")).unwrap() {
-        let part = entry.unwrap().path();
-        if part.file_name().unwrap().to_string_lossy().starts_with('_') {
-            continue;
-        }
+    for part in published_partitions(out, "findings") {
         let file = std::fs::File::open(part.join("part-0.parquet")).unwrap();
         for batch in ParquetRecordBatchReaderBuilder::try_new(file)
             .unwrap()
