@@ -488,32 +488,43 @@ fn checks_command(args: ChecksArgs) -> Result<String> {
 /// unless --as-of) from the Parquet under DIR alone and publishes it as the
 /// `report/as_of=.../` partition, atomically and under the output lock.
 pub fn report_command(args: ReportArgs) -> Result<String> {
-    let out = &args.dir;
-    let as_of = match args.as_of {
-        Some(d) => d,
-        None => crate::outputs::publish::partitions(&out.join("findings"))
-            .last()
-            .map(|(d, _)| *d)
-            .ok_or_else(|| {
-                crate::error::Error::NotPublished(format!(
-                    "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
-                    out.display()
-                ))
-            })?,
-    };
-    let _lock = crate::outputs::publish::OutputLock::acquire(out)?;
-    crate::outputs::publish::recover(out)?;
-    let options = crate::outputs::report::ReportOptions {
-        partner_pages: args.partner_reports,
-    };
-    let files = crate::outputs::report::build(out, None, as_of, &options)?;
+    let config = ConfigFile::load_with_env(args.config.as_deref())?;
+    let destination = crate::outputs::destination::Destination::locate(&args.dir, &config)?;
     let now = chrono::Utc::now();
     let tmp_id = format!(
         "report-{}-{:08x}",
         now.format("%Y%m%dT%H%M%SZ"),
         std::process::id() ^ now.timestamp_subsec_nanos()
     );
-    let mut unpublished = crate::outputs::publish::Unpublished::new(out, &tmp_id, as_of)?;
+    destination.check()?;
+    let claimed = destination.claim(&tmp_id)?;
+    let as_of = match args.as_of {
+        Some(d) => d,
+        None => crate::outputs::publish::partitions(&claimed.root().join("findings"))
+            .last()
+            .map(|(d, _)| *d)
+            .ok_or_else(|| {
+                crate::error::Error::NotPublished(format!(
+                    "{}: no published run (no findings/as_of=YYYY-MM-DD/ with _SUCCESS)",
+                    destination.shown()
+                ))
+            })?,
+    };
+    // What the report shows of that day besides the history.
+    claimed.fetch(
+        &[
+            "summary",
+            crate::outputs::scorecard::OUTPUT,
+            crate::outputs::actions::OUTPUT,
+            crate::outputs::actions::STATEMENTS,
+        ],
+        as_of,
+    )?;
+    let options = crate::outputs::report::ReportOptions {
+        partner_pages: args.partner_reports,
+    };
+    let files = crate::outputs::report::build(claimed.root(), None, as_of, &options)?;
+    let mut unpublished = claimed.begin(&tmp_id, as_of)?;
     for file in &files {
         unpublished.write_file("report", &file.name, &file.bytes)?;
     }

@@ -133,7 +133,7 @@ pub struct RunArgs {
 /// Every option of a run, shared by `run` and `watch`.
 #[derive(Debug, Args)]
 pub struct RunFlags {
-    /// Output folder (findings/, summary/, runs/ partitioned by as_of)
+    /// Output folder or object-store URL (findings/, summary/, runs/ partitioned by as_of)
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
     /// Reconcile as of this date (default: snapshot.json's as_of, else today)
@@ -268,7 +268,7 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Output folder of earlier runs (holding findings/, summary/ and runs/)
+    /// Output folder or object-store URL of earlier runs (holding findings/, summary/ and runs/)
     pub dir: PathBuf,
     /// The run to render (default: the latest as_of published under DIR)
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -276,4 +276,7 @@ pub struct ReportArgs {
     /// Also write a statement per partner (report/as_of=.../partners/<partner_id>.html), from the run's statements/
     #[arg(long)]
     pub partner_reports: bool,
+    /// Config file (default: ./revleak.toml when it exists): an object store's endpoint and timeouts
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }

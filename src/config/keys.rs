@@ -272,6 +272,16 @@ pub const KEYS: &[ConfigKey] = &[
         get: |c| c.storage_retry_timeout.map(|s| s.to_string()),
         set: |c, v| c.storage_retry_timeout = v.parse().ok(),
     },
+    ConfigKey {
+        name: "storage_lock_lease",
+        kind: KeyKind::Seconds,
+        unset: Unset::Default("60"),
+        help: "Outputs in object storage (--out s3://...) are locked by a lease object,\n_revleak.lock, renewed every quarter of this many seconds: a run that died on\nanother machine blocks the next one at most this long (on the same machine,\nnot at all).",
+        example: "60",
+        in_starter: false,
+        get: |c| c.storage_lock_lease.map(|s| s.to_string()),
+        set: |c, v| c.storage_lock_lease = v.parse().ok(),
+    },
 ];
 
 /// The key of `name`, if `revleak.toml` has one.
@@ -343,6 +353,8 @@ pub struct ConfigFile {
     pub storage_allow_http: bool,
     /// Seconds a store request is retried for (default 30).
     pub storage_retry_timeout: Option<u64>,
+    /// Seconds the lease on an output prefix in object storage lasts (default 60).
+    pub storage_lock_lease: Option<u64>,
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.
     #[serde(default)]
     pub csv: BTreeMap<String, CsvTableConfig>,

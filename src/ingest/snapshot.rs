@@ -23,6 +23,7 @@ use super::text::{TextSource, convert, text_source};
 use super::xlsx::{SheetCells, read_workbook};
 pub use crate::config::CsvFormat;
 use crate::error::{Error, Result};
+use crate::storage::work::WorkFolder;
 use crate::storage::{Entry, Kind, SnapshotSource};
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -88,75 +89,6 @@ pub struct Snapshot {
     /// Where text tables were converted to Parquet (when there are any):
     /// held so that it lives as long as the snapshot.
     _converted_in: Option<Arc<WorkFolder>>,
-}
-
-/// A folder of its own under the system's temporary folder, removed when the
-/// last copy of the snapshot is dropped.
-#[derive(Debug)]
-pub(super) struct WorkFolder(PathBuf);
-
-/// The work folders' names: `revleak-raw-<pid>-<nanos>`.
-const WORK_FOLDER_PREFIX: &str = "revleak-raw-";
-
-impl WorkFolder {
-    fn create() -> std::result::Result<WorkFolder, String> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let temp = std::env::temp_dir();
-        remove_abandoned_work_folders(&temp);
-        let dir = temp.join(format!(
-            "{WORK_FOLDER_PREFIX}{}-{nanos:08x}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            format!(
-                "{}: cannot create the folder text tables are converted in: {e}",
-                dir.display()
-            )
-        })?;
-        Ok(WorkFolder(dir))
-    }
-}
-
-impl Drop for WorkFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Removes the work folders of runs whose process is gone: a killed run
-/// (SIGKILL, the machine's OOM killer) cannot remove its own, and a converted
-/// 5 GB export would otherwise stay in the temporary folder night after night.
-fn remove_abandoned_work_folders(temp: &Path) {
-    let Ok(entries) = std::fs::read_dir(temp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(WORK_FOLDER_PREFIX))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !process_is_running(pid) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn process_is_running(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// Elsewhere there is no cheap answer: a folder that may be in use stays.
-#[cfg(not(target_os = "linux"))]
-fn process_is_running(_: u32) -> bool {
-    true
 }
 
 impl Snapshot {
@@ -482,9 +414,12 @@ fn folder_format(source: &SnapshotSource, folder: &Path) -> RawFormat {
 /// The folder text tables and sheets are converted in, created on the first one.
 fn work_folder(work: &mut Option<Arc<WorkFolder>>) -> std::result::Result<PathBuf, String> {
     if work.is_none() {
-        *work = Some(Arc::new(WorkFolder::create()?));
+        *work = Some(Arc::new(WorkFolder::create(
+            "revleak-raw-",
+            "the folder text tables are converted in",
+        )?));
     }
-    Ok(work.as_ref().expect("just created").0.clone())
+    Ok(work.as_ref().expect("just created").path().to_path_buf())
 }
 
 /// A text table (a file or a folder of files): its header or keys checked,

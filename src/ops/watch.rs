@@ -7,6 +7,7 @@
 //! in `<out>/_revleak_watch.jsonl`, so a restarted watch goes on where it was.
 
 use crate::error::{Error, Result};
+use crate::outputs::destination::Destination;
 use crate::run::{RunOptions, run};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The record of processed snapshots in the output folder.
+/// The record of processed snapshots at the top of the output (folder or bucket).
 pub const RECORD: &str = "_revleak_watch.jsonl";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,18 +34,17 @@ pub struct WatchSummary {
     pub failed: usize,
 }
 
-fn processed(out: &Path) -> Result<BTreeSet<String>> {
-    Ok(
-        crate::outputs::publish::read_jsonl::<Processed>(&out.join(RECORD))?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| p.snapshot)
-            .collect(),
-    )
+fn processed(out: &Destination) -> Result<BTreeSet<String>> {
+    Ok(out
+        .read_jsonl::<Processed>(RECORD)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.snapshot)
+        .collect())
 }
 
-fn record(out: &Path, entry: &Processed) -> Result<()> {
-    crate::outputs::publish::append_jsonl(&out.join(RECORD), entry)
+fn record(out: &Destination, entry: &Processed) -> Result<()> {
+    out.append_jsonl(RECORD, entry)
 }
 
 /// The complete snapshot folders under `root`, in name order.
@@ -77,7 +77,8 @@ pub async fn watch(
             root.display()
         )));
     }
-    let mut done = processed(&template.out)?;
+    let out = Destination::locate(&template.out, &template.config)?;
+    let mut done = processed(&out)?;
     let mut summary = WatchSummary::default();
     tracing::info!(
         root = %root.display(),
@@ -121,7 +122,7 @@ pub async fn watch(
                     }
                 }
             };
-            record(&template.out, &entry)?;
+            record(&out, &entry)?;
             done.insert(name);
         }
         let mut waited = Duration::ZERO;

@@ -7,6 +7,8 @@
 //! watch's record) is written here too: a small file replaced whole by rename,
 //! or a line appended.
 
+use super::bucket::OutBucket;
+use super::lease::Lease;
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -34,6 +36,11 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, e)),
     };
+    parse_jsonl(&text, path).map(Some)
+}
+
+/// The records of JSON-lines `text` read from `path` (named in an error).
+pub fn parse_jsonl<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<Vec<T>> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
@@ -44,7 +51,6 @@ pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<
             })
         })
         .collect::<Result<Vec<T>>>()
-        .map(Some)
 }
 
 /// Appends one record to a JSON-lines file the outputs keep (read back by
@@ -368,6 +374,8 @@ pub struct Unpublished {
     run_id: String,
     partition: String,
     kinds: Vec<String>,
+    /// Published to this bucket instead (the local folder is then a copy).
+    bucket: Option<(Arc<OutBucket>, Arc<Lease>)>,
 }
 
 impl Unpublished {
@@ -380,7 +388,18 @@ impl Unpublished {
             run_id: run_id.to_string(),
             partition: format!("as_of={as_of}"),
             kinds: Vec::new(),
+            bucket: None,
         })
+    }
+
+    /// Published to `bucket`, under `lease`, when committed; the local folder
+    /// (a copy of the bucket's history) takes the partitions too, for what
+    /// the run reads after its publication.
+    pub fn into_bucket(self, bucket: Arc<OutBucket>, lease: Arc<Lease>) -> Unpublished {
+        Unpublished {
+            bucket: Some((bucket, lease)),
+            ..self
+        }
     }
 
     fn partition_dir(&mut self, kind: &str) -> Result<PathBuf> {
@@ -428,7 +447,9 @@ impl Unpublished {
     }
 
     /// Marks every partition complete, writes the journal that commits the run,
-    /// and moves each partition into place. Returns the published partition folders.
+    /// and moves each partition into place (for a bucket, publishes it there
+    /// first: [`OutBucket::publish`]). Returns the published partition folders
+    /// (or URLs).
     pub fn commit(self) -> Result<Vec<PathBuf>> {
         for kind in &self.kinds {
             let marker = self.tmp.join(kind).join(&self.partition).join("_SUCCESS");
@@ -443,10 +464,16 @@ impl Unpublished {
             .collect::<Vec<_>>()
             .join("\n");
         write_synced(&journal, text.as_bytes())?;
+        let in_bucket = match &self.bucket {
+            Some((bucket, lease)) => {
+                Some(bucket.publish(lease, &self.tmp, &self.run_id, &self.partition, &kinds)?)
+            }
+            None => None,
+        };
         let published =
             move_into_place(&self.out, &self.tmp, &self.run_id, &self.partition, &kinds)?;
         std::fs::remove_dir_all(&self.tmp).map_err(|e| Error::io(&self.tmp, e))?;
-        Ok(published)
+        Ok(in_bucket.unwrap_or(published))
     }
 }
 

@@ -15,10 +15,10 @@ use crate::error::{Error, Result};
 use crate::ingest::snapshot::Snapshot;
 use crate::ingest::staging;
 use crate::outputs::actions;
+use crate::outputs::destination::{Claimed, Destination};
 use crate::outputs::findings;
 use crate::outputs::manifest::build::{RunFacts, manifest_of, outcomes_of};
 pub use crate::outputs::manifest::*;
-use crate::outputs::publish::{self, OutputLock, Unpublished};
 use crate::outputs::scorecard;
 use crate::reconcile::checks::{self, CheckFile};
 use crate::reconcile::graph::{CheckRun, build_and_check};
@@ -28,7 +28,7 @@ use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// What a finished run reports back to the caller.
@@ -60,7 +60,7 @@ impl RunReport {
 /// the manifest, never a failed run: the alerts stay pending for the next run.
 /// The manifest, already published, is replaced whole with the outcome.
 async fn deliver_alerts(
-    opts: &RunOptions,
+    claimed: &Claimed,
     webhook: &crate::outputs::delivery::Webhook,
     pending: &[serde_json::Value],
     manifest: &mut Manifest,
@@ -72,7 +72,7 @@ async fn deliver_alerts(
     match outcome {
         Ok(()) => {
             delivery.delivered = true;
-            crate::outputs::delivery::mark_delivered(&opts.out, as_of)?;
+            claimed.replace_published("alerts", as_of, crate::outputs::delivery::DELIVERED, b"")?;
             tracing::info!(alerts = pending.len(), "alerts delivered to the webhook");
         }
         Err(e) => {
@@ -86,7 +86,9 @@ async fn deliver_alerts(
         }
     }
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
-    publish::replace_published(&opts.out, "runs", as_of, "manifest.json", &json).map(|_| ())
+    claimed
+        .replace_published("runs", as_of, "manifest.json", &json)
+        .map(|_| ())
 }
 
 /// The query engine of a run and where its layers are kept. Dropped in this
@@ -101,8 +103,9 @@ struct RunEngine {
 
 /// Opens the session the run's options ask for: embedded (layers in memory, or
 /// as files under a memory limit) or a Ballista cluster (layers as files
-/// beside the outputs, which every executor reads).
-async fn open_engine(opts: &RunOptions, run_id: &str) -> Result<RunEngine> {
+/// beside the outputs, which every executor reads). `out` is the local folder
+/// read as the output (for a bucket, its local copy).
+async fn open_engine(opts: &RunOptions, run_id: &str, out: &Path) -> Result<RunEngine> {
     let engine = opts.engine_settings();
     // Created by session_with when needed; removed (if left empty) after the engine.
     let spill_guard = RemoveDirOnDrop(
@@ -115,7 +118,7 @@ async fn open_engine(opts: &RunOptions, run_id: &str) -> Result<RunEngine> {
     // Beside the outputs, removed with the run; a killed run's is removed by the
     // next run's recovery (`_tmp-*` without a journal).
     let layer_files = |embedded| -> Result<Layers> {
-        let out = std::fs::canonicalize(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+        let out = std::fs::canonicalize(out).map_err(|e| Error::io(out, e))?;
         Ok(Layers::Files {
             dir: out.join(format!("_tmp-{run_id}-layers")),
             embedded,
@@ -172,12 +175,13 @@ struct Outputs<'a> {
 /// the report, and moves them into place at once (see [`publish`]).
 fn publish_run(
     opts: &RunOptions,
+    claimed: &Claimed,
     run_id: &str,
     as_of: NaiveDate,
     outputs: Outputs,
     mut manifest: Manifest,
 ) -> Result<(Manifest, Vec<PathBuf>)> {
-    let mut unpublished = Unpublished::new(&opts.out, run_id, as_of)?;
+    let mut unpublished = claimed.begin(run_id, as_of)?;
     unpublished.write_parquet("findings", findings::findings_schema(), outputs.findings)?;
     unpublished.write_parquet("summary", findings::summary_schema(), outputs.summary)?;
     if let Some(resolved) = outputs.resolved {
@@ -233,7 +237,7 @@ fn publish_run(
             partner_pages: opts.partner_reports,
         };
         for file in crate::outputs::report::build(
-            &opts.out,
+            claimed.root(),
             Some(unpublished.root()),
             as_of,
             &report_options,
@@ -314,19 +318,21 @@ fn selected_checks(opts: &RunOptions) -> Result<Vec<CheckFile>> {
 pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
-    if is_object_store(&opts.out) {
+    let destination = Destination::locate(&opts.out, &opts.config)?;
+    if let (Engine::Ballista { .. }, true) = (&opts.engine, destination.is_bucket()) {
         return Err(Error::Config(format!(
-            "--out {}: writing the outputs to object storage is not supported yet; write them to a local folder (the snapshot may be in a bucket)",
-            opts.out.display()
+            "--out {}: --engine ballista does not write to object storage yet (its executors write the run's layers into the output folder); run it on the embedded engine, or write the outputs to a folder every executor sees",
+            destination.shown()
         )));
     }
+    destination.check()?;
+    let run_id = new_run_id(started);
     let snapshot = open_snapshot(opts)?;
-    // One run per output folder at a time, taken before any work so a second
-    // run started meanwhile stops at once with a clear message.
-    let _lock = claim_output(&opts.out)?;
+    // One run per output at a time, taken before any work so a second run
+    // started meanwhile stops at once with a clear message.
+    let claimed = destination.claim(&run_id)?;
     let params = Params::resolve(&opts.config, &opts.sets, opts.as_of, snapshot.as_of)?;
     let as_of = params.as_of();
-    let run_id = new_run_id(started);
     let checks = selected_checks(opts)?;
     let action_files = match opts.actions {
         true => actions::discover(&opts.queries.join(actions::OUTPUT))?,
@@ -337,12 +343,16 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         false => Vec::new(),
     };
 
-    let engine = open_engine(opts, &run_id).await?;
+    let engine = open_engine(opts, &run_id, claimed.root()).await?;
     let mut loaded = load_inputs(opts, &engine, &snapshot, &params).await?;
     let checked = run_checks(opts, &engine, &checks, &mut loaded, &params, clock).await?;
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "checks run");
 
-    let settled = findings::settle(&checked.batches, settling(opts, &run_id, as_of)).await?;
+    let settled = findings::settle(
+        &checked.batches,
+        settling(opts, claimed.root(), &run_id, as_of),
+    )
+    .await?;
     for note in &settled.notes {
         tracing::warn!("{note}");
     }
@@ -375,7 +385,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         staging: &loaded.staging,
         inputs: &loaded.prepared.inputs,
         queries: &opts.queries,
-        out: &opts.out,
+        out: claimed.root(),
         outcomes: &checked.outcomes,
         figures: &checked.figures,
         settled: &settled,
@@ -398,11 +408,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         actions: &recovery,
         statements: &statements,
     };
-    let (mut manifest, published) = publish_run(opts, &run_id, as_of, outputs, manifest)?;
+    let (mut manifest, published) = publish_run(opts, &claimed, &run_id, as_of, outputs, manifest)?;
     if let (Some(webhook), Some(pending)) = (&opts.alert_webhook, &settled.pending)
         && !pending.is_empty()
     {
-        deliver_alerts(opts, webhook, pending, &mut manifest).await?;
+        deliver_alerts(&claimed, webhook, pending, &mut manifest).await?;
     }
     tracing::info!(ms = clock.elapsed().as_millis() as u64, "run published");
     Ok(RunReport {
@@ -413,9 +423,14 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
 }
 
 /// What settling the findings takes from the run's options.
-fn settling<'a>(opts: &'a RunOptions, run_id: &'a str, as_of: NaiveDate) -> findings::Settling<'a> {
+fn settling<'a>(
+    opts: &'a RunOptions,
+    out: &'a Path,
+    run_id: &'a str,
+    as_of: NaiveDate,
+) -> findings::Settling<'a> {
     findings::Settling {
-        out: &opts.out,
+        out,
         run_id,
         as_of,
         dispositions: opts.dispositions.as_deref(),
@@ -451,20 +466,6 @@ fn open_snapshot(opts: &RunOptions) -> Result<Snapshot> {
         &opts.config.csv_formats()?,
         &opts.config.xlsx_sheets()?,
     )
-}
-
-/// Takes the output folder: its lock, then the recovery of a run killed while
-/// publishing, then earlier versions' layouts brought up to date.
-fn claim_output(out: &std::path::Path) -> Result<OutputLock> {
-    let lock = OutputLock::acquire(out)?;
-    publish::recover(out)?;
-    for file in publish::upgrade_layout(out)? {
-        tracing::info!(
-            file = %file.display(),
-            "moved as_of out of an earlier run's file into its partition path only"
-        );
-    }
-    Ok(lock)
 }
 
 /// A run id that sorts by start time and differs between runs started together.

@@ -13,6 +13,7 @@
 
 pub mod ranged;
 pub mod store;
+pub mod work;
 
 use crate::config::ConfigFile;
 use crate::error::{Error, Result};

@@ -21,6 +21,7 @@ mod exports;
 mod formats;
 mod lifecycle;
 mod object_store;
+mod object_store_out;
 mod partner_statements;
 mod properties;
 mod recovery_actions;

@@ -257,3 +257,39 @@ pub fn upload(store: &Arc<dyn ObjectStore>, dir: &Path, prefix: &str) {
         }
     });
 }
+
+/// Downloads every object of `store` under `prefix/` into `dir`, keeping the
+/// relative paths: what a run published in a bucket, laid out as a folder.
+pub fn download(store: &Arc<dyn ObjectStore>, prefix: &str, dir: &Path) -> Vec<String> {
+    use futures::TryStreamExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let key = object_store::path::Path::from(prefix);
+        let listed: Vec<_> = store.list(Some(&key)).try_collect().await.unwrap();
+        let mut names = Vec::new();
+        for meta in listed {
+            let relative = meta
+                .location
+                .as_ref()
+                .strip_prefix(&format!("{prefix}/"))
+                .unwrap()
+                .to_string();
+            let bytes = store
+                .get(&meta.location)
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let path = dir.join(&relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, bytes).unwrap();
+            names.push(relative);
+        }
+        names.sort();
+        names
+    })
+}
