@@ -173,7 +173,7 @@ fn folders_only_reach_down_the_pipeline() {
         "ingest/snapshot",
         "ingest/staging",
         "reconcile/checks",
-        "outputs/publish",
+        "outputs/destination",
     ] {
         assert!(run.contains(stage), "run -> {stage} not seen: {run:?}");
     }
