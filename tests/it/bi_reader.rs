@@ -275,18 +275,8 @@ fn spark_reads_findings_summary_and_resolved_as_published() {
 
 #[test]
 fn the_readme_shows_each_readers_line_as_the_tests_run_it() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let script = std::fs::read_to_string(script()).unwrap();
-    let lines: Vec<&str> = script
-        .lines()
-        .filter_map(|l| l.trim().strip_suffix("# README"))
-        .map(str::trim)
-        .collect();
-    assert_eq!(lines.len(), 5, "one line per reader: {lines:?}");
-    for line in lines {
-        assert!(readme.contains(line), "README lacks `{line}`");
-    }
+    // one line per reader
+    crate::common::assert_readme_holds_marked_lines(&script(), 5);
 }
 
 /// The files leave as_of to the path and keep it in their metadata, for a file

@@ -22,6 +22,7 @@ mod formats;
 mod lifecycle;
 mod object_store;
 mod object_store_out;
+mod object_store_readers;
 mod partner_statements;
 mod properties;
 mod recovery_actions;

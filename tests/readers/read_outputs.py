@@ -37,6 +37,15 @@ def read_pandas(table):
         frame = pd.read_parquet("out/findings", partitioning=ds.partitioning(pa.schema([("as_of", pa.date32())]), flavor="hive"))  # README
     else:
         frame = pd.read_parquet(f"out/{table}", partitioning=ds.partitioning(pa.schema([("as_of", pa.date32())]), flavor="hive"))
+    # The first thing most analysts type, with no argument at all, must read too
+    # (as_of then comes back as a category of strings).
+    plain = pd.read_parquet(f"out/{table}")
+    PLAIN_ROWS[table] = len(plain)
+    return describe_pandas(frame, table)
+
+
+def describe_pandas(frame, table):
+    """The column types and the per-as_of groups of a pandas frame of `table`."""
     types = {}
     for name in frame.columns:
         values = frame[name].dropna()
@@ -56,10 +65,6 @@ def read_pandas(table):
             types[name] = "int64"
         else:
             types[name] = f"{type(first).__name__}/{frame[name].dtype}"
-    # The first thing most analysts type, with no argument at all, must read too
-    # (as_of then comes back as a category of strings).
-    plain = pd.read_parquet(f"out/{table}")
-    PLAIN_ROWS[table] = len(plain)
     groups = {}
     for as_of, rows in frame.groupby("as_of"):
         groups[str(as_of)] = {
@@ -72,7 +77,6 @@ def read_pandas(table):
 
 def read_pyarrow(table):
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     if table == "findings":
@@ -80,6 +84,13 @@ def read_pyarrow(table):
     else:
         data = ds.dataset(f"out/{table}", format="parquet", partitioning=ds.partitioning(pa.schema([("as_of", pa.date32())]), flavor="hive")).to_table()
     PLAIN_ROWS[table] = ds.dataset(f"out/{table}", format="parquet", partitioning="hive").to_table().num_rows
+    return describe_arrow(data, table)
+
+
+def describe_arrow(data, table):
+    """The column types and the per-as_of groups of a pyarrow table of `table`."""
+    import pyarrow.compute as pc
+
     types = {f.name: arrow_type(f.type) for f in data.schema}
     groups = {}
     for as_of in pc.unique(data["as_of"]).to_pylist():
@@ -113,17 +124,7 @@ def read_duckdb(table):
         relation = duckdb.sql("select * from read_parquet('out/findings/*/*.parquet', hive_partitioning = true)")  # README
     else:
         relation = duckdb.sql(f"select * from read_parquet('out/{table}/*/*.parquet', hive_partitioning = true)")
-    duck = {"BIGINT": "int64", "DATE": "date", "VARCHAR": "string"}
-    types = {}
-    for name, kind in zip(relation.columns, relation.types):
-        kind = str(kind)
-        types[name] = duck.get(kind, kind.replace("DECIMAL", "decimal").replace(", ", ","))
-    findings_sum = "sum(findings)::bigint" if "findings" in relation.columns else "null"
-    rows = duckdb.sql(
-        f"select as_of::varchar, count(*), coalesce(sum({AMOUNT[table]}), 0)::decimal(38,2)::varchar, {findings_sum} "
-        f"from read_parquet('out/{table}/*/*.parquet', hive_partitioning = true) group by all"
-    ).fetchall()
-    groups = {a: {"rows": n, "leakage": s, "findings": f} for a, n, s, f in rows}
+    types, groups = describe_duckdb(relation, table)
     # The views a BI tool or analyst starts with (docs/duckdb_views.sql) give the same table.
     con = duckdb.connect()
     with open(VIEWS) as sql:
@@ -134,6 +135,21 @@ def read_duckdb(table):
     return types, groups
 
 
+def describe_duckdb(relation, table):
+    """The column types and the per-as_of groups of a DuckDB relation of `table`."""
+    duck = {"BIGINT": "int64", "DATE": "date", "VARCHAR": "string"}
+    types = {}
+    for name, kind in zip(relation.columns, relation.types):
+        kind = str(kind)
+        types[name] = duck.get(kind, kind.replace("DECIMAL", "decimal").replace(", ", ","))
+    findings_sum = "sum(findings)::bigint" if "findings" in relation.columns else "null"
+    rows = relation.query(
+        "t", f"select as_of::varchar, count(*), coalesce(sum({AMOUNT[table]}), 0)::decimal(38,2)::varchar, {findings_sum} from t group by all"
+    ).fetchall()
+    groups = {a: {"rows": n, "leakage": s, "findings": f} for a, n, s, f in rows}
+    return types, groups
+
+
 def read_polars(table):
     import polars as pl
 
@@ -141,6 +157,13 @@ def read_polars(table):
         frame = pl.scan_parquet("out/findings/", hive_partitioning=True).collect()  # README
     else:
         frame = pl.scan_parquet(f"out/{table}/", hive_partitioning=True).collect()
+    return describe_polars(frame, table)
+
+
+def describe_polars(frame, table):
+    """The column types and the per-as_of groups of a polars frame of `table`."""
+    import polars as pl
+
     types = {}
     for name, kind in frame.schema.items():
         if isinstance(kind, pl.Decimal):

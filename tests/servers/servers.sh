@@ -18,8 +18,10 @@
 #   servers.sh mkbucket DIR NAME   # bucket NAME on S3 and GCS, container NAME on Azure
 #
 # Everything is installed under $REVLEAK_SERVERS_HOME (default ~/.cache/revleak-servers):
-#   venv/  python venv with moto + gcp-storage-emulator
-#   npm/   npm prefix with azurite
+#   venv/     python venv with moto + gcp-storage-emulator
+#   npm/      npm prefix with azurite
+#   readers/  python venv (--system-site-packages) with the S3 readers of
+#             tests/it/object_store_readers.rs: tests/readers/requirements-s3.txt
 # `start` needs no network.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +29,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HOME_DIR="${REVLEAK_SERVERS_HOME:-${HOME:-/root}/.cache/revleak-servers}"
 VENV="$HOME_DIR/venv"
 NPM_PREFIX="$HOME_DIR/npm"
+READERS_VENV="$HOME_DIR/readers"
+READERS_REQUIREMENTS="$HERE/../readers/requirements-s3.txt"
 PY="${PYTHON:-python3}"
 
 # Versions that were installed and verified (2026-12-06). Override with env if needed.
@@ -41,11 +45,23 @@ installed() {
     [ -x "$NPM_PREFIX/node_modules/.bin/azurite-blob" ]
 }
 
-cmd_install() {
-  if installed && [ "${FORCE:-}" != "1" ]; then
-    log "already installed in $HOME_DIR"
-    return 0
-  fi
+# The readers venv holds every pin of requirements-s3.txt (its own copies, not the system's).
+readers_installed() {
+  [ -x "$READERS_VENV/bin/python" ] && "$READERS_VENV/bin/python" - "$READERS_REQUIREMENTS" <<'PY'
+import importlib.metadata as m, re, sys
+for line in open(sys.argv[1]):
+    spec = line.split("#")[0].strip()
+    if spec:
+        name, version = re.split(r"==", spec)
+        try:
+            if m.version(name) != version:
+                sys.exit(1)
+        except m.PackageNotFoundError:
+            sys.exit(1)
+PY
+}
+
+install_servers() {
   local t0; t0=$(date +%s)
   mkdir -p "$HOME_DIR"
   if [ ! -x "$VENV/bin/python" ]; then
@@ -63,6 +79,31 @@ cmd_install() {
   } >"$HOME_DIR/versions.txt"
   log "installed: $(tr '\n' ' ' <"$HOME_DIR/versions.txt")"
   log "install took: pip $((t1 - t0)) s, npm $((t2 - t1)) s"
+}
+
+# The S3 readers: the system python's pandas, pyarrow and polars (.ci/run installs
+# tests/readers/requirements.txt first) plus s3fs and DuckDB with httpfs, in a venv so
+# the system's botocore and DuckDB stay as they are.
+install_readers() {
+  local t0; t0=$(date +%s)
+  mkdir -p "$HOME_DIR"
+  if [ ! -x "$READERS_VENV/bin/python" ]; then
+    "$PY" -m venv --system-site-packages "$READERS_VENV"
+  fi
+  "$READERS_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$READERS_REQUIREMENTS"
+  readers_installed || { log "the readers venv lacks a pin of $READERS_REQUIREMENTS"; return 1; }
+  log "readers installed in $READERS_VENV ($(($(date +%s) - t0)) s)"
+}
+
+cmd_install() {
+  local any=false
+  if ! installed || [ "${FORCE:-}" = "1" ]; then
+    install_servers; any=true
+  fi
+  if ! readers_installed || [ "${FORCE:-}" = "1" ]; then
+    install_readers; any=true
+  fi
+  [ "$any" = true ] || log "already installed in $HOME_DIR"
 }
 
 free_port() {

@@ -399,3 +399,20 @@ pub fn revleak(args: &[&str], cwd: &Path) -> ProcessOutput {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// Checks that the README holds, verbatim, each line of `script` marked
+/// `# README` (the reader one-liners the tests run), and that there are `count`.
+pub fn assert_readme_holds_marked_lines(script: &Path, count: usize) {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let script = std::fs::read_to_string(script).unwrap();
+    let lines: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.trim().strip_suffix("# README"))
+        .map(str::trim)
+        .collect();
+    assert_eq!(lines.len(), count, "the README lines: {lines:?}");
+    for line in lines {
+        assert!(readme.contains(line), "README lacks `{line}`");
+    }
+}

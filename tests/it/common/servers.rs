@@ -86,19 +86,7 @@ pub fn servers() -> &'static Servers {
                 String::from_utf8_lossy(&output.stderr)
             ));
         }
-        let made = Command::new("bash")
-            .arg(script())
-            .args(["mkbucket"])
-            .arg(&dir)
-            .arg(BUCKET)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !made.status.success() {
-            return Err(format!(
-                "creating the bucket `{BUCKET}` failed: {}",
-                String::from_utf8_lossy(&made.stderr)
-            ));
-        }
+        mkbucket(&dir, BUCKET)?;
         let endpoints = read_env(&dir.join("endpoints.env"));
         Ok(Servers { dir, endpoints })
     });
@@ -108,7 +96,30 @@ pub fn servers() -> &'static Servers {
     }
 }
 
+/// Makes bucket `name` on the three servers started in `dir`.
+fn mkbucket(dir: &Path, name: &str) -> Result<(), String> {
+    let made = Command::new("bash")
+        .arg(script())
+        .arg("mkbucket")
+        .arg(dir)
+        .arg(name)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !made.status.success() {
+        return Err(format!(
+            "creating the bucket `{name}` failed: {}",
+            String::from_utf8_lossy(&made.stderr)
+        ));
+    }
+    Ok(())
+}
+
 impl Servers {
+    /// Makes one more bucket (S3, GCS) and container (Azure) `name`.
+    pub fn mkbucket(&self, name: &str) -> Result<(), String> {
+        mkbucket(&self.dir, name)
+    }
+
     fn endpoint(&self, name: &str) -> &str {
         self.endpoints
             .get(name)
