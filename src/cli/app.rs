@@ -55,13 +55,18 @@ pub async fn execute(cli: Cli) -> Result<CommandOutput> {
 async fn cluster_command(role: crate::cli::args::ClusterCommand) -> Result<String> {
     use crate::cli::args::ClusterCommand;
     use crate::engine::cluster;
+    use crate::storage::store::StorageSettings;
     match role {
-        ClusterCommand::Scheduler(args) => cluster::serve_scheduler(&args.bind).await?,
+        ClusterCommand::Scheduler(args) => {
+            let config = ConfigFile::load_with_env(args.config.as_deref())?;
+            cluster::serve_scheduler(&args.bind, StorageSettings::of(&config)).await?
+        }
         ClusterCommand::Executor(args) => {
             let memory_pool_size = match &args.memory_pool_size {
                 Some(s) => Some(crate::config::parse_size("--memory-pool-size", s)?),
                 None => None,
             };
+            let config = ConfigFile::load_with_env(args.config.as_deref())?;
             cluster::serve_executor(&cluster::ExecutorOptions {
                 scheduler: args.scheduler,
                 bind: args.bind,
@@ -69,6 +74,7 @@ async fn cluster_command(role: crate::cli::args::ClusterCommand) -> Result<Strin
                 work_dir: args.work_dir,
                 memory_pool_size,
                 concurrent_tasks: args.concurrent_tasks.map(|n| n as usize),
+                storage: StorageSettings::of(&config),
             })
             .await?
         }

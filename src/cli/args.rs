@@ -85,6 +85,9 @@ pub struct SchedulerArgs {
     /// Address to listen on
     #[arg(long, value_name = "HOST:PORT", default_value = "0.0.0.0:50050")]
     pub bind: String,
+    /// Config file: how buckets are reached (storage_endpoint, ...) [default: ./revleak.toml when it exists]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +112,9 @@ pub struct ExecutorArgs {
     /// Tasks run at once [default: cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrent_tasks: Option<u32>,
+    /// Config file: how buckets are reached (storage_endpoint, ...) [default: ./revleak.toml when it exists]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,9 +2,14 @@
 //! every query to a scheduler (`revleak run --engine ballista`), and the scheduler
 //! and executor roles this same binary serves (`revleak cluster ...`). Each role
 //! registers revleak's functions ([`crate::engine::udf::all`]), so a plan that calls
-//! `fmt_money` decodes and runs on every process.
+//! `fmt_money` decodes and runs on every process, and builds the clients of the
+//! buckets a plan names from its own environment ([`LazyStores`]), so a cluster
+//! reads a snapshot and writes a run's layers in object storage without a
+//! shared folder and without credentials in any plan.
 
 use crate::error::{Error, Result};
+use crate::storage::registry::LazyStores;
+use crate::storage::store::StorageSettings;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::execution_engine::{
@@ -17,6 +22,8 @@ use ballista_scheduler::scheduler_process::start_server;
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{JoinType, plan_err};
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
@@ -93,13 +100,21 @@ fn socket_address(what: &str, value: &str) -> Result<SocketAddr> {
 }
 
 /// Serves the scheduler on `bind` until the process is stopped.
-pub async fn serve_scheduler(bind: &str) -> Result<()> {
+pub async fn serve_scheduler(bind: &str, storage: StorageSettings) -> Result<()> {
     let address = socket_address("--bind", bind)?;
+    let stores: Arc<dyn ObjectStoreRegistry> = Arc::new(LazyStores::new(storage));
     let mut config = SchedulerConfig::default()
         .with_hostname(address.ip().to_string())
         .with_port(address.port())
-        .with_override_session_builder(Arc::new(|config: SessionConfig| {
-            let mut state = ballista_core::utils::default_session_builder(config)?;
+        .with_override_session_builder(Arc::new(move |config: SessionConfig| {
+            let state = ballista_core::utils::default_session_builder(config)?;
+            // The scheduler lists a bucket's files while it plans.
+            let runtime = RuntimeEnvBuilder::new()
+                .with_object_store_registry(stores.clone())
+                .build_arc()?;
+            let mut state = SessionStateBuilder::new_from_existing(state)
+                .with_runtime_env(runtime)
+                .build();
             for udf in crate::engine::udf::all() {
                 state.register_udf(Arc::new(udf))?;
             }
@@ -169,6 +184,8 @@ pub struct ExecutorOptions {
     pub work_dir: Option<PathBuf>,
     pub memory_pool_size: Option<usize>,
     pub concurrent_tasks: Option<usize>,
+    /// How buckets are reached (`revleak.toml` and `REVLEAK_STORAGE_*`).
+    pub storage: StorageSettings,
 }
 
 /// Serves an executor registered with the scheduler until the process is stopped.
@@ -196,6 +213,21 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
             .insert(udf.name().to_string(), Arc::new(udf));
     }
     let defaults = ExecutorProcessConfig::default();
+    // Ballista's default runtime (spills in the work folder), plus the clients
+    // of the buckets the plans name, built from this process's environment.
+    let stores: Arc<dyn ObjectStoreRegistry> = Arc::new(LazyStores::new(opts.storage.clone()));
+    let spill_dir = opts
+        .work_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir)
+        .display()
+        .to_string();
+    let runtime_producer: ballista_core::RuntimeProducer = Arc::new(move |_| {
+        RuntimeEnvBuilder::new()
+            .with_temp_file_path(spill_dir.clone())
+            .with_object_store_registry(stores.clone())
+            .build_arc()
+    });
     let config = ExecutorProcessConfig {
         bind_host: address.ip().to_string(),
         external_host: Some(
@@ -221,6 +253,7 @@ pub async fn serve_executor(opts: &ExecutorOptions) -> Result<()> {
         executor_heartbeat_interval_seconds: 5,
         print_thread_info: false,
         override_function_registry: Some(Arc::new(registry)),
+        override_runtime_producer: Some(runtime_producer),
         override_execution_engine: Some(Arc::new(WithoutStageMetrics(
             DefaultExecutionEngine::new(),
         ))),

@@ -268,7 +268,9 @@ pub(crate) fn on_cluster(e: Error, engine: &Engine) -> Error {
             Error::Execution {
                 context: format!(
                     "{context} (on the Ballista cluster at {scheduler}: every executor must read \
-                 the snapshot and write the output folder at the paths this client uses)"
+                 the snapshot and write the output folder at the paths this client uses, or \
+                 reach the bucket of a URL with the credentials and endpoint of its own \
+                 environment)"
                 ),
                 source,
             }

@@ -267,7 +267,12 @@ impl Snapshot {
                         None => converted.clone(),
                         Some(dir) => {
                             let file = dir.join(converted.file_name().expect("a file name"));
-                            std::fs::copy(converted, &file).map_err(|e| Error::io(&file, e))?;
+                            crate::storage::work::put_work_file(
+                                ctx,
+                                &file,
+                                crate::storage::work::WorkFile::CopyOf(converted),
+                            )
+                            .await?;
                             file
                         }
                     };

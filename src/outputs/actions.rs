@@ -366,9 +366,12 @@ async fn register(
         }
         Layers::Files { dir: root, .. } => {
             let dir = root.join(name);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            std::fs::write(dir.join("part-0.parquet"), parquet_bytes(&schema, batches)?)
-                .map_err(|e| Error::io(&dir, e))?;
+            crate::storage::work::put_work_file(
+                ctx,
+                &dir.join("part-0.parquet"),
+                crate::storage::work::WorkFile::Bytes(parquet_bytes(&schema, batches)?),
+            )
+            .await?;
             crate::reconcile::layers::register_parquet_folder(ctx, name, &dir, &schema)
                 .await
                 .map_err(failed)

@@ -165,6 +165,14 @@ impl OutBucket {
         )
     }
 
+    /// Makes the bucket's client the one a session reads and writes its URLs with.
+    pub fn register_with(&self, ctx: &datafusion::prelude::SessionContext) -> Result<()> {
+        let base = Url::parse(&self.parsed[..url::Position::BeforePath])
+            .map_err(|e| Error::Storage(format!("{}: {e}", self.url)))?;
+        ctx.register_object_store(&base, self.store.clone());
+        Ok(())
+    }
+
     /// Every object under `relative` (recursively), as keys relative to the prefix.
     fn list(&self, relative: &str) -> Result<Vec<(String, u64)>> {
         let key = self.key(relative);
@@ -328,7 +336,7 @@ impl OutBucket {
     /// Deletes every object under `relative`, the journal first: while it
     /// exists, every staged object it commits must exist too (recovery rolls
     /// forward from them), and it is deleted only once the roll-forward is done.
-    fn delete_folder(&self, relative: &str) -> Result<()> {
+    pub(crate) fn delete_folder(&self, relative: &str) -> Result<()> {
         let (journal, others): (Vec<String>, Vec<String>) = self
             .list(relative)?
             .into_iter()
@@ -486,6 +494,22 @@ impl OutBucket {
             published.push(PathBuf::from(self.url_of(&target)));
         }
         Ok(published)
+    }
+}
+
+/// A run's work in the bucket (a cluster's layers, `_tmp-<run>-layers/`),
+/// deleted when dropped; what a killed run left is deleted by the next run's
+/// recovery (a `_tmp-` folder without a journal).
+pub struct WorkPrefix {
+    pub bucket: Arc<OutBucket>,
+    pub relative: String,
+}
+
+impl Drop for WorkPrefix {
+    fn drop(&mut self) {
+        if let Err(e) = self.bucket.delete_folder(&self.relative) {
+            tracing::warn!("{e}; the next run deletes it");
+        }
     }
 }
 

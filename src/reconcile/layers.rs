@@ -10,6 +10,7 @@ use crate::ingest::snapshot::Snapshot;
 use crate::ingest::staging::Staging;
 use crate::reconcile::checks;
 use crate::reconcile::quality;
+use crate::storage::is_object_store;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
@@ -715,7 +716,16 @@ pub(crate) async fn keep(
         }
         Layers::Files { dir: root, .. } => {
             let dir = root.join(name);
-            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            // A local folder must exist to be written as one; a bucket's
+            // "folder" is the URL ending with `/` (the name has dots).
+            let target = if is_object_store(&dir) {
+                format!("{}/", dir.display())
+            } else {
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                dir.to_str()
+                    .expect("the work folder is a UTF-8 path")
+                    .to_string()
+            };
             let schema = df.schema().as_arrow().clone();
             // One writing task: Ballista runs the sink once per partition of its
             // stage, and a sink writes every input partition, so a layer built
@@ -724,7 +734,7 @@ pub(crate) async fn keep(
                 .repartition(datafusion::logical_expr::Partitioning::RoundRobinBatch(1))
                 .map_err(failed)?;
             df.write_parquet(
-                dir.to_str().expect("the work folder is a UTF-8 path"),
+                &target,
                 datafusion::dataframe::DataFrameWriteOptions::new(),
                 None,
             )

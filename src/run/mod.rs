@@ -97,15 +97,16 @@ async fn deliver_alerts(
 struct RunEngine {
     ctx: SessionContext,
     layers: Layers,
+    _bucket_work: Option<crate::outputs::bucket::WorkPrefix>,
     _work_guard: RemoveDirOnDrop,
     _spill_guard: RemoveDirOnDrop,
 }
 
 /// Opens the session the run's options ask for: embedded (layers in memory, or
-/// as files under a memory limit) or a Ballista cluster (layers as files
-/// beside the outputs, which every executor reads). `out` is the local folder
-/// read as the output (for a bucket, its local copy).
-async fn open_engine(opts: &RunOptions, run_id: &str, out: &Path) -> Result<RunEngine> {
+/// as files under a memory limit, on local disk) or a Ballista cluster (layers
+/// as files beside the outputs, in the output folder or bucket, which every
+/// executor reads and writes).
+async fn open_engine(opts: &RunOptions, run_id: &str, claimed: &Claimed) -> Result<RunEngine> {
     let engine = opts.engine_settings();
     // Created by session_with when needed; removed (if left empty) after the engine.
     let spill_guard = RemoveDirOnDrop(
@@ -117,12 +118,16 @@ async fn open_engine(opts: &RunOptions, run_id: &str, out: &Path) -> Result<RunE
     );
     // Beside the outputs, removed with the run; a killed run's is removed by the
     // next run's recovery (`_tmp-*` without a journal).
-    let layer_files = |embedded| -> Result<Layers> {
-        let out = std::fs::canonicalize(out).map_err(|e| Error::io(out, e))?;
-        Ok(Layers::Files {
-            dir: out.join(format!("_tmp-{run_id}-layers")),
-            embedded,
-        })
+    let layer_files = |embedded: bool| -> Result<Layers> {
+        let name = format!("_tmp-{run_id}-layers");
+        let dir = match claimed.destination() {
+            Destination::Bucket(bucket) if !embedded => PathBuf::from(bucket.url_of(&name)),
+            // under a memory limit: local disk (a bucket's local copy)
+            _ => std::fs::canonicalize(claimed.root())
+                .map_err(|e| Error::io(claimed.root(), e))?
+                .join(name),
+        };
+        Ok(Layers::Files { dir, embedded })
     };
     let (ctx, layers) = match &opts.engine {
         // Under a memory limit the layers go to disk too: in memory they would sit
@@ -136,9 +141,21 @@ async fn open_engine(opts: &RunOptions, run_id: &str, out: &Path) -> Result<RunE
             layer_files(false)?,
         ),
     };
+    let mut bucket_work = None;
+    if let Destination::Bucket(bucket) = claimed.destination() {
+        bucket.register_with(&ctx)?;
+        if let Layers::Files { dir, .. } = &layers
+            && is_object_store(dir)
+        {
+            bucket_work = Some(crate::outputs::bucket::WorkPrefix {
+                bucket: bucket.clone(),
+                relative: format!("_tmp-{run_id}-layers"),
+            });
+        }
+    }
     let work_guard = RemoveDirOnDrop(match &layers {
-        Layers::Files { dir, .. } => Some(dir.clone()),
-        Layers::Materialized => None,
+        Layers::Files { dir, .. } if !is_object_store(dir) => Some(dir.clone()),
+        _ => None,
     });
     tracing::debug!(
         target_partitions = ctx.state().config().target_partitions(),
@@ -149,6 +166,7 @@ async fn open_engine(opts: &RunOptions, run_id: &str, out: &Path) -> Result<RunE
     Ok(RunEngine {
         ctx,
         layers,
+        _bucket_work: bucket_work,
         _work_guard: work_guard,
         _spill_guard: spill_guard,
     })
@@ -319,12 +337,6 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     let started = Utc::now();
     let clock = Instant::now();
     let destination = Destination::locate(&opts.out, &opts.config)?;
-    if let (Engine::Ballista { .. }, true) = (&opts.engine, destination.is_bucket()) {
-        return Err(Error::Config(format!(
-            "--out {}: --engine ballista does not write to object storage yet (its executors write the run's layers into the output folder); run it on the embedded engine, or write the outputs to a folder every executor sees",
-            destination.shown()
-        )));
-    }
     destination.check()?;
     let run_id = new_run_id(started);
     let snapshot = open_snapshot(opts)?;
@@ -343,7 +355,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         false => Vec::new(),
     };
 
-    let engine = open_engine(opts, &run_id, claimed.root()).await?;
+    let engine = open_engine(opts, &run_id, &claimed).await?;
     let mut loaded = load_inputs(opts, &engine, &snapshot, &params).await?;
     let checked = run_checks(opts, &engine, &checks, &mut loaded, &params, clock).await?;
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "checks run");
@@ -444,21 +456,16 @@ fn settling<'a>(
 }
 
 /// The snapshot's raw tables, from a folder or an object-store URL. On a
-/// cluster the path is made absolute: every executor must find the files at
-/// the paths the plan names (a cluster does not read a bucket yet).
+/// cluster a folder's path is made absolute: every executor must find the
+/// files at the paths the plan names (a URL every executor reaches with its
+/// own credentials).
 fn open_snapshot(opts: &RunOptions) -> Result<Snapshot> {
-    if let Engine::Ballista { .. } = &opts.engine
-        && is_object_store(&opts.snapshot)
-    {
-        return Err(Error::Config(format!(
-            "{}: --engine ballista does not read a snapshot in object storage yet (its executors read a shared folder); run it on the embedded engine, or copy the snapshot to a folder every executor sees",
-            opts.snapshot.display()
-        )));
-    }
     let (source, root) = SnapshotSource::locate(&opts.snapshot, &opts.config)?;
     let root = match &opts.engine {
-        Engine::Local => root,
-        Engine::Ballista { .. } => std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?,
+        Engine::Ballista { .. } if !source.is_store() => {
+            std::fs::canonicalize(&root).map_err(|e| Error::io(&root, e))?
+        }
+        _ => root,
     };
     Snapshot::open_in(
         source,
@@ -507,7 +514,9 @@ async fn load_inputs(
             dir,
             embedded: false,
         } => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            if !is_object_store(dir) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
             Some(dir.as_path())
         }
         _ => None,

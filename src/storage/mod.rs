@@ -11,7 +11,9 @@
 //! message and the manifest show. Only this module turns such a name into an
 //! object key.
 
+pub mod aws_profile;
 pub mod ranged;
+pub mod registry;
 pub mod store;
 pub mod work;
 

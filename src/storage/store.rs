@@ -1,5 +1,6 @@
 //! The object-store client of a snapshot URL, configured the way each cloud's
-//! own tools are: `AmazonS3Builder::from_env()` (AWS_ACCESS_KEY_ID,
+//! own tools are: `AmazonS3Builder::from_env()` plus the AWS CLI's profile
+//! files ([`super::aws_profile`]: AWS_PROFILE, ~/.aws/credentials) (AWS_ACCESS_KEY_ID,
 //! AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL,
 //! AWS_ALLOW_HTTP, web identity, the container and instance roles),
 //! `GoogleCloudStorageBuilder::from_env()` (GOOGLE_APPLICATION_CREDENTIALS,
@@ -80,7 +81,25 @@ pub fn build(url: &Url, settings: &StorageSettings) -> Result<Arc<dyn ObjectStor
     let failed = |e: object_store::Error| Error::Storage(describe(shown, &e));
     let store: Arc<dyn ObjectStore> = match scheme {
         ObjectStoreScheme::AmazonS3 => {
-            configure(AmazonS3Builder::from_env().with_url(shown), settings).map_err(failed)?
+            let mut builder = AmazonS3Builder::from_env();
+            if let Some(profile) = super::aws_profile::from_env()? {
+                let pairs = [
+                    (AmazonS3ConfigKey::AccessKeyId, profile.access_key_id),
+                    (
+                        AmazonS3ConfigKey::SecretAccessKey,
+                        profile.secret_access_key,
+                    ),
+                    (AmazonS3ConfigKey::Token, profile.session_token),
+                    (AmazonS3ConfigKey::Region, profile.region),
+                    (AmazonS3ConfigKey::Endpoint, profile.endpoint_url),
+                ];
+                for (key, value) in pairs {
+                    if let Some(value) = value {
+                        builder = builder.with_config(key, value);
+                    }
+                }
+            }
+            configure(builder.with_url(shown), settings).map_err(failed)?
         }
         ObjectStoreScheme::GoogleCloudStorage => configure(
             GoogleCloudStorageBuilder::from_env().with_url(shown),

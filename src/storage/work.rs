@@ -1,8 +1,15 @@
-//! Folders of a run's own under the system's temporary folder (text tables
-//! converted to Parquet, a local copy of outputs kept in a bucket), each
-//! removed when dropped, and those of killed runs removed by the next run.
+//! A run's work: folders of its own under the system's temporary folder (text
+//! tables converted to Parquet, a local copy of outputs kept in a bucket),
+//! each removed when dropped and those of killed runs removed by the next run;
+//! and the files of a cluster's shared work, written to a folder or a bucket.
 
+use super::{is_object_store, store};
+use crate::error::{Error, Result};
+use datafusion::prelude::SessionContext;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
 use std::path::{Path, PathBuf};
+use url::Url;
 
 /// A folder `<temp>/<prefix><pid>-<nanos>`, removed when dropped.
 #[derive(Debug)]
@@ -66,4 +73,73 @@ fn process_is_running(pid: u32) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn process_is_running(_: u32) -> bool {
     true
+}
+
+/// What [`put_work_file`] writes.
+pub enum WorkFile<'a> {
+    Bytes(Vec<u8>),
+    /// A local file, copied (uploaded in parts on a store: it may be large).
+    CopyOf(&'a Path),
+}
+
+/// Bytes per part when a local file is uploaded.
+const UPLOAD_PART: usize = 8 * 1024 * 1024;
+
+/// Writes a file of a run's shared work (a cluster's layers, converted text
+/// tables) at `path`: a local path (its folder made), or on a store the object
+/// at that URL, through the client `ctx` holds for its bucket.
+pub async fn put_work_file(ctx: &SessionContext, path: &Path, file: WorkFile<'_>) -> Result<()> {
+    if !is_object_store(path) {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        return match file {
+            WorkFile::Bytes(bytes) => std::fs::write(path, bytes).map_err(|e| Error::io(path, e)),
+            WorkFile::CopyOf(from) => std::fs::copy(from, path)
+                .map(|_| ())
+                .map_err(|e| Error::io(path, e)),
+        };
+    }
+    let shown = path.to_string_lossy().to_string();
+    let url = Url::parse(&shown).map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let base = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &url[..url::Position::BeforePath],
+    )
+    .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let store = ctx
+        .runtime_env()
+        .object_store(&base)
+        .map_err(|e| Error::Storage(format!("{shown}: no client for the bucket ({e})")))?;
+    let key = ObjectPath::from_url_path(url.path())
+        .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let failed = |e: object_store::Error| Error::Storage(store::describe(&shown, &e));
+    match file {
+        WorkFile::Bytes(bytes) => store
+            .put(&key, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(failed),
+        WorkFile::CopyOf(from) => {
+            use std::io::Read;
+            let mut local = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+            let upload = store.put_multipart(&key).await.map_err(failed)?;
+            let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART);
+            let mut buffer = vec![0u8; UPLOAD_PART];
+            loop {
+                let read = match local.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(Error::io(from, e));
+                    }
+                };
+                if let Err(e) = writer.wait_for_capacity(4).await {
+                    return Err(failed(e));
+                }
+                writer.write(&buffer[..read]);
+            }
+            writer.finish().await.map(|_| ()).map_err(failed)
+        }
+    }
 }

@@ -19,12 +19,6 @@ struct Process {
 }
 
 impl Process {
-    fn spawn(name: &str, args: &[&str], logs: &Path) -> Process {
-        let mut command = common::revleak_command();
-        command.args(args);
-        Process::spawn_command(name, command, logs)
-    }
-
     /// Runs `command` with its output in `logs/<name>.log`.
     fn spawn_command(name: &str, mut command: Command, logs: &Path) -> Process {
         let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
@@ -65,28 +59,33 @@ struct Cluster {
 
 impl Cluster {
     fn start(root: &Path, executors: usize) -> Cluster {
+        Cluster::start_with_env(root, executors, &[])
+    }
+
+    /// A cluster whose processes have `env` besides the test's environment
+    /// (an object store's endpoint and credentials).
+    fn start_with_env(root: &Path, executors: usize, env: &[(String, String)]) -> Cluster {
         let logs = root.join("logs");
-        let (bind, scheduler) = start_scheduler(&logs);
+        let (bind, scheduler) = start_scheduler_with_env(&logs, env);
         let mut started = Vec::new();
         for i in 0..executors {
             let flight = free_ports(2);
             let work_dir = root.join(format!("executor-{i}"));
-            let mut executor = Process::spawn(
-                &format!("executor-{i}"),
-                &[
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &bind,
-                    "--bind",
-                    &format!("127.0.0.1:{flight}"),
-                    "--work-dir",
-                    work_dir.to_str().unwrap(),
-                    "--concurrent-tasks",
-                    "2",
-                ],
-                &logs,
-            );
+            let mut command = common::revleak_command();
+            command.envs(env.iter().cloned());
+            command.args([
+                "cluster",
+                "executor",
+                "--scheduler",
+                &bind,
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--work-dir",
+                work_dir.to_str().unwrap(),
+                "--concurrent-tasks",
+                "2",
+            ]);
+            let mut executor = Process::spawn_command(&format!("executor-{i}"), command, &logs);
             wait_for_port(flight, &mut executor, &logs);
             started.push(executor);
         }
@@ -166,14 +165,18 @@ fn generate(root: &Path) -> PathBuf {
 
 /// A scheduler on a free 127.0.0.1 port, listening: its `host:port` and process.
 fn start_scheduler(logs: &Path) -> (String, Process) {
+    start_scheduler_with_env(logs, &[])
+}
+
+fn start_scheduler_with_env(logs: &Path, env: &[(String, String)]) -> (String, Process) {
     std::fs::create_dir_all(logs).unwrap();
     let port = free_ports(1);
     let bind = format!("127.0.0.1:{port}");
-    let mut scheduler = Process::spawn(
-        "scheduler",
-        &["cluster", "scheduler", "--bind", &bind],
-        logs,
-    );
+    let mut command = common::revleak_command();
+    command
+        .envs(env.iter().cloned())
+        .args(["cluster", "scheduler", "--bind", &bind]);
+    let mut scheduler = Process::spawn_command("scheduler", command, logs);
     wait_for_port(port, &mut scheduler, logs);
     (bind, scheduler)
 }
@@ -594,4 +597,70 @@ fn the_engine_setting_is_checked_before_anything_runs() {
         assert!(text.contains(message), "{args:?}: {text}");
         assert!(!out.join("findings").exists());
     }
+}
+
+/// A cluster without a shared folder: the snapshot in a bucket (with a gzip
+/// CSV, a JSON lines file and a workbook the run converts and uploads for the
+/// executors), the outputs into a bucket, the layers written by the executors
+/// under the output prefix, every process with its own credentials from its
+/// environment. The findings are the embedded engine's, and the run's work is
+/// gone from the bucket afterwards.
+#[test]
+fn a_cluster_reads_a_snapshot_in_a_bucket_and_publishes_into_one_without_a_shared_folder() {
+    use crate::common::servers::{BUCKET, Cloud, download, servers};
+    let tmp = tempfile::tempdir().unwrap();
+    let snapshot = crate::object_store::uploaded(Cloud::S3);
+    let env = servers().env(Cloud::S3);
+    let cluster = Cluster::start_with_env(tmp.path(), 2, &env);
+    let prefix = "cluster-out";
+    let out = Cloud::S3.url(BUCKET, prefix);
+    // The client runs where no folder of the executors is.
+    let elsewhere = tmp.path().join("client");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let run = common::revleak_command()
+        .current_dir(&elsewhere)
+        .envs(env.iter().cloned())
+        .env("XDG_CACHE_HOME", elsewhere.join(".cache"))
+        .args([
+            "run",
+            &snapshot,
+            "--out",
+            &out,
+            "--engine",
+            "ballista",
+            "--scheduler",
+            &cluster.scheduler_url,
+            "--threads",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, text) = finish(run, Duration::from_secs(900));
+    assert!(
+        status.code().is_some_and(|c| c <= 1),
+        "cluster run failed:\n{text}\n{}",
+        cluster.logs()
+    );
+    let copy = tempfile::tempdir().unwrap();
+    let names = download(&servers().store(Cloud::S3, BUCKET), prefix, copy.path());
+    assert!(
+        names.iter().all(|n| !n.starts_with('_')),
+        "no layers, staging or lock left in the bucket: {names:?}"
+    );
+    assert_eq!(
+        &crate::object_store::findings_but_run_id(copy.path()),
+        crate::object_store::local_findings(),
+        "the embedded engine's findings"
+    );
+    let client_files: Vec<_> = std::fs::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n != ".cache")
+        .collect();
+    assert!(
+        client_files.is_empty(),
+        "nothing written where the client runs: {client_files:?}"
+    );
 }

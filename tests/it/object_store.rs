@@ -449,29 +449,87 @@ fn a_file_url_is_the_local_folder() {
 }
 
 #[test]
-fn a_cluster_run_of_a_snapshot_url_is_refused_naming_what_is_not_supported() {
+fn an_aws_profile_from_the_shared_credentials_file_is_used_and_its_secret_never_shown() {
+    let servers = servers();
+    let (endpoint, key_id, secret) = servers.moto_with_auth();
+    let store = ::object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_bucket_name("authb")
+        .with_access_key_id(&key_id)
+        .with_secret_access_key(&secret)
+        .build()
+        .unwrap();
+    let store: std::sync::Arc<dyn ::object_store::ObjectStore> = std::sync::Arc::new(store);
+    upload(&store, snapshot(), "profiled");
     let tmp = tempfile::tempdir().unwrap();
-    let run = revleak_with(
-        &[
-            "run",
-            "s3://acme-exports/channel/2026-11-26",
-            "--out",
-            &tmp.path().join("out").to_string_lossy(),
-            "--engine",
-            "ballista",
-            "--scheduler",
-            "df://127.0.0.1:1",
-        ],
-        &[],
-        tmp.path(),
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    let wrong = "WRONGprofileSECRET0123456789abcdefWRONG";
+    let credentials = tmp.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {wrong}\n\n[etl]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+        ),
+    )
+    .unwrap();
+    let config = tmp.path().join("config");
+    std::fs::write(
+        &config,
+        format!("[profile etl]\nregion = us-east-1\nendpoint_url = {endpoint}\n"),
+    )
+    .unwrap();
+    let inspect = |profile: Option<&str>| {
+        let mut command = revleak_command();
+        command
+            .args(["inspect", "s3://authb/profiled"])
+            .current_dir(tmp.path())
+            .env("REVLEAK_LOG", "debug")
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", "us-east-1");
+        for name in [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_ENDPOINT_URL",
+            "AWS_PROFILE",
+        ] {
+            command.env_remove(name);
+        }
+        match profile {
+            Some(p) => command.env("AWS_PROFILE", p),
+            // the default profile's endpoint is not in its config: give it
+            None => command.env("AWS_ENDPOINT_URL", &endpoint),
+        };
+        command.output().unwrap()
+    };
+    // The profile's keys, region and endpoint (from the config file) read the bucket.
+    let good = inspect(Some("etl"));
     assert!(
-        run.stderr.contains("s3://acme-exports/channel/2026-11-26")
-            && run
-                .stderr
-                .contains("does not read a snapshot in object storage yet"),
+        good.status.success(),
         "{}",
-        run.stderr
+        String::from_utf8_lossy(&good.stderr)
     );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("crm"));
+    // The default profile holds a wrong secret: refused, the secret nowhere.
+    let bad = inspect(None);
+    assert_eq!(bad.status.code(), Some(2));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr),
+    );
+    assert!(stderr.contains("access denied"), "{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(
+            !text.contains(wrong) && !text.contains(&secret),
+            "a secret is shown"
+        );
+    }
+    // A profile that does not exist is named, with the files looked in.
+    let missing = inspect(Some("nope"));
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("AWS_PROFILE=nope"), "{stderr}");
 }
