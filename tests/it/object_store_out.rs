@@ -530,27 +530,85 @@ fn a_wrong_secret_on_the_output_exits_2_and_the_secret_is_in_no_output() {
 }
 
 #[test]
-fn a_cluster_run_into_a_bucket_is_refused_naming_what_is_not_supported() {
+fn a_watch_publishes_each_landed_snapshot_into_a_bucket_and_keeps_its_record_there() {
+    let cloud = Cloud::S3;
     let tmp = tempfile::tempdir().unwrap();
-    let run = revleak_with(
-        &[
-            "run",
-            &snapshot().to_string_lossy(),
-            "--out",
-            "s3://acme-lake/revleak",
-            "--engine",
-            "ballista",
-            "--scheduler",
-            "df://127.0.0.1:1",
-        ],
-        &[],
-        tmp.path(),
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
+    let root = tmp.path().join("landing");
+    for (name, as_of) in [("a", "2026-11-20"), ("b", "2026-11-26")] {
+        let snap = root.join(name);
+        crate::common::copy_sample(&snap);
+        std::fs::write(
+            snap.join("snapshot.json"),
+            format!("{{\"as_of\": \"{as_of}\"}}"),
+        )
+        .unwrap();
+    }
+    let prefix = "watched";
+    let out = cloud.url(BUCKET, prefix);
+    let store = servers().store(cloud, BUCKET);
+    let record = object_store::path::Path::from(format!("{prefix}/_revleak_watch.jsonl"));
+    let lines = || -> usize {
+        block_on(async {
+            match store.get(&record).await {
+                Ok(got) => String::from_utf8_lossy(&got.bytes().await.unwrap())
+                    .lines()
+                    .count(),
+                Err(_) => 0,
+            }
+        })
+    };
+    let watch = || {
+        crate::common::revleak_command()
+            .args(["watch", &root.to_string_lossy(), "--out", &out])
+            .args(["--poll-seconds", "0.2"])
+            .envs(servers().env(cloud))
+            .env("REVLEAK_LOG", "warn")
+            .env("XDG_CACHE_HOME", tmp.path().join(".cache"))
+            .current_dir(tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let stop = |mut child: std::process::Child| {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the watch did not stop within a minute of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let first = watch();
+    let started = Instant::now();
+    while lines() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "two snapshots recorded in the bucket"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop(first);
+    let (copy, names) = published(cloud, prefix);
+    for day in ["2026-11-20", "2026-11-26"] {
+        assert!(
+            names.contains(&format!("findings/as_of={day}/part-0.parquet")),
+            "{names:?}"
+        );
+    }
     assert!(
-        run.stderr.contains("s3://acme-lake/revleak")
-            && run.stderr.contains("does not write to object storage yet"),
-        "{}",
-        run.stderr
+        crate::common::read_findings(copy.path())
+            .iter()
+            .any(|f| f.status == "recurring"),
+        "the second snapshot's lifecycle is against the first, read back from the bucket"
     );
+    // A restarted watch reads its record from the bucket and runs nothing twice.
+    let again = watch();
+    std::thread::sleep(Duration::from_secs(4));
+    stop(again);
+    assert_eq!(lines(), 2, "nothing run twice");
 }
