@@ -612,3 +612,41 @@ fn a_watch_publishes_each_landed_snapshot_into_a_bucket_and_keeps_its_record_the
     stop(again);
     assert_eq!(lines(), 2, "nothing run twice");
 }
+
+/// A snapshot it has never seen: generated, uploaded, run from the bucket into
+/// the bucket, against the same snapshot run from and into local folders.
+#[test]
+fn a_generated_snapshot_run_from_s3_into_s3_has_exactly_the_local_findings() {
+    let cloud = Cloud::S3;
+    let tmp = tempfile::tempdir().unwrap();
+    let snap = crate::common::generated(&tmp.path().join("generated"), 0.02, 29);
+    crate::common::servers::upload(&servers().store(cloud, BUCKET), &snap, "generated-29");
+    let local = tmp.path().join("out");
+    let run = revleak_with(
+        &[
+            "run",
+            &snap.to_string_lossy(),
+            "--out",
+            &local.to_string_lossy(),
+        ],
+        &[],
+        tmp.path(),
+    );
+    assert!(run.code <= 1, "{}", run.stderr);
+    let out = cloud.url(BUCKET, "generated-out");
+    let run = run_into(
+        cloud,
+        &cloud.url(BUCKET, "generated-29"),
+        &out,
+        &[],
+        tmp.path(),
+    );
+    assert!(run.code <= 1, "{}", run.stderr);
+    let (copy, _) = published(cloud, "generated-out");
+    let expected = findings_but_run_id(&local);
+    assert!(
+        expected.len() > 40,
+        "the generator plants findings of every check"
+    );
+    assert_eq!(findings_but_run_id(copy.path()), expected);
+}
