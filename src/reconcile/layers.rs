@@ -733,16 +733,71 @@ pub(crate) async fn keep(
             let df = df
                 .repartition(datafusion::logical_expr::Partitioning::RoundRobinBatch(1))
                 .map_err(failed)?;
-            df.write_parquet(
-                &target,
+            write_verified(ctx, name, df, &dir, &target).await?;
+            register_parquet_folder(ctx, name, &dir, &schema)
+                .await
+                .map_err(failed)
+        }
+    }
+}
+
+/// How many times a layer whose files do not hold the rows its query wrote is
+/// written again before the run fails.
+const LAYER_REWRITES: usize = 1;
+
+/// Writes `df` as Parquet into `dir` (`target` as DataFusion is given it) and
+/// checks the files hold exactly the rows the write reported. On a cluster a
+/// task re-run after an executor is lost can leave a second file, or a file
+/// cut off, beside the one that counts: the layer is then removed and written
+/// again once, and if it still does not add up the run fails, naming it,
+/// rather than reconcile duplicated or missing rows.
+async fn write_verified(
+    ctx: &SessionContext,
+    name: &str,
+    df: datafusion::dataframe::DataFrame,
+    dir: &Path,
+    target: &str,
+) -> Result<()> {
+    let failed = |e| Error::exec(name.to_string(), e);
+    let mut attempt = 0;
+    loop {
+        let written = df
+            .clone()
+            .write_parquet(
+                target,
                 datafusion::dataframe::DataFrameWriteOptions::new(),
                 None,
             )
             .await
             .map_err(failed)?;
-            register_parquet_folder(ctx, name, &dir, &schema)
-                .await
-                .map_err(failed)
+        let reported: u64 = written
+            .iter()
+            .filter_map(|b| b.column_by_name("count"))
+            .filter_map(|c| {
+                c.as_any()
+                    .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+            })
+            .flat_map(|c| c.iter().flatten())
+            .sum();
+        let found = crate::storage::parquet_rows_under(ctx, dir).await;
+        let problem = match found {
+            Ok(found) if found == reported => return Ok(()),
+            Ok(found) => format!(
+                "its files hold {found} rows where the query wrote {reported} (a task run twice or cut off)"
+            ),
+            Err(e) => e.to_string(),
+        };
+        if attempt == LAYER_REWRITES {
+            return Err(Error::Cluster(format!(
+                "layer {name} at {}: {problem}, again after {LAYER_REWRITES} rewrite(s); nothing is published",
+                dir.display()
+            )));
+        }
+        attempt += 1;
+        tracing::warn!(layer = name, "{problem}: written again");
+        crate::storage::remove_work_folder(ctx, dir).await?;
+        if !is_object_store(dir) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
     }
 }
@@ -862,4 +917,63 @@ pub(crate) fn contract_table_of(scanned: &str) -> Option<String> {
         .iter()
         .find(|t| t.name == name)
         .map(|t| t.qualified())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer folder holding a stray file beside the write (what a task re-run
+    /// after an executor was lost leaves) is found out and written again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_layer_whose_files_do_not_add_up_is_written_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(tmp.path())
+            .unwrap()
+            .join("clean.invoices");
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = SessionContext::new();
+        let df = ctx
+            .sql("select * from (values (1), (2), (3)) as t(n)")
+            .await
+            .unwrap();
+        // A complete file of an earlier attempt: 3 rows too many.
+        df.clone()
+            .write_parquet(
+                dir.join("stray.parquet").to_str().unwrap(),
+                datafusion::dataframe::DataFrameWriteOptions::new().with_single_file_output(true),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::storage::parquet_rows_under(&ctx, &dir)
+                .await
+                .unwrap(),
+            3
+        );
+        write_verified(&ctx, "clean.invoices", df, &dir, dir.to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            crate::storage::parquet_rows_under(&ctx, &dir)
+                .await
+                .unwrap(),
+            3
+        );
+        assert!(
+            !dir.join("stray.parquet").exists(),
+            "the stray file went with the rewrite"
+        );
+        // A file cut off by a killed writer is found out too.
+        std::fs::write(dir.join("cut.parquet"), b"PAR1 not a whole file").unwrap();
+        let cut = crate::storage::parquet_rows_under(&ctx, &dir)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            cut.contains("cut.parquet") && cut.contains("not a whole Parquet file"),
+            "{cut}"
+        );
+    }
 }

@@ -361,6 +361,87 @@ impl SnapshotSource {
     }
 }
 
+/// The client and key prefix of a folder of a run's work: the session's client
+/// of a URL's bucket, or the local file system.
+fn work_store(ctx: &SessionContext, dir: &Path) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    let shown = dir.to_string_lossy().to_string();
+    if !is_object_store(dir) {
+        let key = ObjectPath::from_absolute_path(dir)
+            .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+        return Ok((Arc::new(object_store::local::LocalFileSystem::new()), key));
+    }
+    let url = Url::parse(&shown).map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let base = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        &url[..url::Position::BeforePath],
+    )
+    .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let store = ctx
+        .runtime_env()
+        .object_store(&base)
+        .map_err(|e| Error::Storage(format!("{shown}: no client for the bucket ({e})")))?;
+    let key = ObjectPath::from_url_path(url.path())
+        .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    Ok((store, key))
+}
+
+/// Rows of the Parquet files under the folder (or prefix) `dir`, from their
+/// footers; a file without a readable footer (cut off by a killed writer) is
+/// an error naming it.
+pub async fn parquet_rows_under(ctx: &SessionContext, dir: &Path) -> Result<u64> {
+    use futures::TryStreamExt;
+    let shown = dir.to_string_lossy().to_string();
+    let (store, prefix) = work_store(ctx, dir)?;
+    let listed: Vec<object_store::ObjectMeta> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| Error::Storage(store::describe(&shown, &e)))?;
+    let mut rows = 0u64;
+    for meta in listed
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(".parquet"))
+    {
+        let fetch = Footer {
+            store: store.as_ref(),
+            key: &meta.location,
+        };
+        let metadata = ParquetMetaDataReader::new()
+            .with_prefetch_hint(Some(FOOTER_PREFETCH))
+            .load_and_finish(fetch, meta.size)
+            .await
+            .map_err(|e| Error::Output {
+                path: PathBuf::from(format!(
+                    "{shown}/{}",
+                    meta.location.filename().unwrap_or_default()
+                )),
+                message: format!("not a whole Parquet file: {e}"),
+            })?;
+        rows += metadata.file_metadata().num_rows().max(0) as u64;
+    }
+    Ok(rows)
+}
+
+/// Removes the folder (or every object under the prefix) `dir`.
+pub async fn remove_work_folder(ctx: &SessionContext, dir: &Path) -> Result<()> {
+    use futures::{StreamExt, TryStreamExt};
+    if !is_object_store(dir) {
+        return match std::fs::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(dir, e)),
+        };
+    }
+    let shown = dir.to_string_lossy().to_string();
+    let (store, prefix) = work_store(ctx, dir)?;
+    let keys = store.list(Some(&prefix)).map_ok(|m| m.location).boxed();
+    store
+        .delete_stream(keys)
+        .try_collect::<Vec<_>>()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::Storage(store::describe(&shown, &e)))
+}
+
 /// Bytes read from a Parquet file's end in the first request for its footer:
 /// most footers fit, so one ranged GET reads them.
 const FOOTER_PREFETCH: usize = 64 * 1024;
