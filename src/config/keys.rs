@@ -25,6 +25,8 @@ pub enum KeyKind {
     Engine,
     /// A whole number of seconds, 1 or more.
     Seconds,
+    /// A whole number, 0 or more (how many times).
+    Count,
     /// Canonical tables of the contract (`system/name`): a TOML array, and
     /// comma-separated in an environment variable.
     Tables,
@@ -40,6 +42,15 @@ impl KeyKind {
             KeyKind::Severity => parse_severity(source, value)?.to_string(),
             KeyKind::Threads => parse_threads(source, value)?.to_string(),
             KeyKind::Seconds => parse_seconds(source, value)?.to_string(),
+            KeyKind::Count => value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| {
+                    Error::Config(format!(
+                        "{source}: expected a whole number of 0 or more, got `{value}`"
+                    ))
+                })?
+                .to_string(),
             KeyKind::Size => {
                 parse_size(source, value)?;
                 value.to_string()
@@ -52,7 +63,9 @@ impl KeyKind {
     /// The value as TOML: switches and counts bare, everything else a string.
     pub fn toml(self, value: &str) -> String {
         match self {
-            KeyKind::Bool | KeyKind::Threads | KeyKind::Seconds => value.to_string(),
+            KeyKind::Bool | KeyKind::Threads | KeyKind::Seconds | KeyKind::Count => {
+                value.to_string()
+            }
             KeyKind::Tables => {
                 let names: Vec<String> = split_list(value).map(|n| format!("{n:?}")).collect();
                 format!("[{}]", names.join(", "))
@@ -273,6 +286,26 @@ pub const KEYS: &[ConfigKey] = &[
         set: |c, v| c.storage_retry_timeout = v.parse().ok(),
     },
     ConfigKey {
+        name: "cluster_stall_timeout",
+        kind: KeyKind::Seconds,
+        unset: Unset::Default("600"),
+        help: "On a cluster (--engine ballista), a job (one query: a layer, a check) with no\nresult after this many seconds is given up and run again from its inputs, as is\na job that failed (an executor lost); cluster_job_retries times, then the run\nfails with exit 2 and publishes nothing. Set it above your longest job.",
+        example: "600",
+        in_starter: false,
+        get: |c| c.cluster_stall_timeout.map(|s| s.to_string()),
+        set: |c, v| c.cluster_stall_timeout = v.parse().ok(),
+    },
+    ConfigKey {
+        name: "cluster_job_retries",
+        kind: KeyKind::Count,
+        unset: Unset::Default("1"),
+        help: "",
+        example: "1",
+        in_starter: false,
+        get: |c| c.cluster_job_retries.map(|s| s.to_string()),
+        set: |c, v| c.cluster_job_retries = v.parse().ok(),
+    },
+    ConfigKey {
         name: "storage_lock_lease",
         kind: KeyKind::Seconds,
         unset: Unset::Default("60"),
@@ -353,6 +386,10 @@ pub struct ConfigFile {
     pub storage_allow_http: bool,
     /// Seconds a store request is retried for (default 30).
     pub storage_retry_timeout: Option<u64>,
+    /// Seconds a cluster job may go without a result (default 600).
+    pub cluster_stall_timeout: Option<u64>,
+    /// Times a stalled or failed cluster job is run again (default 1).
+    pub cluster_job_retries: Option<u64>,
     /// Seconds the lease on an output prefix in object storage lasts (default 60).
     pub storage_lock_lease: Option<u64>,
     /// How CSV raw tables are written, by `system/name`: `[csv."crm/opportunities"]`.

@@ -7,6 +7,7 @@
 //! reads a snapshot and writes a run's layers in object storage without a
 //! shared folder and without credentials in any plan.
 
+use crate::engine::session::ClusterJobs;
 use crate::error::{Error, Result};
 use crate::storage::registry::LazyStores;
 use crate::storage::store::StorageSettings;
@@ -22,11 +23,13 @@ use ballista_scheduler::scheduler_process::start_server;
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{JoinType, plan_err};
 use datafusion::execution::FunctionRegistry;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -36,7 +39,11 @@ use std::time::Duration;
 /// A session whose queries are planned by the Ballista scheduler at `scheduler`
 /// (`df://host:port`) and executed by its executors; results stream back here.
 /// `threads` sets the partitions of each stage (default: this machine's cores).
-pub async fn client_session(scheduler: &str, threads: Option<usize>) -> Result<SessionContext> {
+pub async fn client_session(
+    scheduler: &str,
+    threads: Option<usize>,
+    jobs: ClusterJobs,
+) -> Result<SessionContext> {
     let address = scheduler_address(scheduler)?;
     // Fail at once, naming the address, rather than at the first query.
     let reachable = address
@@ -70,6 +77,18 @@ pub async fn client_session(scheduler: &str, threads: Option<usize>) -> Result<S
     let ctx = SessionContext::remote_with_state(&format!("df://{address}"), state)
         .await
         .map_err(|e| Error::exec(format!("connecting to the scheduler at {scheduler}"), e))?;
+    // Every job the cluster runs is watched: Ballista's own planner, its plans
+    // wrapped in a JobGuard.
+    let state = ctx.state();
+    let planner = Arc::new(GuardedPlanner {
+        inner: state.query_planner().clone(),
+        jobs,
+    });
+    let ctx = SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_query_planner(planner)
+            .build(),
+    );
     crate::engine::udf::register(&ctx);
     Ok(ctx)
 }
@@ -173,6 +192,158 @@ impl OptimizerRule for NoOuterJoinsWithoutEquality {
         })?;
         Ok(Transformed::no(plan))
     }
+}
+
+/// Ballista's query planner, with every job it sends to the cluster wrapped in
+/// a [`JobGuard`].
+#[derive(Debug)]
+struct GuardedPlanner {
+    inner: Arc<dyn QueryPlanner + Send + Sync>,
+    jobs: ClusterJobs,
+}
+
+#[async_trait::async_trait]
+impl QueryPlanner for GuardedPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session_state: &dyn datafusion::catalog::Session,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let plan = self
+            .inner
+            .create_physical_plan(logical_plan, session_state)
+            .await?;
+        // Only what runs as a job on the cluster (DDL and the like run here).
+        if plan.name() != "DistributedQueryExec" {
+            return Ok(plan);
+        }
+        Ok(Arc::new(JobGuard {
+            properties: plan.properties().clone(),
+            job: plan,
+            jobs: self.jobs,
+        }))
+    }
+}
+
+/// A job on the cluster, watched from here: one that has not returned its
+/// first rows within `stall_timeout` (hung: Ballista 55 was seen to roll a lost
+/// executor's stages back and never finish) or that failed (an executor lost,
+/// its retries spent) is run again from its inputs as a new job, `retries`
+/// times; then the query fails, naming the cause, and the run publishes
+/// nothing. A job only answers once it has finished, so the timeout bounds a
+/// whole job: set it above the longest one.
+#[derive(Debug)]
+struct JobGuard {
+    job: Arc<dyn ExecutionPlan>,
+    properties: Arc<datafusion::physical_plan::PlanProperties>,
+    jobs: ClusterJobs,
+}
+
+impl datafusion::physical_plan::DisplayAs for JobGuard {
+    fn fmt_as(
+        &self,
+        _: datafusion::physical_plan::DisplayFormatType,
+        f: &mut std::fmt::Formatter,
+    ) -> std::fmt::Result {
+        write!(
+            f,
+            "JobGuard: stall_timeout={}s, retries={}",
+            self.jobs.stall_timeout.as_secs(),
+            self.jobs.retries
+        )
+    }
+}
+
+impl ExecutionPlan for JobGuard {
+    fn name(&self) -> &str {
+        "JobGuard"
+    }
+
+    fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
+        &self.properties
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_plan::PhysicalExpr>,
+        ) -> datafusion::common::Result<TreeNodeRecursion>,
+    ) -> datafusion::common::Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.job]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(JobGuard {
+            properties: self.properties.clone(),
+            job: children.remove(0),
+            jobs: self.jobs,
+        }))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<datafusion::execution::TaskContext>,
+    ) -> datafusion::common::Result<datafusion::execution::SendableRecordBatchStream> {
+        use futures::{StreamExt, TryStreamExt};
+        let (job, jobs, schema) = (self.job.clone(), self.jobs, self.schema());
+        let attempts = async move {
+            let mut last = String::new();
+            for attempt in 0..=jobs.retries {
+                if attempt > 0 {
+                    tracing::warn!(
+                        "a cluster job {last}: running it again from its inputs ({attempt} of {})",
+                        jobs.retries
+                    );
+                }
+                let mut stream = job.execute(partition, context.clone())?;
+                match tokio::time::timeout(jobs.stall_timeout, stream.next()).await {
+                    Ok(Some(Ok(batch))) => {
+                        return Ok(futures::stream::once(async { Ok(batch) })
+                            .chain(stream)
+                            .boxed());
+                    }
+                    Ok(None) => return Ok(futures::stream::empty().boxed()),
+                    Ok(Some(Err(e))) if !retryable(&e) => return Err(e),
+                    Ok(Some(Err(e))) => last = format!("failed ({e})"),
+                    Err(_) => {
+                        last = format!(
+                            "gave no result in {} s (cluster_stall_timeout)",
+                            jobs.stall_timeout.as_secs()
+                        )
+                    }
+                }
+            }
+            Err(datafusion::error::DataFusionError::Execution(format!(
+                "a job on the cluster {last}, {} time(s) in all (cluster_job_retries = {}); nothing is published",
+                jobs.retries + 1,
+                jobs.retries
+            )))
+        };
+        let stream = futures::stream::once(attempts).try_flatten();
+        Ok(Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, stream),
+        ))
+    }
+}
+
+/// Whether a job's error may go away when the job runs again: a failure on
+/// the cluster (a lost executor, a task's I/O), not a plan or a query's own
+/// error, which would fail the same way.
+fn retryable(e: &datafusion::error::DataFusionError) -> bool {
+    matches!(
+        e.find_root(),
+        datafusion::error::DataFusionError::Execution(_)
+            | datafusion::error::DataFusionError::External(_)
+            | datafusion::error::DataFusionError::IoError(_)
+    )
 }
 
 /// What `revleak cluster executor` was asked for.

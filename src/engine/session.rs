@@ -38,6 +38,33 @@ pub struct EngineSettings {
     pub threads: Option<usize>,
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    /// On a cluster: how long a job may go without a result, and how many
+    /// times a stalled or failed job is run again.
+    pub cluster_jobs: ClusterJobs,
+}
+
+/// How a cluster's jobs are watched (`cluster_stall_timeout`, `cluster_job_retries`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClusterJobs {
+    pub stall_timeout: std::time::Duration,
+    pub retries: usize,
+}
+
+impl Default for ClusterJobs {
+    fn default() -> ClusterJobs {
+        ClusterJobs::of(&crate::config::ConfigFile::default())
+    }
+}
+
+impl ClusterJobs {
+    pub fn of(config: &crate::config::ConfigFile) -> ClusterJobs {
+        ClusterJobs {
+            stall_timeout: std::time::Duration::from_secs(
+                config.cluster_stall_timeout.unwrap_or(600),
+            ),
+            retries: config.cluster_job_retries.unwrap_or(1) as usize,
+        }
+    }
 }
 
 /// Removes a folder this run created (spill files, a cluster's layer files) once
@@ -284,7 +311,7 @@ pub(crate) async fn cluster_session(
     scheduler: &str,
     settings: &EngineSettings,
 ) -> Result<SessionContext> {
-    crate::engine::cluster::client_session(scheduler, settings.threads).await
+    crate::engine::cluster::client_session(scheduler, settings.threads, settings.cluster_jobs).await
 }
 
 #[cfg(not(feature = "cluster"))]

@@ -89,6 +89,10 @@ impl RunOptions {
     pub fn engine_settings(&self) -> EngineSettings {
         let spill_dir = match (&self.spill_dir, self.memory_limit) {
             (Some(dir), _) => Some(dir.clone()),
+            // beside the outputs, unless they go to a bucket: then local disk
+            (None, Some(_)) if crate::storage::is_object_store(&self.out) => {
+                Some(std::env::temp_dir().join(format!("revleak-spill-{}", std::process::id())))
+            }
             (None, Some(_)) => Some(self.out.join("_spill")),
             (None, None) => None,
         };
@@ -96,6 +100,7 @@ impl RunOptions {
             threads: self.threads,
             memory_limit: self.memory_limit,
             spill_dir,
+            cluster_jobs: crate::engine::session::ClusterJobs::of(&self.config),
         }
     }
 }

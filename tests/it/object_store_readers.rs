@@ -35,9 +35,9 @@ fn script() -> PathBuf {
     manifest_dir().join("tests/readers/read_outputs_s3.py")
 }
 
-/// The readers venv's python (tests/servers/servers.sh: `$REVLEAK_SERVERS_HOME/readers`).
+/// The readers venv's python (tests/servers/servers.sh: `$OBJECT_STORE_SERVERS_HOME/readers`).
 fn readers_python() -> PathBuf {
-    let home = std::env::var_os("REVLEAK_SERVERS_HOME")
+    let home = std::env::var_os("OBJECT_STORE_SERVERS_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))

@@ -17,7 +17,7 @@
 #   servers.sh status DIR
 #   servers.sh mkbucket DIR NAME   # bucket NAME on S3 and GCS, container NAME on Azure
 #
-# Everything is installed under $REVLEAK_SERVERS_HOME (default ~/.cache/revleak-servers):
+# Everything is installed under $OBJECT_STORE_SERVERS_HOME (default ~/.cache/revleak-servers):
 #   venv/     python venv with moto + gcp-storage-emulator
 #   npm/      npm prefix with azurite
 #   readers/  python venv (--system-site-packages) with the S3 readers of
@@ -26,7 +26,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-HOME_DIR="${REVLEAK_SERVERS_HOME:-${HOME:-/root}/.cache/revleak-servers}"
+HOME_DIR="${OBJECT_STORE_SERVERS_HOME:-${HOME:-/root}/.cache/revleak-servers}"
 VENV="$HOME_DIR/venv"
 NPM_PREFIX="$HOME_DIR/npm"
 READERS_VENV="$HOME_DIR/readers"
