@@ -7,7 +7,7 @@
 //! reads a snapshot and writes a run's layers in object storage without a
 //! shared folder and without credentials in any plan.
 
-use crate::engine::session::ClusterJobs;
+use crate::engine::jobs::ClusterJobs;
 use crate::error::{Error, Result};
 use crate::storage::registry::LazyStores;
 use crate::storage::store::StorageSettings;

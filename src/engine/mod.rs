@@ -1,11 +1,13 @@
 //! The query engine revleak runs on: DataFusion sessions and their settings
 //! ([`session`]), the plan rules and row estimates that keep its plans lean
 //! ([`plan_rules`], [`estimates`]), revleak's SQL functions ([`udf`]) and the
-//! Ballista cluster ([`cluster`], with `--features cluster`).
+//! Ballista cluster ([`cluster`], with `--features cluster`; how its jobs are
+//! watched: [`jobs`]).
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod estimates;
+pub mod jobs;
 pub mod plan_rules;
 pub mod session;
 pub mod udf;

@@ -40,31 +40,7 @@ pub struct EngineSettings {
     pub spill_dir: Option<PathBuf>,
     /// On a cluster: how long a job may go without a result, and how many
     /// times a stalled or failed job is run again.
-    pub cluster_jobs: ClusterJobs,
-}
-
-/// How a cluster's jobs are watched (`cluster_stall_timeout`, `cluster_job_retries`).
-#[derive(Debug, Clone, Copy)]
-pub struct ClusterJobs {
-    pub stall_timeout: std::time::Duration,
-    pub retries: usize,
-}
-
-impl Default for ClusterJobs {
-    fn default() -> ClusterJobs {
-        ClusterJobs::of(&crate::config::ConfigFile::default())
-    }
-}
-
-impl ClusterJobs {
-    pub fn of(config: &crate::config::ConfigFile) -> ClusterJobs {
-        ClusterJobs {
-            stall_timeout: std::time::Duration::from_secs(
-                config.cluster_stall_timeout.unwrap_or(600),
-            ),
-            retries: config.cluster_job_retries.unwrap_or(1) as usize,
-        }
-    }
+    pub cluster_jobs: crate::engine::jobs::ClusterJobs,
 }
 
 /// Removes a folder this run created (spill files, a cluster's layer files) once

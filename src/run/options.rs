@@ -100,7 +100,7 @@ impl RunOptions {
             threads: self.threads,
             memory_limit: self.memory_limit,
             spill_dir,
-            cluster_jobs: crate::engine::session::ClusterJobs::of(&self.config),
+            cluster_jobs: crate::engine::jobs::ClusterJobs::of(&self.config),
         }
     }
 }
