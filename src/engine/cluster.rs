@@ -225,8 +225,8 @@ impl QueryPlanner for GuardedPlanner {
     }
 }
 
-/// A job on the cluster, watched from here: one that has not returned its
-/// first rows within `stall_timeout` (hung: Ballista 55 was seen to roll a lost
+/// A job on the cluster, watched from here: one that has not returned all its
+/// rows within `stall_timeout` (hung: Ballista 55 was seen to roll a lost
 /// executor's stages back and never finish) or that failed (an executor lost,
 /// its retries spent) is run again from its inputs as a new job, `retries`
 /// times; then the query fails, naming the cause, and the run publishes
@@ -303,16 +303,18 @@ impl ExecutionPlan for JobGuard {
                         jobs.retries
                     );
                 }
-                let mut stream = job.execute(partition, context.clone())?;
-                match tokio::time::timeout(jobs.stall_timeout, stream.next()).await {
-                    Ok(Some(Ok(batch))) => {
-                        return Ok(futures::stream::once(async { Ok(batch) })
-                            .chain(stream)
-                            .boxed());
+                // The whole job, its result's partitions fetched from the
+                // executors included: a fetch from a lost executor can hang too.
+                // revleak collects every cluster result anyway, so it is kept
+                // here until complete, and a job can be run again at any point.
+                let stream = job.execute(partition, context.clone())?;
+                match tokio::time::timeout(jobs.stall_timeout, stream.try_collect::<Vec<_>>()).await
+                {
+                    Ok(Ok(batches)) => {
+                        return Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed());
                     }
-                    Ok(None) => return Ok(futures::stream::empty().boxed()),
-                    Ok(Some(Err(e))) if !retryable(&e) => return Err(e),
-                    Ok(Some(Err(e))) => last = format!("failed ({e})"),
+                    Ok(Err(e)) if !retryable(&e) => return Err(e),
+                    Ok(Err(e)) => last = format!("failed ({e})"),
                     Err(_) => {
                         last = format!(
                             "gave no result in {} s (cluster_stall_timeout)",
