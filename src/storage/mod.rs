@@ -363,7 +363,10 @@ impl SnapshotSource {
 
 /// The client and key prefix of a folder of a run's work: the session's client
 /// of a URL's bucket, or the local file system.
-fn work_store(ctx: &SessionContext, dir: &Path) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+pub(crate) fn work_store(
+    ctx: &SessionContext,
+    dir: &Path,
+) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
     let shown = dir.to_string_lossy().to_string();
     if !is_object_store(dir) {
         let key = ObjectPath::from_absolute_path(dir)

@@ -7,9 +7,7 @@ use super::{is_object_store, store};
 use crate::error::{Error, Result};
 use datafusion::prelude::SessionContext;
 use object_store::ObjectStoreExt;
-use object_store::path::Path as ObjectPath;
 use std::path::{Path, PathBuf};
-use url::Url;
 
 /// A folder `<temp>/<prefix><pid>-<nanos>`, removed when dropped.
 #[derive(Debug)]
@@ -101,17 +99,7 @@ pub async fn put_work_file(ctx: &SessionContext, path: &Path, file: WorkFile<'_>
         };
     }
     let shown = path.to_string_lossy().to_string();
-    let url = Url::parse(&shown).map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
-    let base = datafusion::execution::object_store::ObjectStoreUrl::parse(
-        &url[..url::Position::BeforePath],
-    )
-    .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
-    let store = ctx
-        .runtime_env()
-        .object_store(&base)
-        .map_err(|e| Error::Storage(format!("{shown}: no client for the bucket ({e})")))?;
-    let key = ObjectPath::from_url_path(url.path())
-        .map_err(|e| Error::Storage(format!("{shown}: {e}")))?;
+    let (store, key) = super::work_store(ctx, path)?;
     let failed = |e: object_store::Error| Error::Storage(store::describe(&shown, &e));
     match file {
         WorkFile::Bytes(bytes) => store
