@@ -283,12 +283,14 @@ impl OutBucket {
                 }
             }
         }
-        let (_, files) = self.top()?;
-        wanted.extend(
-            files
-                .into_iter()
-                .filter(|f| top_files.contains(&f.as_str())),
-        );
+        if !top_files.is_empty() {
+            let (_, files) = self.top()?;
+            wanted.extend(
+                files
+                    .into_iter()
+                    .filter(|f| top_files.contains(&f.as_str())),
+            );
+        }
         let count = wanted.len();
         block_on(
             futures::stream::iter(wanted)

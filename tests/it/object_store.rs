@@ -106,8 +106,19 @@ pub(crate) fn revleak_with(args: &[&str], env: &[(String, String)], cwd: &Path) 
 
 /// Every published finding as one line of all its columns but `run_id`, sorted.
 pub(crate) fn findings_but_run_id(out: &Path) -> Vec<String> {
+    rows_but_run_id(out, "findings")
+}
+
+/// Every row of every published partition of the Parquet output `kind`, as
+/// one line of its partition and all its columns but `run_id`, sorted; none
+/// when `kind` was never published.
+pub(crate) fn rows_but_run_id(out: &Path, kind: &str) -> Vec<String> {
     let mut rows = Vec::new();
-    for part in crate::common::published_partitions(out, "findings") {
+    if !out.join(kind).exists() {
+        return rows;
+    }
+    for part in crate::common::published_partitions(out, kind) {
+        let partition = part.file_name().unwrap().to_string_lossy().to_string();
         for file in std::fs::read_dir(&part).unwrap() {
             let file = file.unwrap().path();
             if file.extension().is_none_or(|e| e != "parquet") {
@@ -119,7 +130,11 @@ pub(crate) fn findings_but_run_id(out: &Path) -> Vec<String> {
                     .build()
                     .unwrap();
             for batch in reader {
-                rows.extend(rows_of(&batch.unwrap()));
+                rows.extend(
+                    rows_of(&batch.unwrap())
+                        .into_iter()
+                        .map(|row| format!("{partition} | {row}")),
+                );
             }
         }
     }
@@ -359,21 +374,31 @@ fn an_unreachable_endpoint_exits_2_naming_the_url_after_bounded_retries() {
     );
 }
 
+/// A client of the bucket `authb` on the moto that checks signatures, with the right key.
+fn authb_store(
+    endpoint: &str,
+    key_id: &str,
+    secret: &str,
+) -> std::sync::Arc<dyn ::object_store::ObjectStore> {
+    std::sync::Arc::new(
+        ::object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(endpoint)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_bucket_name("authb")
+            .with_access_key_id(key_id)
+            .with_secret_access_key(secret)
+            .build()
+            .unwrap(),
+    )
+}
+
 #[test]
 fn a_wrong_secret_key_exits_2_and_the_secret_is_in_no_output() {
     let servers = servers();
     let (endpoint, key_id, secret) = servers.moto_with_auth();
     // the right key uploads the snapshot
-    let store = ::object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name("authb")
-        .with_access_key_id(&key_id)
-        .with_secret_access_key(&secret)
-        .build()
-        .unwrap();
-    let store: std::sync::Arc<dyn ::object_store::ObjectStore> = std::sync::Arc::new(store);
+    let store = authb_store(&endpoint, &key_id, &secret);
     upload(&store, snapshot(), "snap");
     let tmp = tempfile::tempdir().unwrap();
     let url = "s3://authb/snap";
@@ -452,16 +477,7 @@ fn a_file_url_is_the_local_folder() {
 fn an_aws_profile_from_the_shared_credentials_file_is_used_and_its_secret_never_shown() {
     let servers = servers();
     let (endpoint, key_id, secret) = servers.moto_with_auth();
-    let store = ::object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name("authb")
-        .with_access_key_id(&key_id)
-        .with_secret_access_key(&secret)
-        .build()
-        .unwrap();
-    let store: std::sync::Arc<dyn ::object_store::ObjectStore> = std::sync::Arc::new(store);
+    let store = authb_store(&endpoint, &key_id, &secret);
     upload(&store, snapshot(), "profiled");
     let tmp = tempfile::tempdir().unwrap();
     let wrong = "WRONGprofileSECRET0123456789abcdefWRONG";

@@ -9,7 +9,8 @@
 
 use crate::common::servers::{BUCKET, CLOUDS, Cloud, download, servers};
 use crate::object_store::{
-    Outcome, findings_but_run_id, local_findings, revleak_with, snapshot, uploaded, walk,
+    Outcome, findings_but_run_id, local_findings, revleak_with, rows_but_run_id, snapshot,
+    uploaded, walk,
 };
 use datafusion::arrow::array::AsArray;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -122,39 +123,6 @@ fn outputs_in_azure_are_the_local_run_s_outputs_key_for_key() {
     same_outputs_as_local(Cloud::Azure);
 }
 
-/// Every row of every published partition of `kind` (a Parquet output), all
-/// columns but `run_id`, sorted.
-fn rows_of_kind(out: &Path, kind: &str) -> Vec<String> {
-    let mut rows = Vec::new();
-    if !out.join(kind).exists() {
-        return rows;
-    }
-    for part in crate::common::published_partitions(out, kind) {
-        let file = std::fs::File::open(part.join("part-0.parquet")).unwrap();
-        for batch in ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-        {
-            let batch = batch.unwrap();
-            for row in 0..batch.num_rows() {
-                let mut cells = vec![part.file_name().unwrap().to_string_lossy().to_string()];
-                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-                    if field.name() == "run_id" {
-                        continue;
-                    }
-                    let text = datafusion::arrow::util::display::array_value_to_string(column, row)
-                        .unwrap();
-                    cells.push(format!("{}={text}", field.name()));
-                }
-                rows.push(cells.join(" | "));
-            }
-        }
-    }
-    rows.sort();
-    rows
-}
-
 /// Lines of each alerts file, by partition and name, run ids left out.
 fn alert_lines(out: &Path) -> Vec<String> {
     let mut lines = Vec::new();
@@ -247,10 +215,10 @@ fn lifecycle_dispositions_alerts_and_report_in_a_bucket_are_the_local_folder_s()
     );
     let (copy, names) = published(cloud, prefix);
     assert!(names.contains(&"report/as_of=2026-11-26/index.html".to_string()));
-    let findings = rows_of_kind(copy.path(), "findings");
+    let findings = rows_but_run_id(copy.path(), "findings");
     assert_eq!(
         findings,
-        rows_of_kind(&local, "findings"),
+        rows_but_run_id(&local, "findings"),
         "status, first_seen, disposition"
     );
     assert!(findings.iter().any(|r| r.contains("status=recurring")));
@@ -260,12 +228,12 @@ fn lifecycle_dispositions_alerts_and_report_in_a_bucket_are_the_local_folder_s()
             .any(|r| r.contains("disposition=false_positive"))
     );
     assert_eq!(
-        rows_of_kind(copy.path(), "resolved"),
-        rows_of_kind(&local, "resolved")
+        rows_but_run_id(copy.path(), "resolved"),
+        rows_but_run_id(&local, "resolved")
     );
     assert_eq!(
-        rows_of_kind(copy.path(), "summary"),
-        rows_of_kind(&local, "summary")
+        rows_but_run_id(copy.path(), "summary"),
+        rows_but_run_id(&local, "summary")
     );
     let alerts = alert_lines(copy.path());
     assert_eq!(alerts, alert_lines(&local), "alerted once, as locally");
