@@ -73,6 +73,12 @@ pub enum Error {
     #[error("{0}")]
     Signal(String),
 
+    /// A run's result breaks an invariant checked before anything is published
+    /// (a finding reported twice, a summary that differs from the findings):
+    /// a wrong number is never published, the run fails instead.
+    #[error("{0}")]
+    Invariant(String),
+
     /// A Ballista scheduler or executor (`revleak cluster ...`).
     #[error("cluster: {0}")]
     Cluster(String),

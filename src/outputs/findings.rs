@@ -566,8 +566,7 @@ pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled>
     // The findings are in memory here: summarized by the embedded engine.
     let summary = summarize(&crate::engine::session::session(), &published).await?;
     let rows = rows(&published);
-    let current: std::collections::HashSet<String> =
-        rows.iter().map(|r| r.finding_id.clone()).collect();
+    let current = verify_before_publishing(&rows, &published, &summary)?;
     let gone = match &previous {
         Some(p) => Some(resolved(p, &current, s.as_of)?),
         None => None,
@@ -636,6 +635,51 @@ pub async fn settle(batches: &[RecordBatch], s: Settling<'_>) -> Result<Settled>
     })
 }
 
+/// Checks what is cheap to check before a run publishes, and fails the run
+/// rather than publish a number that cannot be right: every finding once (a
+/// finding_id is a hash of its check and entity, so a second row with it is a
+/// row read twice, e.g. a cluster stage's output fetched twice after a lost
+/// executor), and a summary that adds up to the findings. The finding_ids.
+fn verify_before_publishing(
+    rows: &[FindingRow],
+    findings: &[RecordBatch],
+    summary: &[RecordBatch],
+) -> Result<std::collections::HashSet<String>> {
+    let mut current = std::collections::HashSet::with_capacity(rows.len());
+    for row in rows {
+        if !current.insert(row.finding_id.clone()) {
+            return Err(Error::Invariant(format!(
+                "check {} reported its finding for {} {} (finding_id {}) more than once: \
+                 a finding is reported once, so this result cannot be trusted and nothing \
+                 is published",
+                row.check_id, row.entity_type, row.entity_id, row.finding_id
+            )));
+        }
+    }
+    let summary_findings: i64 = summary
+        .iter()
+        .map(|b| {
+            let counts = b.column_by_name("findings").and_then(|c| {
+                c.as_any()
+                    .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            });
+            counts.map_or(0, |c| c.iter().flatten().sum::<i64>())
+        })
+        .sum();
+    let (leakage, summary_leakage) = (
+        decimal_sum(findings, "leakage_amount"),
+        decimal_sum(summary, "leakage_amount"),
+    );
+    if summary_findings != rows.len() as i64 || leakage != summary_leakage {
+        return Err(Error::Invariant(format!(
+            "the summary ({summary_findings} findings, leakage {summary_leakage}) differs from \
+             the findings ({} findings, leakage {leakage}): nothing is published",
+            rows.len()
+        )));
+    }
+    Ok(current)
+}
+
 /// The published summary: per check, partner and severity.
 pub fn summary_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -687,4 +731,74 @@ async fn summarize(
         })
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::exec("summary", e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Decimal128Array, Int64Array};
+
+    fn row(id: &str, entity: &str) -> FindingRow {
+        FindingRow {
+            finding_id: id.into(),
+            check_id: "missing_invoice".into(),
+            severity: Severity::High,
+            partner_id: Some("P1".into()),
+            entity_type: "deal_line".into(),
+            entity_id: entity.into(),
+            leakage: rust_decimal::Decimal::new(1000, 2),
+            currency: "USD".into(),
+            detail: String::new(),
+            status: "new".into(),
+            disposition: None,
+        }
+    }
+
+    fn amounts(cents: &[i128], counts: Option<&[i64]>) -> RecordBatch {
+        let leakage: ArrayRef = Arc::new(
+            Decimal128Array::from(cents.to_vec())
+                .with_precision_and_scale(18, 2)
+                .unwrap(),
+        );
+        let mut columns = vec![("leakage_amount", leakage)];
+        if let Some(counts) = counts {
+            columns.push((
+                "findings",
+                Arc::new(Int64Array::from(counts.to_vec())) as ArrayRef,
+            ));
+        }
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    #[test]
+    fn a_finding_reported_twice_or_a_summary_that_does_not_add_up_fails_the_run() {
+        let findings = amounts(&[1000, 1000], None);
+        let summary = amounts(&[2000], Some(&[2]));
+        let two = [row("a1", "D1:1"), row("b2", "D2:1")];
+        let ids = verify_before_publishing(
+            &two,
+            std::slice::from_ref(&findings),
+            std::slice::from_ref(&summary),
+        )
+        .unwrap();
+        assert_eq!(ids.len(), 2);
+
+        // the same finding twice: rows read twice somewhere upstream
+        let twice = [row("a1", "D1:1"), row("a1", "D1:1")];
+        let e = verify_before_publishing(&twice, std::slice::from_ref(&findings), &[summary])
+            .unwrap_err();
+        assert!(matches!(e, Error::Invariant(_)), "{e}");
+        let message = e.to_string();
+        assert!(
+            message.contains("missing_invoice") && message.contains("D1:1"),
+            "{message}"
+        );
+
+        // a summary short of a finding, or of a cent
+        for summary in [amounts(&[2000], Some(&[1])), amounts(&[1999], Some(&[2]))] {
+            let e = verify_before_publishing(&two, std::slice::from_ref(&findings), &[summary])
+                .unwrap_err();
+            assert!(e.to_string().contains("differs from the findings"), "{e}");
+        }
+    }
 }
