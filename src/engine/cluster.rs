@@ -8,6 +8,7 @@
 //! shared folder and without credentials in any plan.
 
 use crate::engine::jobs::ClusterJobs;
+use crate::engine::lost_executors::FailJobsOnLostExecutor;
 use crate::error::{Error, Result};
 use crate::storage::registry::LazyStores;
 use crate::storage::store::StorageSettings;
@@ -18,8 +19,10 @@ use ballista_executor::execution_engine::{
 };
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::cluster::memory::InMemoryJobState;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::state::session_manager::share_file_statistics_cache;
 use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::common::{JoinType, plan_err};
 use datafusion::execution::FunctionRegistry;
@@ -122,10 +125,8 @@ fn socket_address(what: &str, value: &str) -> Result<SocketAddr> {
 pub async fn serve_scheduler(bind: &str, storage: StorageSettings) -> Result<()> {
     let address = socket_address("--bind", bind)?;
     let stores: Arc<dyn ObjectStoreRegistry> = Arc::new(LazyStores::new(storage));
-    let mut config = SchedulerConfig::default()
-        .with_hostname(address.ip().to_string())
-        .with_port(address.port())
-        .with_override_session_builder(Arc::new(move |config: SessionConfig| {
+    let session_builder: ballista_scheduler::scheduler_server::SessionBuilder =
+        Arc::new(move |config: SessionConfig| {
             let state = ballista_core::utils::default_session_builder(config)?;
             // The scheduler lists a bucket's files while it plans.
             let runtime = RuntimeEnvBuilder::new()
@@ -138,16 +139,29 @@ pub async fn serve_scheduler(bind: &str, storage: StorageSettings) -> Result<()>
                 state.register_udf(Arc::new(udf))?;
             }
             Ok(state)
-        }));
+        });
+    let mut config = SchedulerConfig::default()
+        .with_hostname(address.ip().to_string())
+        .with_port(address.port());
     config.bind_host = address.ip().to_string();
     // Executors heartbeat every 5 s: one silent for 20 s is lost, and its tasks
     // are given to the others instead of the job waiting three minutes.
     config.executor_timeout_seconds = 20;
     config.expire_dead_executor_interval_seconds = 5;
     config.no_executors_grace_period_seconds = 20;
-    let cluster = BallistaCluster::new_from_config(&config)
-        .await
-        .map_err(|e| Error::Cluster(format!("scheduler on {bind}: {e}")))?;
+    // A job is never recovered in place after a lost executor (see
+    // lost_executors): a task or stage that fails fails its job, which the
+    // client runs again from its inputs.
+    config.task_max_failures = 1;
+    config.stage_max_failures = 1;
+    let cluster = BallistaCluster::new(
+        Arc::new(FailJobsOnLostExecutor::new(format!("http://{address}"))),
+        Arc::new(InMemoryJobState::new(
+            config.scheduler_id.clone(),
+            share_file_statistics_cache(session_builder),
+            Arc::new(ballista_core::utils::default_config_producer),
+        )),
+    );
     tracing::info!("Ballista scheduler listening on {address}");
     start_server(cluster, address, Arc::new(config))
         .await

@@ -509,21 +509,30 @@ enum Ended {
     Failed,
 }
 
+/// When the fault strikes: a time after the run started, or the moment the
+/// run logs that a stage is done (so the next one is under way whatever the
+/// machine's speed).
+#[derive(Debug, Clone, Copy)]
+enum When {
+    After(Duration),
+    OnLog(&'static str),
+}
+
 /// Runs the snapshot on a fresh two-executor cluster, does `fault` to the
-/// first executor `after` the run started, and checks the run ends within a
-/// bound with either the local findings or exit 2 and the previous outputs
-/// whole — never a hang, never other findings.
+/// first executor `when` says, and checks the run ends within a bound with
+/// either the local findings or exit 2 and the previous outputs whole — never
+/// a hang, never other findings.
 fn run_with_a_fault(
     root: &Path,
     snapshot: &Path,
     local: &[String],
-    after: Duration,
+    when: When,
     fault: &str,
 ) -> Ended {
     let out = root.join("out");
     let before = manifest(&out)["run_id"].clone();
     let cluster = Cluster::start(root, 2);
-    let run = common::revleak_command()
+    let mut run = common::revleak_command()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "run",
@@ -537,33 +546,66 @@ fn run_with_a_fault(
             "--scheduler",
             &cluster.scheduler_url,
         ])
+        // the stages' ends, for `When::OnLog`
+        .env("REVLEAK_LOG", "revleak=debug")
         // a job of this snapshot takes seconds: a minute without a result is a stall
         .env("REVLEAK_CLUSTER_STALL_TIMEOUT", "60")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(after);
+    let (lines, logged) = std::sync::mpsc::channel::<String>();
+    let stderr = run.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let started = Instant::now();
+    match when {
+        When::After(after) => std::thread::sleep(after),
+        When::OnLog(message) => {
+            while let Ok(line) = logged.recv_timeout(Duration::from_secs(300)) {
+                if line.contains(message) {
+                    break;
+                }
+            }
+        }
+    }
+    let struck = started.elapsed();
     let victim = cluster.executors[0].child.id().to_string();
-    let signal = if fault == "stop" { "-STOP" } else { "-KILL" };
+    let (signal, done) = match fault {
+        "stop" => ("-STOP", "frozen"),
+        _ => ("-KILL", "killed"),
+    };
     let _ = Command::new("kill").args([signal, &victim]).status();
     let ended = finish_within(run, Duration::from_secs(420));
     let _ = Command::new("kill").args(["-CONT", &victim]).status();
-    let Some((status, text)) = ended else {
+    let log = reader.join().unwrap();
+    let Some((status, stdout)) = ended else {
         panic!(
-            "the run hung after the executor was {fault}ped at {after:?}\n{}",
+            "the run hung after the executor was {done} {struck:?} in ({when:?})\n{log}\n{}",
             cluster.logs()
         );
     };
+    let text = format!("{stdout}{log}");
     let leftovers = common::temp_entries(&out);
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    match status.code() {
+    let ended = match status.code() {
         Some(0) | Some(1) => {
             assert_ne!(manifest(&out)["run_id"], before);
             assert_eq!(
                 sorted(read_findings(&out)),
                 local,
-                "a published run has the embedded engine's findings ({fault} at {after:?})"
+                "a published run has the embedded engine's findings ({fault} at {when:?})"
             );
             Ended::Published
         }
@@ -579,33 +621,43 @@ fn run_with_a_fault(
                 .lines()
                 .find(|l| l.contains("error"))
                 .unwrap_or_default();
-            eprintln!("{fault} at {after:?}: exit 2: {reason}");
+            eprintln!("{fault} at {when:?}: exit 2: {reason}");
             Ended::Failed
         }
         other => panic!("exit {other:?}:\n{text}\n{}", cluster.logs()),
-    }
+    };
+    eprintln!(
+        "executor {done} {struck:?} in ({when:?}): {ended:?} after {:?}",
+        started.elapsed()
+    );
+    ended
 }
 
 #[test]
-#[ignore = "issue 33, open: an executor killed 12 s into a run (during the checks) was seen \
-            twice to leave the client waiting outside every guarded job; at 2 s and 6 s the \
-            run ended published with the local findings or with exit 2. Run with \
-            `cargo test --features cluster -- --ignored cluster::an_executor_killed`"]
 fn an_executor_killed_at_any_moment_never_hangs_the_run_nor_changes_its_findings() {
     let tmp = tempfile::tempdir().unwrap();
     let snapshot = generate(tmp.path());
     // A previous night's outputs in the folder: they must survive a failed run.
     let local = local_reference(&snapshot, &tmp.path().join("out"));
+    let moments = [
+        // while the snapshot is read and the data-quality rules run
+        When::After(Duration::from_secs(2)),
+        // while the clean layers are written by the executors
+        When::OnLog("data-quality rules run"),
+        // during the checks
+        When::OnLog("shared views built"),
+        // during the actions
+        When::OnLog("checks run"),
+    ];
     let mut outcomes = Vec::new();
-    // while the layers are written, during the checks, during the actions
-    for after in [2, 6, 12] {
-        let root = tmp.path().join(format!("kill-{after}"));
+    for (i, when) in moments.into_iter().enumerate() {
+        let root = tmp.path().join(format!("kill-{i}"));
         std::fs::create_dir_all(&root).unwrap();
         common::copy_tree(&tmp.path().join("out"), &root.join("out"));
-        let ended = run_with_a_fault(&root, &snapshot, &local, Duration::from_secs(after), "kill");
-        outcomes.push((after, ended));
+        let ended = run_with_a_fault(&root, &snapshot, &local, when, "kill");
+        outcomes.push((when, ended));
     }
-    eprintln!("executor killed at (s, outcome): {outcomes:?}");
+    eprintln!("executor killed at (moment, outcome): {outcomes:?}");
 }
 
 #[test]
@@ -617,10 +669,10 @@ fn a_frozen_executor_never_hangs_the_run_nor_changes_its_findings() {
         tmp.path(),
         &snapshot,
         &local,
-        Duration::from_secs(4),
+        When::OnLog("data-quality rules run"),
         "stop",
     );
-    eprintln!("executor frozen (SIGSTOP) at 4 s: {ended:?}");
+    eprintln!("executor frozen (SIGSTOP): {ended:?}");
 }
 
 #[test]
