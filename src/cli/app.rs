@@ -6,7 +6,7 @@ use crate::cli::args::{
 };
 use crate::config::keys::Unset;
 use crate::config::{ConfigFile, DEFAULT_ALERT_MIN_SEVERITY, EngineChoice, parse_severity};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::reconcile::checks;
 use crate::run::{self, RunOptions, RunReport};
 use rust_decimal::Decimal;
@@ -529,14 +529,24 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     let options = crate::outputs::report::ReportOptions {
         partner_pages: args.partner_reports,
     };
-    let files = crate::outputs::report::build(claimed.root(), None, as_of, &options)?;
-    let mut unpublished = claimed.begin(&tmp_id, as_of)?;
-    for file in &files {
-        unpublished.write_file("report", &file.name, &file.bytes)?;
-    }
+    // staged from the first page on, so a report that cannot be rendered
+    // (before its first page) leaves nothing behind
+    let mut unpublished = None;
+    let mut files = 0usize;
+    crate::outputs::report::build_into(claimed.root(), None, as_of, &options, &mut |file| {
+        files += 1;
+        let staged = match &mut unpublished {
+            Some(staged) => staged,
+            None => unpublished.insert(claimed.begin(&tmp_id, as_of)?),
+        };
+        staged.write_file("report", &file.name, &file.bytes)
+    })?;
+    let unpublished = unpublished.ok_or_else(|| {
+        Error::NotPublished(format!("{}: no report page was rendered", destination.shown()))
+    })?;
     let published = unpublished.commit()?;
     let mut text = String::new();
-    let partner_pages = files.len().saturating_sub(1);
+    let partner_pages = files.saturating_sub(1);
     for dir in &published {
         let _ = writeln!(
             text,

@@ -254,14 +254,15 @@ fn publish_run(
         let report_options = crate::outputs::report::ReportOptions {
             partner_pages: opts.partner_reports,
         };
-        for file in crate::outputs::report::build(
+        // the report reads the staged partitions while its pages are staged
+        let staged = unpublished.root().to_path_buf();
+        crate::outputs::report::build_into(
             claimed.root(),
-            Some(unpublished.root()),
+            Some(&staged),
             as_of,
             &report_options,
-        )? {
-            unpublished.write_file("report", &file.name, &file.bytes)?;
-        }
+            &mut |file| unpublished.write_file("report", &file.name, &file.bytes),
+        )?;
     }
     let published = unpublished.commit()?;
     Ok((manifest, published))

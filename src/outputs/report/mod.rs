@@ -55,6 +55,29 @@ pub fn build(
     as_of: NaiveDate,
     options: &ReportOptions,
 ) -> Result<Vec<ReportFile>> {
+    let mut files = Vec::new();
+    build_into(out, overlay, as_of, options, &mut |file| {
+        files.push(file);
+        Ok(())
+    })?;
+    Ok(files)
+}
+
+/// Partner statements rendered ahead of `sink`, per rendering thread: what
+/// bounds the pages held in memory at once (10,000 statements are about
+/// 500 MB of HTML).
+const STATEMENTS_IN_FLIGHT: usize = 16;
+
+/// [`build`], handing each file to `sink` as soon as it is rendered: the
+/// main page first, then the partners' statements, rendered on every core
+/// and never all held at once.
+pub fn build_into(
+    out: &Path,
+    overlay: Option<&Path>,
+    as_of: NaiveDate,
+    options: &ReportOptions,
+    sink: &mut dyn FnMut(ReportFile) -> Result<()>,
+) -> Result<()> {
     let layout = Layout {
         out: out.to_path_buf(),
         overlay: overlay.map(Path::to_path_buf),
@@ -196,17 +219,23 @@ pub fn build(
         statement_links: !statement_partners.is_empty(),
         warnings,
     };
-    let mut report = vec![ReportFile {
+    sink(ReportFile {
         name: "index.html".into(),
         bytes: html::render(&page).into_bytes(),
-    }];
+    })?;
+    drop(page);
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "report: page rendered");
 
-    for (partner, name) in &statement_partners {
-        let own: Vec<crate::outputs::actions::CommissionAdjustment> = adjustments
-            .iter()
-            .filter(|a| &a.partner_id == partner)
-            .cloned()
-            .collect();
+    let mut own_adjustments: BTreeMap<&str, Vec<crate::outputs::actions::CommissionAdjustment>> =
+        BTreeMap::new();
+    for a in &adjustments {
+        own_adjustments
+            .entry(a.partner_id.as_str())
+            .or_default()
+            .push(a.clone());
+    }
+    let partners: Vec<(&String, &String)> = statement_partners.iter().collect();
+    let render_one = |(partner, name): (&String, &String)| {
         let page = statement::Statement {
             partner_id: partner,
             partner_name: if name.is_empty() { partner } else { name },
@@ -214,14 +243,63 @@ pub fn build(
             reporting_currency: &currency,
             lookback_months,
             statements: &statements,
-            adjustments: &own,
+            adjustments: own_adjustments
+                .get(partner.as_str())
+                .map_or(&[], Vec::as_slice),
         };
-        report.push(ReportFile {
+        ReportFile {
             name: partner_file_name(partner),
             bytes: statement::render(&page).into_bytes(),
-        });
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || partners.len() < 2 {
+        for partner in partners {
+            sink(render_one(partner))?;
+        }
+    } else {
+        // Each thread renders the next partner not yet taken; the pages reach
+        // the sink here, in any order (each is its own file), through a
+        // bounded channel, so rendering waits while the sink writes.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (pages, rendered) =
+            std::sync::mpsc::sync_channel::<ReportFile>(STATEMENTS_IN_FLIGHT * threads);
+        std::thread::scope(|scope| -> Result<()> {
+            for _ in 0..threads {
+                let pages = pages.clone();
+                let (next, partners, render_one) = (&next, &partners, &render_one);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(partner) = partners.get(i) else {
+                            break;
+                        };
+                        // the receiver gone: the sink failed, stop rendering
+                        if pages.send(render_one(*partner)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(pages);
+            let mut failed = None;
+            for file in rendered.iter() {
+                if let Err(e) = sink(file) {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            // stops the renderers at their next page
+            drop(rendered);
+            failed.map_or(Ok(()), Err)
+        })?;
     }
-    Ok(report)
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        statements = statement_partners.len(),
+        "report: statements rendered and written"
+    );
+    Ok(())
 }
 
 /// Title, description, owner and parameters of each check: from the check
