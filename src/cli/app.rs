@@ -542,7 +542,10 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
         staged.write_file("report", &file.name, &file.bytes)
     })?;
     let unpublished = unpublished.ok_or_else(|| {
-        Error::NotPublished(format!("{}: no report page was rendered", destination.shown()))
+        Error::NotPublished(format!(
+            "{}: no report page was rendered",
+            destination.shown()
+        ))
     })?;
     let published = unpublished.commit()?;
     let mut text = String::new();

@@ -224,7 +224,10 @@ pub fn build_into(
         bytes: html::render(&page).into_bytes(),
     })?;
     drop(page);
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "report: page rendered");
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "report: page rendered"
+    );
 
     let mut own_adjustments: BTreeMap<&str, Vec<crate::outputs::actions::CommissionAdjustment>> =
         BTreeMap::new();
