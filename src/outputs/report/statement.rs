@@ -19,7 +19,7 @@ use crate::engine::udf::format_money;
 use crate::error::{Error, Result};
 use crate::outputs::actions::CommissionAdjustment;
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use maud::{Markup, PreEscaped, html};
 use rust_decimal::Decimal;
@@ -33,21 +33,36 @@ pub const DATASETS: &[&str] = &["invoices", "commissions", "revenue", "renewals"
 /// Invoices listed in full on a page: every open one, then the latest others.
 pub const INVOICE_ROWS: usize = 200;
 
-/// One dataset's rows of one partner, every cell as text (as the Parquet
-/// holds it: amounts as exact decimals, dates ISO).
-#[derive(Debug, Clone, Default)]
-pub struct Rows {
+/// One statement dataset, every column as text (as the Parquet holds it:
+/// amounts as exact decimals, dates ISO), kept as Arrow arrays: a cell is
+/// read where it lies rather than copied into a string of its own.
+#[derive(Debug, Default)]
+struct Dataset {
     columns: Vec<String>,
-    rows: Vec<Vec<Option<String>>>,
+    /// Per record batch, its columns cast to text.
+    batches: Vec<Vec<StringArray>>,
 }
 
-impl Rows {
+/// One dataset's rows of one partner.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    dataset: &'a Dataset,
+    /// (batch, row) of each of the partner's rows, in the dataset's order.
+    rows: &'a [(u32, u32)],
+}
+
+impl<'a> Rows<'a> {
     fn index(&self, column: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == column)
+        self.dataset.columns.iter().position(|c| c == column)
     }
 
-    fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(move |cells| Row { rows: self, cells })
+    fn iter(&self) -> impl Iterator<Item = Row<'a>> + use<'a> {
+        let rows = *self;
+        self.rows.iter().map(move |&(batch, row)| Row {
+            rows,
+            batch: batch as usize,
+            row: row as usize,
+        })
     }
 
     fn len(&self) -> usize {
@@ -58,23 +73,24 @@ impl Rows {
 /// One row, read by column name.
 #[derive(Clone, Copy)]
 struct Row<'a> {
-    rows: &'a Rows,
-    cells: &'a [Option<String>],
+    rows: Rows<'a>,
+    batch: usize,
+    row: usize,
 }
 
 impl<'a> Row<'a> {
+    fn cell(&self, column: &str) -> Option<&'a str> {
+        let i = self.rows.index(column)?;
+        let array = &self.rows.dataset.batches[self.batch][i];
+        array.is_valid(self.row).then(|| array.value(self.row))
+    }
+
     fn text(&self, column: &str) -> &'a str {
-        self.rows
-            .index(column)
-            .and_then(|i| self.cells[i].as_deref())
-            .unwrap_or("")
+        self.cell(column).unwrap_or("")
     }
 
     fn money(&self, column: &str) -> Option<Decimal> {
-        self.rows
-            .index(column)
-            .and_then(|i| self.cells[i].as_deref())
-            .and_then(|v| Decimal::from_str(v).ok())
+        self.cell(column).and_then(|v| Decimal::from_str(v).ok())
     }
 
     fn amount(&self, column: &str) -> Decimal {
@@ -89,8 +105,9 @@ impl<'a> Row<'a> {
 /// Every partner's statement datasets.
 #[derive(Debug, Default)]
 pub struct Statements {
-    /// partner_id → dataset → rows.
-    by_partner: BTreeMap<String, BTreeMap<String, Rows>>,
+    datasets: BTreeMap<String, Dataset>,
+    /// partner_id → dataset → the partner's (batch, row)s.
+    by_partner: BTreeMap<String, BTreeMap<String, Vec<(u32, u32)>>>,
 }
 
 impl Statements {
@@ -102,6 +119,7 @@ impl Statements {
             if !path.exists() {
                 continue;
             }
+            let mut loaded = Dataset::default();
             for batch in crate::outputs::findings::read_parquet(&path)? {
                 let schema = batch.schema();
                 let columns: Vec<String> =
@@ -112,38 +130,47 @@ impl Statements {
                         message: "a statement dataset without partner_id".into(),
                     });
                 };
-                let text: Vec<_> = batch
+                if loaded.columns.is_empty() {
+                    loaded.columns = columns;
+                } else if loaded.columns != columns {
+                    return Err(Error::Output {
+                        path,
+                        message: "record batches with different columns".into(),
+                    });
+                }
+                let text: Vec<StringArray> = batch
                     .columns()
                     .iter()
-                    .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8))
+                    .map(|c| {
+                        datafusion::arrow::compute::cast(c, &DataType::Utf8)
+                            .map(|c| c.as_string::<i32>().clone())
+                    })
                     .collect::<std::result::Result<_, _>>()
                     .map_err(|e| Error::Output {
                         path: path.clone(),
                         message: e.to_string(),
                     })?;
+                let at = loaded.batches.len() as u32;
+                let partners = &text[partner_col];
                 for r in 0..batch.num_rows() {
-                    let cells: Vec<Option<String>> = text
-                        .iter()
-                        .map(|c| {
-                            let c = c.as_string::<i32>();
-                            c.is_valid(r).then(|| c.value(r).to_string())
-                        })
-                        .collect();
-                    let Some(partner) = cells[partner_col].clone() else {
+                    if !partners.is_valid(r) {
                         continue;
-                    };
-                    let rows = statements
-                        .by_partner
-                        .entry(partner)
-                        .or_default()
-                        .entry(dataset.to_string())
-                        .or_default();
-                    if rows.columns.is_empty() {
-                        rows.columns = columns.clone();
                     }
-                    rows.rows.push(cells);
+                    let partner = partners.value(r);
+                    let rows = match statements.by_partner.get_mut(partner) {
+                        Some(rows) => rows,
+                        None => statements
+                            .by_partner
+                            .entry(partner.to_string())
+                            .or_default(),
+                    };
+                    rows.entry(dataset.to_string())
+                        .or_default()
+                        .push((at, r as u32));
                 }
+                loaded.batches.push(text);
             }
+            statements.datasets.insert(dataset.to_string(), loaded);
         }
         Ok(statements)
     }
@@ -153,12 +180,19 @@ impl Statements {
         self.by_partner.keys()
     }
 
-    fn of(&self, partner: &str, dataset: &str) -> Rows {
-        self.by_partner
-            .get(partner)
-            .and_then(|d| d.get(dataset))
-            .cloned()
-            .unwrap_or_default()
+    fn of<'a>(&'a self, partner: &str, dataset: &str) -> Rows<'a> {
+        static NONE: Dataset = Dataset {
+            columns: Vec::new(),
+            batches: Vec::new(),
+        };
+        Rows {
+            dataset: self.datasets.get(dataset).unwrap_or(&NONE),
+            rows: self
+                .by_partner
+                .get(partner)
+                .and_then(|d| d.get(dataset))
+                .map_or(&[], Vec::as_slice),
+        }
     }
 }
 
