@@ -208,6 +208,7 @@ pub async fn prepare(
             .filter_map(|r| snapshot.table(r))
             .collect();
         let (staged_rows, existing, passed) = counts.get(table.name).copied().unwrap_or((0, 0, 0));
+        layers_nest(&table.qualified(), staged_rows, existing, passed)?;
         let path = match raw.as_slice() {
             [] => None,
             [one] => Some(one.location.display().to_string()),
@@ -823,6 +824,20 @@ pub(crate) async fn register_parquet_folder(
 }
 
 /// For each materialized shared view, the contract tables it was built from:
+/// Each layer of a table is a subset of the one before (staged ⊇ existing ⊇
+/// clean): more rows in a later one means rows read twice (seen on a cluster
+/// that lost an executor), which must fail the run rather than become findings.
+fn layers_nest(table: &str, staged: u64, existing: u64, passed: u64) -> Result<()> {
+    if passed > existing || existing > staged {
+        return Err(Error::Invariant(format!(
+            "{table}: {staged} staged rows, {existing} of them existing as of as_of and \
+             {passed} passing the data-quality rules: a layer holds more rows than the one \
+             it was taken from, so rows were read twice; nothing is published"
+        )));
+    }
+    Ok(())
+}
+
 /// a check reading `shared.invoice_balances` needs billing/credit_notes too.
 pub type SharedDeps = std::collections::HashMap<String, BTreeSet<String>>;
 
@@ -922,6 +937,17 @@ pub(crate) fn contract_table_of(scanned: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layer_with_more_rows_than_the_one_it_was_taken_from_fails_the_run() {
+        assert!(layers_nest("billing/invoices", 10, 8, 8).is_ok());
+        assert!(layers_nest("billing/invoices", 0, 0, 0).is_ok());
+        for (staged, existing, passed) in [(10, 8, 9), (10, 11, 8)] {
+            let e = layers_nest("billing/invoices", staged, existing, passed).unwrap_err();
+            assert!(matches!(e, Error::Invariant(_)), "{e}");
+            assert!(e.to_string().starts_with("billing/invoices: "), "{e}");
+        }
+    }
 
     /// A layer folder holding a stray file beside the write (what a task re-run
     /// after an executor was lost leaves) is found out and written again.
