@@ -48,7 +48,7 @@ impl FailJobsOnLostExecutor {
         }
     }
 
-    /// The jobs given tasks so far that have not ended; ended ones are forgotten.
+    /// The jobs running at the last binding of tasks that have not ended since.
     async fn running_jobs(&self) -> Vec<JobId> {
         let known: Vec<(JobId, Arc<RwLock<ExecutionGraphBox>>)> = self
             .jobs
@@ -122,13 +122,12 @@ impl ClusterState for FailJobsOnLostExecutor {
         active_jobs: Arc<HashMap<JobId, JobInfoCache>>,
         executors: Option<HashSet<String>>,
     ) -> Result<Vec<BoundTask>> {
-        {
-            let mut jobs = self.jobs.lock().expect("job list lock");
-            for (id, job) in active_jobs.iter() {
-                jobs.entry(id.clone())
-                    .or_insert_with(|| job.execution_graph.clone());
-            }
-        }
+        // Ballista passes every running job: the list is replaced, so a
+        // finished job's graph is not kept alive here.
+        *self.jobs.lock().expect("job list lock") = active_jobs
+            .iter()
+            .map(|(id, job)| (id.clone(), job.execution_graph.clone()))
+            .collect();
         self.inner
             .bind_schedulable_tasks(distribution, active_jobs, executors)
             .await
