@@ -146,8 +146,8 @@ pub async fn serve_scheduler(bind: &str, storage: StorageSettings) -> Result<()>
     config.bind_host = address.ip().to_string();
     // Executors heartbeat every 5 s: one silent for 20 s is lost, and its tasks
     // are given to the others instead of the job waiting three minutes.
-    config.executor_timeout_seconds = 20;
-    config.expire_dead_executor_interval_seconds = 5;
+    config.executor_timeout_seconds = EXECUTOR_TIMEOUT.as_secs();
+    config.expire_dead_executor_interval_seconds = EXPIRY_CHECK.as_secs();
     config.no_executors_grace_period_seconds = 20;
     // A job is never recovered in place after a lost executor (see
     // lost_executors): a task or stage that fails fails its job, which the
@@ -167,6 +167,11 @@ pub async fn serve_scheduler(bind: &str, storage: StorageSettings) -> Result<()>
         .await
         .map_err(|e| Error::Cluster(format!("scheduler on {bind}: {e}")))
 }
+
+/// How long revleak's scheduler waits for a silent executor's heartbeat
+/// before it declares the executor lost, and how often it looks.
+const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(20);
+const EXPIRY_CHECK: Duration = Duration::from_secs(5);
 
 /// Rejects, before a query leaves the client, a join that Ballista 55 can answer
 /// wrongly: an outer, semi or anti join without an equality condition (what an
@@ -310,12 +315,19 @@ impl ExecutionPlan for JobGuard {
         let (job, jobs, schema) = (self.job.clone(), self.jobs, self.schema());
         let attempts = async move {
             let mut last = String::new();
+            let mut failed = false;
             for attempt in 0..=jobs.retries {
                 if attempt > 0 {
                     tracing::warn!(
                         "a cluster job {last}: running it again from its inputs ({attempt} of {})",
                         jobs.retries
                     );
+                    // A job that failed because an executor died fails again if
+                    // it runs before the scheduler has declared that executor
+                    // lost (seen: its tasks sent to the dead one): wait until it has.
+                    if failed {
+                        tokio::time::sleep(EXECUTOR_TIMEOUT + EXPIRY_CHECK).await;
+                    }
                 }
                 // The whole job, its result's partitions fetched from the
                 // executors included: a fetch from a lost executor can hang too.
@@ -328,8 +340,12 @@ impl ExecutionPlan for JobGuard {
                         return Ok(futures::stream::iter(batches.into_iter().map(Ok)).boxed());
                     }
                     Ok(Err(e)) if !retryable(&e) => return Err(e),
-                    Ok(Err(e)) => last = format!("failed ({e})"),
+                    Ok(Err(e)) => {
+                        last = format!("failed ({e})");
+                        failed = true;
+                    }
                     Err(_) => {
+                        failed = false;
                         last = format!(
                             "gave no result in {} s (cluster_stall_timeout)",
                             jobs.stall_timeout.as_secs()

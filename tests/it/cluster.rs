@@ -619,6 +619,7 @@ fn run_with_a_fault(
             );
             let reason = text
                 .lines()
+                .rev()
                 .find(|l| l.contains("error"))
                 .unwrap_or_default();
             eprintln!("{fault} at {when:?}: exit 2: {reason}");
