@@ -773,3 +773,41 @@ fn a_partner_statement_in_a_headless_browser_sorts_without_errors_requests_or_ov
         assert_eq!(sort["secondOrdered"], true, "{json}");
     }
 }
+
+/// Statements are rendered on several threads and handed over as they are
+/// rendered: every partner's page arrives once, and a sink that fails stops
+/// the rendering with its error instead of hanging or being ignored.
+#[test]
+fn statements_reach_the_sink_once_each_and_a_failing_sink_stops_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_with_partner_pages(&common::sample_dir(), &out);
+    let as_of = chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap();
+    let options = revleak::outputs::report::ReportOptions {
+        partner_pages: true,
+    };
+    let files = revleak::outputs::report::build(&out, None, as_of, &options).unwrap();
+    let names: std::collections::BTreeSet<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let published = std::fs::read_dir(report_dir(&out, AS_OF).join("partners"))
+        .unwrap()
+        .count();
+    assert_eq!(names.len(), files.len(), "a page handed over twice");
+    assert_eq!(
+        files.len(),
+        published + 1,
+        "the main page and every statement"
+    );
+    assert!(published > 3, "{published} statements");
+
+    let mut taken = 0;
+    let failed = revleak::outputs::report::build_into(&out, None, as_of, &options, &mut |_| {
+        taken += 1;
+        match taken {
+            3 => Err(revleak::Error::Storage("the disk is full".into())),
+            _ => Ok(()),
+        }
+    });
+    let message = failed.unwrap_err().to_string();
+    assert_eq!(message, "the disk is full");
+    assert_eq!(taken, 3, "no page is handed over after the sink failed");
+}
