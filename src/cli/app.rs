@@ -528,6 +528,7 @@ pub fn report_command(args: ReportArgs) -> Result<String> {
     )?;
     let options = crate::outputs::report::ReportOptions {
         partner_pages: args.partner_reports,
+        statements: None,
     };
     // staged from the first page on, so a report that cannot be rendered
     // (before its first page) leaves nothing behind

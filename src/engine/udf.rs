@@ -29,23 +29,89 @@ pub fn all() -> Vec<ScalarUDF> {
 /// Formats an amount with thousands separators and two decimals, rounded half
 /// away from zero; null stays null.
 pub fn format_money(amount: Decimal) -> String {
+    let mut text = String::with_capacity(24);
+    write_money(&mut text, amount);
+    text
+}
+
+/// [`format_money`] into `out`: the report writes tens of millions of amounts,
+/// so without a string of its own or a trip through `Decimal`'s `Display`.
+pub fn write_money(out: &mut String, amount: Decimal) {
     let mut rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     rounded.rescale(2);
-    let text = rounded.abs().to_string();
-    let (units, cents) = text.split_once('.').unwrap_or((&text, "00"));
-    let mut grouped = String::new();
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
+    if rounded.is_sign_negative() && !rounded.is_zero() {
+        out.push('-');
     }
-    let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
-        "-"
+    // two decimals, but for amounts too large for them: there rescale keeps
+    // what it can (the text then shows that many)
+    let scale = rounded.scale() as usize;
+    let mut buffer = [0u8; DIGITS];
+    // a digit before the point at least: `0.05` is 005 cents
+    let digits = digits_of(rounded.mantissa().unsigned_abs(), scale + 1, &mut buffer);
+    let (units, cents) = digits.split_at(digits.len() - scale);
+    let cents = if scale == 0 { b"00".as_slice() } else { cents };
+    for (i, digit) in units.iter().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*digit as char);
+    }
+    out.push('.');
+    out.push_str(std::str::from_utf8(cents).expect("ASCII digits"));
+}
+
+/// `amount` as `Decimal`'s `Display` writes it (`-0.50`, `12`, every digit of
+/// its scale), into `out`.
+pub fn write_decimal(out: &mut String, amount: Decimal) {
+    if amount.is_sign_negative() {
+        out.push('-');
+    }
+    let scale = amount.scale() as usize;
+    let mut buffer = [0u8; DIGITS];
+    let mantissa = amount.mantissa().unsigned_abs();
+    // Display writes no digit for a zero mantissa but the scale's zeros (and
+    // `0` for a zero of scale 0)
+    let least = if mantissa == 0 { scale.max(1) } else { scale };
+    let digits = digits_of(mantissa, least, &mut buffer);
+    let (whole, fraction) = digits.split_at(digits.len() - scale);
+    let ascii = |d| std::str::from_utf8(d).expect("ASCII digits");
+    if whole.is_empty() {
+        out.push('0');
     } else {
-        ""
+        out.push_str(ascii(whole));
+    }
+    if scale > 0 {
+        out.push('.');
+        out.push_str(ascii(fraction));
+    }
+}
+
+/// Room for a `Decimal`'s mantissa (29 digits) and its scale's leading zeros.
+const DIGITS: usize = 40;
+
+/// The decimal digits of `n`, left-padded with zeros to at least `least`.
+fn digits_of(n: u128, least: usize, buffer: &mut [u8; DIGITS]) -> &[u8] {
+    let mut start = DIGITS;
+    // (u128 division is done in software: amounts fit u64)
+    let (mut high, mut low) = match u64::try_from(n) {
+        Ok(low) => (0u128, low),
+        Err(_) => (n / 10_000_000_000_000_000_000, (n % 10_000_000_000_000_000_000) as u64),
     };
-    format!("{sign}{grouped}.{cents}")
+    while low > 0 || (high > 0 && DIGITS - start < 19) {
+        start -= 1;
+        buffer[start] = b'0' + (low % 10) as u8;
+        low /= 10;
+    }
+    while high > 0 {
+        start -= 1;
+        buffer[start] = b'0' + (high % 10) as u8;
+        high /= 10;
+    }
+    while DIGITS - start < least {
+        start -= 1;
+        buffer[start] = b'0';
+    }
+    &buffer[start..]
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -122,5 +188,78 @@ mod tests {
         assert_eq!(format_money(Decimal::new(5, 3)), "0.01");
         assert_eq!(format_money(Decimal::new(999, 0)), "999.00");
         assert_eq!(format_money(Decimal::new(-4, 3)), "0.00");
+    }
+
+    /// `format_money` as it was first written, through `Decimal`'s text.
+    fn money_through_text(amount: Decimal) -> String {
+        let mut rounded = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+        rounded.rescale(2);
+        let text = rounded.abs().to_string();
+        let (units, cents) = text.split_once('.').unwrap_or((&text, "00"));
+        let mut grouped = String::new();
+        for (i, ch) in units.chars().enumerate() {
+            if i > 0 && (units.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(ch);
+        }
+        let sign = if rounded.is_sign_negative() && !rounded.is_zero() {
+            "-"
+        } else {
+            ""
+        };
+        format!("{sign}{grouped}.{cents}")
+    }
+
+    #[test]
+    fn money_and_decimals_are_written_as_their_text_would_be() {
+        let mantissas: Vec<i128> = [
+            0i128,
+            1,
+            4,
+            5,
+            9,
+            10,
+            49,
+            50,
+            99,
+            100,
+            101,
+            999,
+            1_000,
+            12_345,
+            999_995,
+            1_000_000,
+            123_456_789_012,
+            i64::MAX as i128,
+            10i128.pow(27),
+            79_228_162_514_264_337_593_543_950_335, // the largest mantissa
+        ]
+        .into_iter()
+        .flat_map(|m| [m, -m])
+        .collect();
+        let mut seen = 0;
+        for mantissa in mantissas {
+            for scale in 0..=28 {
+                let Ok(amount) = Decimal::try_from_i128_with_scale(mantissa, scale) else {
+                    continue;
+                };
+                let mut negative_zero = amount;
+                if amount.is_zero() {
+                    negative_zero.set_sign_negative(true);
+                }
+                for amount in [amount, negative_zero] {
+                    // rounding the largest amounts overflows either way
+                    if let Ok(money) = std::panic::catch_unwind(|| money_through_text(amount)) {
+                        assert_eq!(format_money(amount), money, "{amount:?}");
+                    }
+                    let mut written = String::new();
+                    write_decimal(&mut written, amount);
+                    assert_eq!(written, amount.to_string(), "{amount:?}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 1_000, "{seen} amounts compared");
     }
 }

@@ -251,11 +251,26 @@ fn publish_run(
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
     unpublished.write_file("runs", "manifest.json", &json)?;
     if opts.report {
-        let report_options = crate::outputs::report::ReportOptions {
-            partner_pages: opts.partner_reports,
-        };
         // the report reads the staged partitions while its pages are staged
         let staged = unpublished.root().to_path_buf();
+        // the statements as their queries returned them: the rows just
+        // written to statements/, not read back
+        let statements = match opts.partner_reports {
+            true => Some(std::sync::Arc::new(
+                crate::outputs::report::statement::Statements::of_batches(
+                    outputs
+                        .statements
+                        .iter()
+                        .map(|s| (s.file.id.as_str(), s.batches.as_slice())),
+                    &staged.join(actions::STATEMENTS),
+                )?,
+            )),
+            false => None,
+        };
+        let report_options = crate::outputs::report::ReportOptions {
+            partner_pages: opts.partner_reports,
+            statements,
+        };
         crate::outputs::report::build_into(
             claimed.root(),
             Some(&staged),

@@ -785,6 +785,7 @@ fn statements_reach_the_sink_once_each_and_a_failing_sink_stops_the_report() {
     let as_of = chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").unwrap();
     let options = revleak::outputs::report::ReportOptions {
         partner_pages: true,
+        ..Default::default()
     };
     let files = revleak::outputs::report::build(&out, None, as_of, &options).unwrap();
     let names: std::collections::BTreeSet<&str> = files.iter().map(|f| f.name.as_str()).collect();

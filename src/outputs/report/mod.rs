@@ -35,6 +35,10 @@ use std::path::{Path, PathBuf};
 pub struct ReportOptions {
     /// Also write `partners/<partner_id>.html`, each restricted to one partner.
     pub partner_pages: bool,
+    /// The statement datasets as the run's queries returned them, read
+    /// instead of the `statements/` partition they are published as (the
+    /// same rows, without writing them out and reading them back).
+    pub statements: Option<std::sync::Arc<statement::Statements>>,
 }
 
 /// One file of the report partition, relative to `report/as_of=.../`.
@@ -171,12 +175,18 @@ pub fn build_into(
         .collect();
     // With partner pages: a statement for every partner (of the snapshot, or
     // with a statement row), read from the run's statements/ datasets.
+    let loaded;
     let statements = match (
         options.partner_pages,
+        &options.statements,
         layout.partition(crate::outputs::actions::STATEMENTS, as_of),
     ) {
-        (true, Some(dir)) => statement::Statements::load(&dir)?,
-        (true, None) => {
+        (true, Some(in_memory), _) => in_memory.as_ref(),
+        (true, None, Some(dir)) => {
+            loaded = statement::Statements::load(&dir)?;
+            &loaded
+        }
+        (true, None, None) => {
             return Err(Error::NotPublished(format!(
                 "{}: no partner statements as of {as_of} (statements/as_of={as_of}/): \
                  they are published by `revleak run --partner-reports` (or partner_reports = true \
@@ -184,7 +194,10 @@ pub fn build_into(
                 out.display()
             )));
         }
-        (false, _) => statement::Statements::default(),
+        (false, ..) => {
+            loaded = statement::Statements::default();
+            &loaded
+        }
     };
     let mut statement_partners: BTreeMap<String, String> = BTreeMap::new();
     // (without statements published, partner pages stopped above)
@@ -245,7 +258,7 @@ pub fn build_into(
             as_of,
             reporting_currency: &currency,
             lookback_months,
-            statements: &statements,
+            statements,
             adjustments: own_adjustments
                 .get(partner.as_str())
                 .map_or(&[], Vec::as_slice),

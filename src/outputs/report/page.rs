@@ -3,7 +3,7 @@
 //! small pieces of markup both are built of (number and money cells, sortable
 //! table headers, filter bars), each escaped by maud where data is spliced.
 
-use crate::engine::udf::format_money;
+use crate::engine::udf::{write_decimal, write_money};
 use chrono::NaiveDate;
 use maud::{Markup, Render, html};
 use rust_decimal::Decimal;
@@ -64,10 +64,28 @@ pub fn num_cell(shown: impl Render, key: impl Render) -> Markup {
     html! { td class="num" data-v=(key) { (shown) } }
 }
 
-pub fn money_cell(amount: Option<Decimal>) -> Markup {
-    match amount {
-        Some(a) => num_cell(format_money(a), a.to_string()),
-        None => num_cell("–", ""),
+/// A money cell: [`num_cell`] of the amount as finance reads it, keyed by
+/// its exact value. Written straight into the page (a statement has
+/// thousands of them), the same bytes as `num_cell(format_money(a), a)`.
+pub fn money_cell(amount: Option<Decimal>) -> impl Render {
+    MoneyCell(amount)
+}
+
+struct MoneyCell(Option<Decimal>);
+
+impl Render for MoneyCell {
+    fn render_to(&self, out: &mut String) {
+        // digits, signs, commas and points only: nothing to escape
+        match self.0 {
+            Some(amount) => {
+                out.push_str(r#"<td class="num" data-v=""#);
+                write_decimal(out, amount);
+                out.push_str(r#"">"#);
+                write_money(out, amount);
+                out.push_str("</td>");
+            }
+            None => out.push_str(r#"<td class="num" data-v="">–</td>"#),
+        }
     }
 }
 
@@ -99,5 +117,35 @@ pub fn filter_bar(table_id: &str, rows: usize, placeholder: &str) -> Markup {
             input type="search" data-filter=(table_id) placeholder=(placeholder) aria-label=(placeholder);
             span class="count" data-count-for=(table_id) { (plural(rows as u64, "row", "rows")) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::udf::format_money;
+
+    #[test]
+    fn a_money_cell_is_the_numeric_cell_of_its_amount() {
+        let mut negative_zero = Decimal::new(0, 2);
+        negative_zero.set_sign_negative(true);
+        for amount in [
+            Decimal::new(0, 2),
+            negative_zero,
+            Decimal::new(5, 2),
+            Decimal::new(-123_456_789, 2),
+            Decimal::new(1_234_565, 3),
+            Decimal::new(42, 0),
+        ] {
+            assert_eq!(
+                money_cell(Some(amount)).render().into_string(),
+                num_cell(format_money(amount), amount.to_string()).into_string(),
+                "{amount:?}"
+            );
+        }
+        assert_eq!(
+            money_cell(None).render().into_string(),
+            num_cell("–", "").into_string()
+        );
     }
 }

@@ -19,10 +19,15 @@ use crate::engine::udf::format_money;
 use crate::error::{Error, Result};
 use crate::outputs::actions::CommissionAdjustment;
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray, StringArray};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::util::display::array_value_to_string;
 use maud::{Markup, PreEscaped, html};
 use rust_decimal::Decimal;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
@@ -33,15 +38,67 @@ pub const DATASETS: &[&str] = &["invoices", "commissions", "revenue", "renewals"
 /// Invoices listed in full on a page: every open one, then the latest others.
 pub const INVOICE_ROWS: usize = 200;
 
-/// One statement dataset, every column as text (as the Parquet holds it:
-/// amounts as exact decimals, dates ISO), kept as Arrow arrays: a cell is
-/// read where it lies rather than copied into a string of its own.
+/// One column of a statement dataset as the page reads it, kept as the Arrow
+/// array it came in (a cell is read where it lies, not copied into a string
+/// of its own): exact decimals and integers as numbers, so an amount is not
+/// written out as text and parsed back; every other type as text, as the
+/// Parquet holds it (dates ISO).
+#[derive(Debug)]
+enum Cells {
+    Text(StringArray),
+    /// Decimals of at most 28 digits: each is a `rust_decimal` as it is.
+    Decimal(Decimal128Array, u32),
+    Int(Int64Array),
+}
+
+impl Cells {
+    fn of(column: &ArrayRef) -> std::result::Result<Cells, ArrowError> {
+        Ok(match column.data_type() {
+            // rust_decimal holds 28 digits at most: a wider column is read as
+            // text, as is one holding a value wider than its type says (its
+            // text is cut to the type's digits)
+            DataType::Decimal128(precision, scale)
+                if *precision <= 28
+                    && *scale >= 0
+                    && column
+                        .as_primitive::<Decimal128Type>()
+                        .validate_decimal_precision(*precision)
+                        .is_ok() =>
+            {
+                Cells::Decimal(
+                    column.as_primitive::<Decimal128Type>().clone(),
+                    *scale as u32,
+                )
+            }
+            DataType::Int64 => Cells::Int(column.as_primitive::<Int64Type>().clone()),
+            _ => Cells::Text(
+                datafusion::arrow::compute::cast(column, &DataType::Utf8)?
+                    .as_string::<i32>()
+                    .clone(),
+            ),
+        })
+    }
+
+    fn is_valid(&self, row: usize) -> bool {
+        match self {
+            Cells::Text(a) => a.is_valid(row),
+            Cells::Decimal(a, _) => a.is_valid(row),
+            Cells::Int(a) => a.is_valid(row),
+        }
+    }
+}
+
+/// One statement dataset: its column names and, per record batch, its cells.
 #[derive(Debug, Default)]
 struct Dataset {
     columns: Vec<String>,
-    /// Per record batch, its columns cast to text.
-    batches: Vec<Vec<StringArray>>,
+    batches: Vec<Vec<Cells>>,
 }
+
+/// A column of a dataset, found by name once for all the rows read
+/// ([`Rows::col`]); a column the dataset lacks reads as empty.
+#[derive(Debug, Clone, Copy)]
+struct Col(Option<usize>);
 
 /// One dataset's rows of one partner.
 #[derive(Debug, Clone, Copy)]
@@ -52,17 +109,20 @@ pub struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    fn index(&self, column: &str) -> Option<usize> {
-        self.dataset.columns.iter().position(|c| c == column)
+    fn col(&self, column: &str) -> Col {
+        Col(self.dataset.columns.iter().position(|c| c == column))
     }
 
     fn iter(&self) -> impl Iterator<Item = Row<'a>> + use<'a> {
-        let rows = *self;
+        let dataset = self.dataset;
         self.rows.iter().map(move |&(batch, row)| Row {
-            rows,
-            batch: batch as usize,
+            cells: &dataset.batches[batch as usize],
             row: row as usize,
         })
+    }
+
+    fn cols<const N: usize>(&self, columns: [&str; N]) -> [Col; N] {
+        columns.map(|c| self.col(c))
     }
 
     fn len(&self) -> usize {
@@ -70,36 +130,56 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// One row, read by column name.
+/// One row, read by [`Col`].
 #[derive(Clone, Copy)]
 struct Row<'a> {
-    rows: Rows<'a>,
-    batch: usize,
+    cells: &'a [Cells],
     row: usize,
 }
 
 impl<'a> Row<'a> {
-    fn cell(&self, column: &str) -> Option<&'a str> {
-        let i = self.rows.index(column)?;
-        let array = &self.rows.dataset.batches[self.batch][i];
-        array.is_valid(self.row).then(|| array.value(self.row))
+    fn cells(&self, col: Col) -> Option<&'a Cells> {
+        let cells = self.cells.get(col.0?)?;
+        cells.is_valid(self.row).then_some(cells)
     }
 
-    fn text(&self, column: &str) -> &'a str {
-        self.cell(column).unwrap_or("")
+    /// The cell as text: as the Parquet holds it (a decimal with its scale's
+    /// digits); empty when null.
+    fn text(&self, col: Col) -> Cow<'a, str> {
+        match self.cells(col) {
+            None => Cow::Borrowed(""),
+            Some(Cells::Text(a)) => Cow::Borrowed(a.value(self.row)),
+            Some(Cells::Decimal(a, scale)) => Cow::Owned(match decimal_at(a, *scale, self.row) {
+                Some(d) => d.to_string(),
+                // beyond rust_decimal (wider than the column says): as Arrow writes it
+                None => array_value_to_string(a, self.row).unwrap_or_default(),
+            }),
+            Some(Cells::Int(a)) => Cow::Owned(a.value(self.row).to_string()),
+        }
     }
 
-    fn money(&self, column: &str) -> Option<Decimal> {
-        self.cell(column).and_then(|v| Decimal::from_str(v).ok())
+    fn money(&self, col: Col) -> Option<Decimal> {
+        match self.cells(col)? {
+            Cells::Decimal(a, scale) => decimal_at(a, *scale, self.row),
+            Cells::Int(a) => Some(Decimal::from(a.value(self.row))),
+            Cells::Text(a) => Decimal::from_str(a.value(self.row)).ok(),
+        }
     }
 
-    fn amount(&self, column: &str) -> Decimal {
-        self.money(column).unwrap_or_default()
+    fn amount(&self, col: Col) -> Decimal {
+        self.money(col).unwrap_or_default()
     }
 
-    fn int(&self, column: &str) -> i64 {
-        self.text(column).parse().unwrap_or(0)
+    fn int(&self, col: Col) -> i64 {
+        match self.cells(col) {
+            Some(Cells::Int(a)) => a.value(self.row),
+            _ => self.text(col).parse().unwrap_or(0),
+        }
     }
+}
+
+fn decimal_at(array: &Decimal128Array, scale: u32, row: usize) -> Option<Decimal> {
+    Decimal::try_from_i128_with_scale(array.value(row), scale).ok()
 }
 
 /// Every partner's statement datasets.
@@ -119,60 +199,75 @@ impl Statements {
             if !path.exists() {
                 continue;
             }
-            let mut loaded = Dataset::default();
-            for batch in crate::outputs::findings::read_parquet(&path)? {
-                let schema = batch.schema();
-                let columns: Vec<String> =
-                    schema.fields().iter().map(|f| f.name().clone()).collect();
-                let Some(partner_col) = columns.iter().position(|c| c == "partner_id") else {
-                    return Err(Error::Output {
-                        path,
-                        message: "a statement dataset without partner_id".into(),
-                    });
-                };
-                if loaded.columns.is_empty() {
-                    loaded.columns = columns;
-                } else if loaded.columns != columns {
-                    return Err(Error::Output {
-                        path,
-                        message: "record batches with different columns".into(),
-                    });
-                }
-                let text: Vec<StringArray> = batch
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        datafusion::arrow::compute::cast(c, &DataType::Utf8)
-                            .map(|c| c.as_string::<i32>().clone())
-                    })
-                    .collect::<std::result::Result<_, _>>()
-                    .map_err(|e| Error::Output {
-                        path: path.clone(),
-                        message: e.to_string(),
-                    })?;
-                let at = loaded.batches.len() as u32;
-                let partners = &text[partner_col];
-                for r in 0..batch.num_rows() {
-                    if !partners.is_valid(r) {
-                        continue;
-                    }
-                    let partner = partners.value(r);
-                    let rows = match statements.by_partner.get_mut(partner) {
-                        Some(rows) => rows,
-                        None => statements
-                            .by_partner
-                            .entry(partner.to_string())
-                            .or_default(),
-                    };
-                    rows.entry(dataset.to_string())
-                        .or_default()
-                        .push((at, r as u32));
-                }
-                loaded.batches.push(text);
-            }
-            statements.datasets.insert(dataset.to_string(), loaded);
+            let batches = crate::outputs::findings::read_parquet(&path)?;
+            statements.add(dataset, &batches, &path)?;
         }
         Ok(statements)
+    }
+
+    /// The run's statement datasets as its queries returned them (what it
+    /// publishes as `statements/`), named by dataset; `dir` names them in errors.
+    pub fn of_batches<'b>(
+        datasets: impl IntoIterator<Item = (&'b str, &'b [RecordBatch])>,
+        dir: &Path,
+    ) -> Result<Statements> {
+        let mut statements = Statements::default();
+        for (dataset, batches) in datasets {
+            if DATASETS.contains(&dataset) {
+                statements.add(dataset, batches, &dir.join(format!("{dataset}.parquet")))?;
+            }
+        }
+        Ok(statements)
+    }
+
+    fn add(&mut self, dataset: &str, batches: &[RecordBatch], path: &Path) -> Result<()> {
+        let fail = |message: String| Error::Output {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut loaded = Dataset::default();
+        for batch in batches {
+            let schema = batch.schema();
+            let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+            let Some(partner_col) = columns.iter().position(|c| c == "partner_id") else {
+                return Err(fail("a statement dataset without partner_id".into()));
+            };
+            if loaded.columns.is_empty() {
+                loaded.columns = columns;
+            } else if loaded.columns != columns {
+                return Err(fail("record batches with different columns".into()));
+            }
+            let cells: Vec<Cells> = batch
+                .columns()
+                .iter()
+                .map(Cells::of)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| fail(e.to_string()))?;
+            let partners =
+                datafusion::arrow::compute::cast(batch.column(partner_col), &DataType::Utf8)
+                    .map_err(|e| fail(e.to_string()))?;
+            let partners = partners.as_string::<i32>();
+            let at = loaded.batches.len() as u32;
+            for r in 0..batch.num_rows() {
+                if !partners.is_valid(r) {
+                    continue;
+                }
+                let partner = partners.value(r);
+                let rows = match self.by_partner.get_mut(partner) {
+                    Some(rows) => rows,
+                    None => self.by_partner.entry(partner.to_string()).or_default(),
+                };
+                match rows.get_mut(dataset) {
+                    Some(rows) => rows.push((at, r as u32)),
+                    None => {
+                        rows.insert(dataset.to_string(), vec![(at, r as u32)]);
+                    }
+                }
+            }
+            loaded.batches.push(cells);
+        }
+        self.datasets.insert(dataset.to_string(), loaded);
+        Ok(())
     }
 
     /// The partners with any row.
@@ -216,13 +311,24 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, row: &Row, column: &str) {
-        *self
-            .by_currency
-            .entry(row.text("currency").to_string())
-            .or_default() += row.amount(column);
-        if let Some(rate) = row.money("rate_to_reporting") {
-            self.rates.insert(row.text("currency").to_string(), rate);
+    /// `row`'s amount in `column`, in its currency (`currency`), at its rate
+    /// (`rate`, the dataset's `rate_to_reporting`).
+    fn add(&mut self, row: &Row, column: Col, currency: Col, rate: Col) {
+        let code = row.text(currency);
+        let amount = row.amount(column);
+        match self.by_currency.get_mut(code.as_ref()) {
+            Some(sum) => *sum += amount,
+            None => {
+                self.by_currency.insert(code.to_string(), amount);
+            }
+        }
+        if let Some(rate) = row.money(rate) {
+            match self.rates.get_mut(code.as_ref()) {
+                Some(known) => *known = rate,
+                None => {
+                    self.rates.insert(code.into_owned(), rate);
+                }
+            }
         }
     }
 
@@ -346,9 +452,15 @@ fn summary(
 ) -> Markup {
     let mut billed = Totals::default();
     let mut billed_reporting = Decimal::ZERO;
+    let [billed_col, billed_reporting_col, currency, rate] = revenue.cols([
+        "billed",
+        "billed_reporting",
+        "currency",
+        "rate_to_reporting",
+    ]);
     for r in revenue.iter() {
-        billed.add(&r, "billed");
-        billed_reporting += r.amount("billed_reporting");
+        billed.add(&r, billed_col, currency, rate);
+        billed_reporting += r.amount(billed_reporting_col);
     }
     let reporting = s.reporting_currency;
     // several currencies: also their sum in the reporting currency, each
@@ -363,21 +475,26 @@ fn summary(
     };
     let mut outstanding = Totals::default();
     let mut open = 0;
+    let [outstanding_col, currency, rate] =
+        invoices.cols(["outstanding", "currency", "rate_to_reporting"]);
     for r in invoices
         .iter()
-        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
+        .filter(|r| r.amount(outstanding_col) > Decimal::ZERO)
     {
         open += 1;
-        outstanding.add(&r, "outstanding");
+        outstanding.add(&r, outstanding_col, currency, rate);
     }
     let (mut earned, mut paid) = (Totals::default(), Totals::default());
+    let [earned_col, paid_col, currency, rate] =
+        commissions.cols(["earned", "paid", "currency", "rate_to_reporting"]);
     for r in commissions.iter() {
-        earned.add(&r, "earned");
-        paid.add(&r, "paid");
+        earned.add(&r, earned_col, currency, rate);
+        paid.add(&r, paid_col, currency, rate);
     }
+    let state = renewals.col("state");
     let ending = renewals
         .iter()
-        .filter(|r| r.text("state") == "ending within 90 days")
+        .filter(|r| r.text(state) == "ending within 90 days")
         .count();
     html! {
         section id="summary" {
@@ -411,8 +528,9 @@ fn summary(
 fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
     // per month: the partner's one currency when all its documents share one,
     // else the reporting currency
-    let currencies: BTreeSet<&str> = revenue.iter().map(|r| r.text("currency")).collect();
-    let single = (currencies.len() == 1).then(|| *currencies.iter().next().unwrap());
+    let currency = revenue.col("currency");
+    let currencies: BTreeSet<Cow<str>> = revenue.iter().map(|r| r.text(currency)).collect();
+    let single = (currencies.len() == 1).then(|| currencies.iter().next().unwrap().as_ref());
     let suffix = if single.is_some() { "" } else { "_reporting" };
     let shown_currency = single.unwrap_or(s.reporting_currency);
     #[derive(Default)]
@@ -424,13 +542,21 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
         forecast: Option<Decimal>,
     }
     let mut months: BTreeMap<String, Month> = BTreeMap::new();
+    let [month, won_deals, billed_reporting] =
+        revenue.cols(["month", "won_deals", "billed_reporting"]);
+    let [won_value, billed, forecast] = [
+        format!("won_value{suffix}"),
+        format!("billed{suffix}"),
+        format!("forecast{suffix}"),
+    ]
+    .map(|c| revenue.col(&c));
     for r in revenue.iter() {
-        let m = months.entry(r.text("month").to_string()).or_default();
-        m.won += r.int("won_deals");
-        m.won_value += r.amount(&format!("won_value{suffix}"));
-        m.billed += r.amount(&format!("billed{suffix}"));
-        m.billed_reporting += r.amount("billed_reporting");
-        if let Some(f) = r.money(&format!("forecast{suffix}")) {
+        let m = months.entry(r.text(month).into_owned()).or_default();
+        m.won += r.int(won_deals);
+        m.won_value += r.amount(won_value);
+        m.billed += r.amount(billed);
+        m.billed_reporting += r.amount(billed_reporting);
+        if let Some(f) = r.money(forecast) {
             *m.forecast.get_or_insert(Decimal::ZERO) += f;
         }
     }
@@ -499,27 +625,52 @@ fn revenue_section(s: &Statement, revenue: &Rows) -> Markup {
 }
 
 fn invoices_section(s: &Statement, invoices: &Rows) -> Markup {
+    let [
+        invoice_id,
+        relation,
+        deal_id,
+        customer_id,
+        invoice_date,
+        due_date,
+        status,
+        currency,
+        total_amount,
+        credited,
+        paid,
+        outstanding_col,
+        days_past_due,
+        rate,
+    ] = invoices.cols([
+        "invoice_id",
+        "relation",
+        "deal_id",
+        "customer_id",
+        "invoice_date",
+        "due_date",
+        "status",
+        "currency",
+        "total_amount",
+        "credited",
+        "paid",
+        "outstanding",
+        "days_past_due",
+        "rate_to_reporting",
+    ]);
+    let is_open = |r: &Row| r.amount(outstanding_col) > Decimal::ZERO;
     let mut rows: Vec<Row> = invoices.iter().collect();
     // open invoices first (most overdue first), then the latest
     rows.sort_by(|a, b| {
-        let open = |r: &Row| r.amount("outstanding") > Decimal::ZERO;
-        open(b)
-            .cmp(&open(a))
-            .then(b.int("days_past_due").cmp(&a.int("days_past_due")))
-            .then(b.text("invoice_date").cmp(a.text("invoice_date")))
-            .then(a.text("invoice_id").cmp(b.text("invoice_id")))
+        is_open(b)
+            .cmp(&is_open(a))
+            .then(b.int(days_past_due).cmp(&a.int(days_past_due)))
+            .then(b.text(invoice_date).cmp(&a.text(invoice_date)))
+            .then(a.text(invoice_id).cmp(&b.text(invoice_id)))
     });
-    let open = rows
-        .iter()
-        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
-        .count();
+    let open = rows.iter().filter(|r| is_open(r)).count();
     let shown = rows.len().min(INVOICE_ROWS.max(open));
     let mut outstanding = Totals::default();
-    for r in rows
-        .iter()
-        .filter(|r| r.amount("outstanding") > Decimal::ZERO)
-    {
-        outstanding.add(r, "outstanding");
+    for r in rows.iter().filter(|r| is_open(r)) {
+        outstanding.add(r, outstanding_col, currency, rate);
     }
     html! {
         section id="invoices" {
@@ -542,19 +693,19 @@ fn invoices_section(s: &Statement, invoices: &Rows) -> Markup {
                     tbody {
                         @for r in rows.iter().take(shown) {
                             tr {
-                                td { (r.text("invoice_id")) }
-                                td { (r.text("relation")) }
-                                td { (r.text("deal_id")) }
-                                td { (r.text("customer_id")) }
-                                td { (r.text("invoice_date")) }
-                                td { (r.text("due_date")) }
-                                td { (r.text("status")) }
-                                td { (r.text("currency")) }
-                                (money_cell(r.money("total_amount")))
-                                (money_cell(r.money("credited")))
-                                (money_cell(r.money("paid")))
-                                (money_cell(r.money("outstanding")))
-                                (count_cell(r.int("days_past_due").max(0) as u64))
+                                td { (r.text(invoice_id)) }
+                                td { (r.text(relation)) }
+                                td { (r.text(deal_id)) }
+                                td { (r.text(customer_id)) }
+                                td { (r.text(invoice_date)) }
+                                td { (r.text(due_date)) }
+                                td { (r.text(status)) }
+                                td { (r.text(currency)) }
+                                (money_cell(r.money(total_amount)))
+                                (money_cell(r.money(credited)))
+                                (money_cell(r.money(paid)))
+                                (money_cell(r.money(outstanding_col)))
+                                (count_cell(r.int(days_past_due).max(0) as u64))
                             }
                         }
                     }
@@ -565,10 +716,31 @@ fn invoices_section(s: &Statement, invoices: &Rows) -> Markup {
 }
 
 fn commissions_section(s: &Statement, commissions: &Rows) -> Markup {
+    let [
+        deal_id,
+        level,
+        currency,
+        collected,
+        rate_pct,
+        earned_col,
+        paid_col,
+        difference,
+        rate,
+    ] = commissions.cols([
+        "deal_id",
+        "level",
+        "currency",
+        "collected",
+        "rate_pct",
+        "earned",
+        "paid",
+        "difference",
+        "rate_to_reporting",
+    ]);
     let (mut earned, mut paid) = (Totals::default(), Totals::default());
     for r in commissions.iter() {
-        earned.add(&r, "earned");
-        paid.add(&r, "paid");
+        earned.add(&r, earned_col, currency, rate);
+        paid.add(&r, paid_col, currency, rate);
     }
     let mut net: BTreeMap<&str, Decimal> = BTreeMap::new();
     for a in s.adjustments {
@@ -576,9 +748,9 @@ fn commissions_section(s: &Statement, commissions: &Rows) -> Markup {
     }
     let mut rows: Vec<Row> = commissions.iter().collect();
     rows.sort_by(|a, b| {
-        a.text("deal_id")
-            .cmp(b.text("deal_id"))
-            .then(a.int("level").cmp(&b.int("level")))
+        a.text(deal_id)
+            .cmp(&b.text(deal_id))
+            .then(a.int(level).cmp(&b.int(level)))
     });
     html! {
         section id="commissions" {
@@ -608,14 +780,15 @@ fn commissions_section(s: &Statement, commissions: &Rows) -> Markup {
                     tbody {
                         @for r in &rows {
                             tr {
-                                td { (r.text("deal_id")) }
-                                (count_cell(r.int("level").max(0) as u64))
-                                td { (r.text("currency")) }
-                                (money_cell(r.money("collected")))
-                                (num_cell(r.text("rate_pct"), r.text("rate_pct")))
-                                (money_cell(r.money("earned")))
-                                (money_cell(r.money("paid")))
-                                (money_cell(r.money("difference")))
+                                td { (r.text(deal_id)) }
+                                (count_cell(r.int(level).max(0) as u64))
+                                td { (r.text(currency)) }
+                                (money_cell(r.money(collected)))
+                                @let pct = r.text(rate_pct);
+                                (num_cell(&pct, &pct))
+                                (money_cell(r.money(earned_col)))
+                                (money_cell(r.money(paid_col)))
+                                (money_cell(r.money(difference)))
                             }
                         }
                     }
@@ -626,11 +799,32 @@ fn commissions_section(s: &Statement, commissions: &Rows) -> Markup {
 }
 
 fn renewals_section(s: &Statement, renewals: &Rows) -> Markup {
+    let [
+        subscription_id,
+        customer_id,
+        sku,
+        quantity,
+        end_date,
+        annual_value,
+        currency,
+        auto_renew,
+        state,
+    ] = renewals.cols([
+        "subscription_id",
+        "customer_id",
+        "sku",
+        "quantity",
+        "end_date",
+        "annual_value",
+        "currency",
+        "auto_renew",
+        "state",
+    ]);
     let mut rows: Vec<Row> = renewals.iter().collect();
     rows.sort_by(|a, b| {
-        a.text("end_date")
-            .cmp(b.text("end_date"))
-            .then(a.text("subscription_id").cmp(b.text("subscription_id")))
+        a.text(end_date)
+            .cmp(&b.text(end_date))
+            .then(a.text(subscription_id).cmp(&b.text(subscription_id)))
     });
     html! {
         section id="renewals" {
@@ -646,15 +840,15 @@ fn renewals_section(s: &Statement, renewals: &Rows) -> Markup {
                     tbody {
                         @for r in &rows {
                             tr {
-                                td { (r.text("subscription_id")) }
-                                td { (r.text("customer_id")) }
-                                td { (r.text("sku")) }
-                                (count_cell(r.int("quantity").max(0) as u64))
-                                td { (r.text("end_date")) }
-                                (money_cell(r.money("annual_value")))
-                                td { (r.text("currency")) }
-                                td { (if r.text("auto_renew") == "true" { "yes" } else { "no" }) }
-                                td { (r.text("state")) }
+                                td { (r.text(subscription_id)) }
+                                td { (r.text(customer_id)) }
+                                td { (r.text(sku)) }
+                                (count_cell(r.int(quantity).max(0) as u64))
+                                td { (r.text(end_date)) }
+                                (money_cell(r.money(annual_value)))
+                                td { (r.text(currency)) }
+                                td { (if r.text(auto_renew) == "true" { "yes" } else { "no" }) }
+                                td { (r.text(state)) }
                             }
                         }
                     }
@@ -665,11 +859,26 @@ fn renewals_section(s: &Statement, renewals: &Rows) -> Markup {
 }
 
 fn to_check_section(_s: &Statement, items: &Rows) -> Markup {
+    let [
+        item,
+        your_reference,
+        item_date,
+        description,
+        amount,
+        currency,
+    ] = items.cols([
+        "item",
+        "your_reference",
+        "item_date",
+        "description",
+        "amount",
+        "currency",
+    ]);
     let mut rows: Vec<Row> = items.iter().collect();
     rows.sort_by(|a, b| {
-        a.text("item")
-            .cmp(b.text("item"))
-            .then(a.text("your_reference").cmp(b.text("your_reference")))
+        a.text(item)
+            .cmp(&b.text(item))
+            .then(a.text(your_reference).cmp(&b.text(your_reference)))
     });
     html! {
         section id="to-check" {
@@ -683,17 +892,152 @@ fn to_check_section(_s: &Statement, items: &Rows) -> Markup {
                     tbody {
                         @for r in &rows {
                             tr {
-                                td { (r.text("item")) }
-                                td { (r.text("your_reference")) }
-                                td { (r.text("item_date")) }
-                                td { (r.text("description")) }
-                                (money_cell(r.money("amount")))
-                                td { (r.text("currency")) }
+                                td { (r.text(item)) }
+                                td { (r.text(your_reference)) }
+                                td { (r.text(item_date)) }
+                                td { (r.text(description)) }
+                                (money_cell(r.money(amount)))
+                                td { (r.text(currency)) }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Date32Array, Decimal128Array, Int32Array};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    /// Each column kept typed reads as the text the Parquet's cast to text
+    /// gives (what the page showed when every cell was read as text), and as
+    /// the same amount and integer.
+    #[test]
+    fn typed_cells_read_as_their_text_would() {
+        let amounts = [
+            Some(0i128),
+            Some(5),
+            Some(-5),
+            Some(-123_456),
+            None,
+            Some(99_999_999_999),
+        ];
+        let columns: Vec<(&str, ArrayRef)> = vec![
+            ("partner_id", Arc::new(StringArray::from(vec!["P1"; 6]))),
+            (
+                "amount",
+                Arc::new(
+                    Decimal128Array::from(amounts.to_vec())
+                        .with_precision_and_scale(18, 2)
+                        .unwrap(),
+                ),
+            ),
+            (
+                "rate",
+                Arc::new(
+                    Decimal128Array::from(amounts.to_vec())
+                        .with_precision_and_scale(18, 8)
+                        .unwrap(),
+                ),
+            ),
+            (
+                "whole",
+                Arc::new(
+                    Decimal128Array::from(amounts.to_vec())
+                        .with_precision_and_scale(10, 0)
+                        .unwrap(),
+                ),
+            ),
+            (
+                // wider than rust_decimal: read as text
+                "wide",
+                Arc::new(
+                    Decimal128Array::from(vec![
+                        Some(10i128.pow(36)),
+                        Some(-1),
+                        None,
+                        Some(0),
+                        Some(7),
+                        Some(1),
+                    ])
+                    .with_precision_and_scale(38, 30)
+                    .unwrap(),
+                ),
+            ),
+            (
+                "count",
+                Arc::new(Int64Array::from(vec![
+                    Some(0),
+                    Some(-3),
+                    None,
+                    Some(42),
+                    Some(i64::MAX),
+                    Some(1),
+                ])),
+            ),
+            (
+                "small",
+                Arc::new(Int32Array::from(vec![
+                    Some(1),
+                    None,
+                    Some(-2),
+                    Some(3),
+                    Some(4),
+                    Some(5),
+                ])),
+            ),
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![
+                    Some(0),
+                    Some(20_000),
+                    None,
+                    Some(-1),
+                    Some(1),
+                    Some(2),
+                ])),
+            ),
+        ];
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(name, a)| Field::new(*name, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch =
+            RecordBatch::try_new(schema, columns.iter().map(|(_, a)| a.clone()).collect()).unwrap();
+        let statements =
+            Statements::of_batches([("invoices", std::slice::from_ref(&batch))], Path::new("x"))
+                .unwrap();
+        let rows = statements.of("P1", "invoices");
+        assert_eq!(rows.len(), 6);
+        for (name, array) in &columns {
+            let col = rows.col(name);
+            let text = datafusion::arrow::compute::cast(array, &DataType::Utf8).unwrap();
+            let text = text.as_string::<i32>();
+            for (i, row) in rows.iter().enumerate() {
+                let expected = if text.is_valid(i) { text.value(i) } else { "" };
+                assert_eq!(row.text(col), expected, "{name} row {i}");
+                assert_eq!(
+                    row.money(col),
+                    Decimal::from_str(expected).ok(),
+                    "{name} row {i}"
+                );
+                assert_eq!(
+                    row.int(col),
+                    expected.parse::<i64>().unwrap_or(0),
+                    "{name} row {i}"
+                );
+            }
+        }
+        assert_eq!(
+            rows.iter().next().unwrap().text(rows.col("no such column")),
+            ""
+        );
     }
 }
