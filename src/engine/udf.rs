@@ -95,7 +95,10 @@ fn digits_of(n: u128, least: usize, buffer: &mut [u8; DIGITS]) -> &[u8] {
     // (u128 division is done in software: amounts fit u64)
     let (mut high, mut low) = match u64::try_from(n) {
         Ok(low) => (0u128, low),
-        Err(_) => (n / 10_000_000_000_000_000_000, (n % 10_000_000_000_000_000_000) as u64),
+        Err(_) => (
+            n / 10_000_000_000_000_000_000,
+            (n % 10_000_000_000_000_000_000) as u64,
+        ),
     };
     while low > 0 || (high > 0 && DIGITS - start < 19) {
         start -= 1;

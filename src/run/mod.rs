@@ -242,10 +242,28 @@ fn publish_run(
         let csv = actions::csv_bytes(&action.schema, &action.batches)?;
         unpublished.write_file(actions::OUTPUT, &format!("{id}.csv"), &csv)?;
     }
-    for statement in outputs.statements {
-        let parquet = actions::parquet_bytes(&statement.schema, &statement.batches)?;
+    let started = std::time::Instant::now();
+    // a million rows at scale 10: each dataset encoded on a thread of its own
+    let encoded: Vec<Result<Vec<u8>>> = std::thread::scope(|scope| {
+        let encoders: Vec<_> = outputs
+            .statements
+            .iter()
+            .map(|s| scope.spawn(|| actions::parquet_bytes(&s.schema, &s.batches)))
+            .collect();
+        encoders
+            .into_iter()
+            .map(|e| e.join().expect("a statement's Parquet encoder panicked"))
+            .collect()
+    });
+    for (statement, parquet) in outputs.statements.iter().zip(encoded) {
         let name = format!("{}.parquet", statement.file.id);
-        unpublished.write_file(actions::STATEMENTS, &name, &parquet)?;
+        unpublished.write_file(actions::STATEMENTS, &name, &parquet?)?;
+    }
+    if !outputs.statements.is_empty() {
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "statement datasets written"
+        );
     }
     manifest.finished = Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");

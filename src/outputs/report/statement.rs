@@ -248,26 +248,45 @@ impl Statements {
                     .map_err(|e| fail(e.to_string()))?;
             let partners = partners.as_string::<i32>();
             let at = loaded.batches.len() as u32;
+            // the queries mostly return a partner's rows together: a run of
+            // them is looked up once
+            let mut run: Option<(&str, Vec<(u32, u32)>)> = None;
             for r in 0..batch.num_rows() {
                 if !partners.is_valid(r) {
                     continue;
                 }
                 let partner = partners.value(r);
-                let rows = match self.by_partner.get_mut(partner) {
-                    Some(rows) => rows,
-                    None => self.by_partner.entry(partner.to_string()).or_default(),
-                };
-                match rows.get_mut(dataset) {
-                    Some(rows) => rows.push((at, r as u32)),
-                    None => {
-                        rows.insert(dataset.to_string(), vec![(at, r as u32)]);
+                match &mut run {
+                    Some((current, rows)) if *current == partner => rows.push((at, r as u32)),
+                    _ => {
+                        if let Some((current, rows)) = run.take() {
+                            self.extend(current, dataset, rows);
+                        }
+                        run = Some((partner, vec![(at, r as u32)]));
                     }
                 }
+            }
+            if let Some((current, rows)) = run {
+                self.extend(current, dataset, rows);
             }
             loaded.batches.push(cells);
         }
         self.datasets.insert(dataset.to_string(), loaded);
         Ok(())
+    }
+
+    /// Adds `rows` to `partner`'s rows of `dataset`.
+    fn extend(&mut self, partner: &str, dataset: &str, rows: Vec<(u32, u32)>) {
+        let datasets = match self.by_partner.get_mut(partner) {
+            Some(datasets) => datasets,
+            None => self.by_partner.entry(partner.to_string()).or_default(),
+        };
+        match datasets.get_mut(dataset) {
+            Some(known) => known.extend(rows),
+            None => {
+                datasets.insert(dataset.to_string(), rows);
+            }
+        }
     }
 
     /// The partners with any row.
