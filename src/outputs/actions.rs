@@ -18,7 +18,6 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use revleak_contract::{self as contract, Table};
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashSet};
@@ -115,11 +114,30 @@ pub async fn run(
     findings: &[RecordBatch],
     schema: &str,
 ) -> Result<Vec<ActionOutput>> {
-    if files.is_empty() {
-        return Ok(Vec::new());
+    let mut outputs = run_together(ctx, layers, &[(files, schema)], findings).await?;
+    Ok(outputs.pop().unwrap_or_default())
+}
+
+/// [`run`] for several folders at once (the actions and the statements), as
+/// one graph: one folder's files keep the cores busy while the other's wait
+/// for the files they read. Each folder's outputs, in `folders`' order; the
+/// problems of every folder together.
+pub async fn run_together(
+    ctx: &SessionContext,
+    layers: &Layers,
+    folders: &[(&[ActionFile], &str)],
+    findings: &[RecordBatch],
+) -> Result<Vec<Vec<ActionOutput>>> {
+    let mut outputs: Vec<Vec<ActionOutput>> = folders.iter().map(|_| Vec::new()).collect();
+    if folders.iter().all(|(files, _)| files.is_empty()) {
+        return Ok(outputs);
     }
     let catalog = ctx.catalog("datafusion").expect("default catalog");
-    for name in [RUN_SCHEMA, schema] {
+    let schemas = folders
+        .iter()
+        .filter(|(files, _)| !files.is_empty())
+        .map(|(_, schema)| *schema);
+    for name in std::iter::once(RUN_SCHEMA).chain(schemas) {
         if catalog.schema(name).is_none() {
             catalog
                 .register_schema(name, Arc::new(MemorySchemaProvider::new()))
@@ -151,70 +169,98 @@ pub async fn run(
     )
     .await?;
 
-    let ids: BTreeSet<String> = files.iter().map(|f| f.id.clone()).collect();
-    let mut done: HashSet<String> = HashSet::new();
-    let mut failed: HashSet<String> = HashSet::new();
-    let mut outputs = Vec::new();
+    // per folder: its files' ids, those done and those failed
+    let ids: Vec<BTreeSet<String>> = folders
+        .iter()
+        .map(|(files, _)| files.iter().map(|f| f.id.clone()).collect())
+        .collect();
+    let mut done: Vec<HashSet<String>> = folders.iter().map(|_| HashSet::new()).collect();
+    let mut failed: Vec<HashSet<String>> = folders.iter().map(|_| HashSet::new()).collect();
     let mut problems = Vec::new();
-    let mut waiting: Vec<&ActionFile> = files.iter().collect();
-    while !waiting.is_empty() {
-        let (ready, rest): (Vec<&ActionFile>, Vec<&ActionFile>) = waiting
-            .into_iter()
-            .partition(|f| reads(f, &ids, schema).iter().all(|r| done.contains(r)));
-        if ready.is_empty() {
-            for file in rest {
-                let blocked: Vec<String> = reads(file, &ids, schema)
-                    .into_iter()
-                    .filter(|r| !done.contains(r))
-                    .collect();
-                if blocked.iter().any(|b| failed.contains(b)) {
-                    continue; // its input's own error is reported
-                }
-                problems.push(format!(
-                    "{}:1:1: reads {} in a loop",
-                    file.path.display(),
-                    blocked
-                        .iter()
-                        .map(|b| format!("{schema}.{b}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+    // Each file starts once the files it reads are done, side by side up to
+    // the engine's width as the checks do, each on a task of its own (polled
+    // together in one task, their plans would take turns on one core).
+    let width = crate::engine::session::concurrency(ctx).max(1);
+    // ((folder, index in its files), file): problems are reported in that order
+    let mut waiting: Vec<((usize, usize), &ActionFile)> = folders
+        .iter()
+        .enumerate()
+        .flat_map(|(folder, (files, _))| {
+            files
+                .iter()
+                .enumerate()
+                .map(move |(index, file)| ((folder, index), file))
+        })
+        .collect();
+    let mut file_problems: Vec<((usize, usize), String)> = Vec::new();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        let mut next = 0;
+        while running.len() < width && next < waiting.len() {
+            let ((folder, _), file) = waiting[next];
+            let schema = folders[folder].1;
+            if reads(file, &ids[folder], schema)
+                .iter()
+                .all(|r| done[folder].contains(r))
+            {
+                let (at, file) = waiting.remove(next);
+                let (ctx, file, schema) = (ctx.clone(), file.clone(), schema.to_string());
+                running.spawn(async move {
+                    let result = run_one(&ctx, &file, &schema).await;
+                    (at, file, result)
+                });
+            } else {
+                next += 1;
             }
+        }
+        let Some(finished) = running.join_next().await else {
             break;
-        }
-        waiting = rest;
-        // independent files run side by side, as the checks do
-        let width = crate::engine::session::concurrency(ctx);
-        let mut pending = Vec::new();
-        for file in &ready {
-            pending.push(run_one(ctx, file, schema));
-        }
-        let results: Vec<_> = futures::stream::iter(pending)
-            .buffered(width)
-            .collect()
-            .await;
-        for (file, result) in ready.into_iter().zip(results) {
-            match result {
-                Ok(output) => {
-                    let name = format!("{schema}.{}", file.id);
-                    register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
-                    done.insert(file.id.clone());
-                    outputs.push(output);
-                }
-                Err(problem) => {
-                    failed.insert(file.id.clone());
-                    problems.push(problem);
-                }
+        };
+        let ((folder, index), file, result) = crate::engine::session::joined(finished);
+        match result {
+            Ok(output) => {
+                let name = format!("{}.{}", folders[folder].1, file.id);
+                register(ctx, layers, &name, output.schema.clone(), &output.batches).await?;
+                done[folder].insert(file.id.clone());
+                outputs[folder].push(output);
+            }
+            Err(problem) => {
+                failed[folder].insert(file.id.clone());
+                file_problems.push(((folder, index), problem));
             }
         }
+    }
+    file_problems.sort_by_key(|(at, _)| *at);
+    problems.extend(file_problems.into_iter().map(|(_, problem)| problem));
+    // what never started reads a file that failed, or reads in a loop
+    for ((folder, _), file) in waiting {
+        let schema = folders[folder].1;
+        let blocked: Vec<String> = reads(file, &ids[folder], schema)
+            .into_iter()
+            .filter(|r| !done[folder].contains(r))
+            .collect();
+        if blocked.iter().any(|b| failed[folder].contains(b)) {
+            continue; // its input's own error is reported
+        }
+        problems.push(format!(
+            "{}:1:1: reads {} in a loop",
+            file.path.display(),
+            blocked
+                .iter()
+                .map(|b| format!("{schema}.{b}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if !problems.is_empty() {
         return Err(Error::Queries(problems));
     }
-    // a file whose name starts with `_` is a step the others read, computed
-    // once (SQL would repeat a shared CTE at each use), not an output
-    outputs.retain(|o| !o.file.id.starts_with('_'));
-    outputs.sort_by(|a, b| a.file.id.cmp(&b.file.id));
+    for outputs in &mut outputs {
+        // a file whose name starts with `_` is a step the others read, computed
+        // once (SQL would repeat a shared CTE at each use), not an output
+        outputs.retain(|o| !o.file.id.starts_with('_'));
+        outputs.sort_by(|a, b| a.file.id.cmp(&b.file.id));
+    }
     Ok(outputs)
 }
 

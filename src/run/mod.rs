@@ -403,24 +403,20 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
         tracing::warn!("{note}");
     }
     let (ctx, layers) = (&engine.ctx, &engine.layers);
-    let recovery = actions::run(
+    // the statements' queries fill the cores while actions wait on each other
+    let mut outputs = actions::run_together(
         ctx,
         layers,
-        &action_files,
+        &[
+            (&action_files, actions::OUTPUT),
+            (&statement_files, actions::STATEMENTS),
+        ],
         &settled.findings,
-        actions::OUTPUT,
     )
     .await
     .map_err(|e| on_cluster(e, &opts.engine))?;
-    let statements = actions::run(
-        ctx,
-        layers,
-        &statement_files,
-        &settled.findings,
-        actions::STATEMENTS,
-    )
-    .await
-    .map_err(|e| on_cluster(e, &opts.engine))?;
+    let statements = outputs.pop().unwrap_or_default();
+    let recovery = outputs.pop().unwrap_or_default();
 
     let mut manifest = manifest_of(RunFacts {
         run_id: &run_id,
