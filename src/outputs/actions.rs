@@ -102,27 +102,15 @@ fn reads(file: &ActionFile, ids: &BTreeSet<String>, schema: &str) -> BTreeSet<St
         .collect()
 }
 
-/// Runs every file (of `queries/actions/` or `queries/statements/`, named by
-/// `schema`) over the layers and the run's settled findings (`run.findings`,
-/// with their dispositions). A file may read those before it
-/// (`actions.draft_invoice_lines`); each runs once what it reads has. Every
-/// broken file is reported together.
+/// Runs every file of `folders` (`queries/actions/` and `queries/statements/`,
+/// each with the schema its outputs are named in) over the layers and the
+/// run's settled findings (`run.findings`, with their dispositions), as one
+/// graph. A file may read those of its folder before it
+/// (`actions.draft_invoice_lines`); each runs once what it reads has, so one
+/// folder's files keep the cores busy while the other's wait. Returns each
+/// folder's outputs, in `folders`' order; every broken file is reported
+/// together.
 pub async fn run(
-    ctx: &SessionContext,
-    layers: &Layers,
-    files: &[ActionFile],
-    findings: &[RecordBatch],
-    schema: &str,
-) -> Result<Vec<ActionOutput>> {
-    let mut outputs = run_together(ctx, layers, &[(files, schema)], findings).await?;
-    Ok(outputs.pop().unwrap_or_default())
-}
-
-/// [`run`] for several folders at once (the actions and the statements), as
-/// one graph: one folder's files keep the cores busy while the other's wait
-/// for the files they read. Each folder's outputs, in `folders`' order; the
-/// problems of every folder together.
-pub async fn run_together(
     ctx: &SessionContext,
     layers: &Layers,
     folders: &[(&[ActionFile], &str)],

@@ -404,7 +404,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport> {
     }
     let (ctx, layers) = (&engine.ctx, &engine.layers);
     // the statements' queries fill the cores while actions wait on each other
-    let mut outputs = actions::run_together(
+    let mut outputs = actions::run(
         ctx,
         layers,
         &[
