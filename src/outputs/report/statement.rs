@@ -151,7 +151,7 @@ impl<'a> Row<'a> {
             Some(Cells::Text(a)) => Cow::Borrowed(a.value(self.row)),
             Some(Cells::Decimal(a, scale)) => Cow::Owned(match decimal_at(a, *scale, self.row) {
                 Some(d) => d.to_string(),
-                // beyond rust_decimal (wider than the column says): as Arrow writes it
+                // (not for a column kept as decimals, checked in `Cells::of`)
                 None => array_value_to_string(a, self.row).unwrap_or_default(),
             }),
             Some(Cells::Int(a)) => Cow::Owned(a.value(self.row).to_string()),
