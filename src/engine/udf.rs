@@ -50,14 +50,20 @@ pub fn write_money(out: &mut String, amount: Decimal) {
     let digits = digits_of(rounded.mantissa().unsigned_abs(), scale + 1, &mut buffer);
     let (units, cents) = digits.split_at(digits.len() - scale);
     let cents = if scale == 0 { b"00".as_slice() } else { cents };
-    for (i, digit) in units.iter().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+    push_grouped(out, units);
+    out.push('.');
+    out.push_str(std::str::from_utf8(cents).expect("ASCII digits"));
+}
+
+/// ASCII `digits` with a comma before each group of three from the right
+/// (`12345` → `12,345`): how amounts and counts are shown.
+pub fn push_grouped(out: &mut String, digits: &[u8]) {
+    for (i, digit) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(*digit as char);
     }
-    out.push('.');
-    out.push_str(std::str::from_utf8(cents).expect("ASCII digits"));
 }
 
 /// `amount` as `Decimal`'s `Display` writes it (`-0.50`, `12`, every digit of

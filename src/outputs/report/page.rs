@@ -3,7 +3,7 @@
 //! small pieces of markup both are built of (number and money cells, sortable
 //! table headers, filter bars), each escaped by maud where data is spliced.
 
-use crate::engine::udf::{write_decimal, write_money};
+use crate::engine::udf::{push_grouped, write_decimal, write_money};
 use chrono::NaiveDate;
 use maud::{Markup, Render, html};
 use rust_decimal::Decimal;
@@ -34,14 +34,8 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
 
 /// 12345 → 12,345.
 pub fn group_int(n: u64) -> String {
-    let digits = n.to_string();
     let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
+    push_grouped(&mut out, n.to_string().as_bytes());
     out
 }
 
