@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    revleak::engine::memory::restart_with_huge_pages();
     let cli = Cli::parse();
     init_logging(&cli);
+    tracing::debug!("memory: {}", revleak::engine::memory::huge_pages_state());
     if let Command::Generate(args) = &cli.command {
         return generate(args);
     }

@@ -1,5 +1,6 @@
 //! Engine settings (issue 6): `--threads`, `--memory-limit`/`--spill-dir` change how
-//! DataFusion executes, never what it finds; `--explain` prints every check's plan.
+//! DataFusion executes, never what it finds; `--explain` prints every check's plan;
+//! the binary asks glibc's malloc for huge pages unless the caller's tunables say.
 
 use crate::common;
 
@@ -141,4 +142,51 @@ fn explain_prints_a_plan_with_metrics_for_every_check() {
     // The summary still follows the plans.
     assert!(stdout.contains("\ntotal "), "{stdout}");
     assert!(stdout.find("== explain analyze:") < stdout.find("check  "));
+}
+
+/// The memory line of a `revleak checks` run's debug log, with `GLIBC_TUNABLES`
+/// set to `tunables` (removed when `None`).
+fn memory_line(tunables: Option<&str>) -> String {
+    let mut command = common::revleak_command();
+    command.args(["-v", "checks"]).env_remove("REVLEAK_LOG");
+    match tunables {
+        Some(value) => command.env("GLIBC_TUNABLES", value),
+        None => command.env_remove("GLIBC_TUNABLES"),
+    };
+    let output = command.output().expect("the binary runs");
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr
+        .lines()
+        .find(|line| line.contains("memory: "))
+        .unwrap_or_else(|| panic!("no memory line in:\n{stderr}"))
+        .to_string()
+}
+
+#[test]
+fn the_binary_asks_for_huge_pages_once_and_keeps_the_callers_tunables() {
+    let on_request = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+        .is_ok_and(|mode| mode.contains("[madvise]"));
+    let asked = cfg!(all(target_os = "linux", target_env = "gnu")) && on_request;
+    let line = memory_line(None);
+    if asked {
+        assert!(
+            line.ends_with("GLIBC_TUNABLES=glibc.malloc.hugetlb=1"),
+            "{line}"
+        );
+        // added to the caller's tunables, not in their place
+        let line = memory_line(Some("glibc.malloc.arena_max=4"));
+        assert!(
+            line.ends_with("GLIBC_TUNABLES=glibc.malloc.arena_max=4:glibc.malloc.hugetlb=1"),
+            "{line}"
+        );
+    } else {
+        assert!(line.contains("huge pages not asked for"), "{line}");
+    }
+    // the caller's own setting of the tunable wins, and is not added to
+    let line = memory_line(Some("glibc.malloc.hugetlb=0"));
+    assert!(
+        line.ends_with("GLIBC_TUNABLES=glibc.malloc.hugetlb=0"),
+        "{line}"
+    );
 }
