@@ -9,8 +9,9 @@
 //! default), glibc asks only when its `glibc.malloc.hugetlb=1` tunable is set,
 //! and it reads tunables once, as the process starts. So the binary starts
 //! itself again, once, with the tunable added to `GLIBC_TUNABLES`
-//! (BENCHMARKS.md, scale 50: half the page faults, about 2 s less kernel time,
-//! 1-5 s less wall time, the same peak memory).
+//! (BENCHMARKS.md, scale 50: half the page faults and about 2 s less kernel
+//! time in every round, the same peak memory; wall time a fifth less in a quiet
+//! spell, unchanged in slow ones).
 
 /// The glibc tunable that makes malloc `madvise` its blocks for huge pages.
 pub const HUGE_PAGES_TUNABLE: &str = "glibc.malloc.hugetlb";
