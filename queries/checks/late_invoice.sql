@@ -2,29 +2,21 @@
 -- description: Closed-won deals whose first issued invoice came more than invoice_grace_days after close. A cash-flow signal, not a loss: medium when over twice the grace, else low.
 -- severity: low
 -- owner: billing operations
-with first_invoices as (
-    select deal_id, min(invoice_date) as first_invoice_date
-    from shared.invoice_balances
-    where status = 'issued'
-    group by deal_id
-),
-
-late_deals as (
+with late_deals as (
     select
         d.*,
-        f.first_invoice_date,
-        f.first_invoice_date - d.close_date as days_to_invoice,
+        d.first_invoice_date - d.close_date as days_to_invoice,
         p.invoice_grace_days
     from shared.deal_values d
-    join first_invoices f on f.deal_id = d.deal_id
     cross join params p
     where d.stage = 'closed_won'
+      and d.issued_invoices > 0
       and not exists (
           -- a flagged row this check reads: data_quality reported it
           select 1 from shared.deals_touched_by_flagged_rows t
           where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
       )
-      and f.first_invoice_date - d.close_date > p.invoice_grace_days
+      and d.first_invoice_date - d.close_date > p.invoice_grace_days
 )
 
 select

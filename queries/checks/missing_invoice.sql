@@ -13,10 +13,7 @@ with uninvoiced_deals as (
           select 1 from shared.deals_touched_by_flagged_rows t
           where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
       )
-      and not exists (
-          select 1 from shared.invoice_balances i
-          where i.deal_id = d.deal_id and i.status = 'issued'
-      )
+      and d.issued_invoices = 0
 ),
 
 converted as (

@@ -1,25 +1,18 @@
 -- title: Deal billed short
 -- description: Closed-won deals with at least one issued invoice whose invoice totals (before credit notes) fall short of the deal value by more than amount_tolerance. The shortfall leaks.
 -- owner: billing operations
-with invoiced as (
-    select deal_id, sum(total_amount) as invoiced_total, count(*) as invoice_count
-    from shared.invoice_balances
-    where status = 'issued'
-    group by deal_id
-),
-
-short_deals as (
-    select d.*, i.invoiced_total, i.invoice_count
+with short_deals as (
+    select d.*
     from shared.deal_values d
-    join invoiced i on i.deal_id = d.deal_id
     cross join params p
     where d.stage = 'closed_won'
+      and d.issued_invoices > 0
       and not exists (
           -- a flagged row this check reads: data_quality reported it
           select 1 from shared.deals_touched_by_flagged_rows t
           where t.deal_id = d.deal_id and t.flagged_table in ('deal_lines', 'invoices')
       )
-      and i.invoiced_total < d.deal_value - p.amount_tolerance
+      and d.invoiced_total < d.deal_value - p.amount_tolerance
 ),
 
 converted as (
@@ -44,7 +37,7 @@ select
     concat(
         'Deal ', c.deal_id, ' (', c.partner_label, ', ', c.currency, ') closed ', cast(c.close_date as varchar),
         ' for ', fmt_money(c.deal_value), ' was billed ', fmt_money(c.invoiced_total),
-        ' on ', cast(c.invoice_count as varchar), ' issued invoice(s): ',
+        ' on ', cast(c.issued_invoices as varchar), ' issued invoice(s): ',
         fmt_money(c.deal_value - c.invoiced_total), ' ', c.currency, ' short, ',
         fmt_money(c.shortfall_reporting), ' ', p.reporting_currency, '.'
     ) as detail
