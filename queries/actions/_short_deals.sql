@@ -6,8 +6,9 @@ with actionable as (
     where check_id = 'under_billing'
 )
 
-select f.finding_id, d.deal_id, d.currency, d.deal_value - sum(i.total_amount) as shortfall
+-- the totals of its issued invoices are deal_values' invoiced_total, the figure
+-- under_billing compared
+select f.finding_id, d.deal_id, d.currency, d.deal_value - d.invoiced_total as shortfall
 from actionable f
 join shared.deal_values d on d.deal_id = f.entity_id
-join shared.invoice_balances i on i.deal_id = d.deal_id and i.status = 'issued'
-group by f.finding_id, d.deal_id, d.currency, d.deal_value
+where d.issued_invoices > 0

@@ -23,7 +23,7 @@ const TUNABLES: &str = "GLIBC_TUNABLES";
 /// effect, or why huge pages were not asked for.
 pub fn huge_pages_state() -> String {
     match std::env::var(TUNABLES) {
-        Ok(tunables) if tunables.contains(&format!("{HUGE_PAGES_TUNABLE}=")) => {
+        Ok(tunables) if names_huge_pages(&tunables) => {
             format!("{TUNABLES}={tunables}")
         }
         _ => match kernel_wants_madvise() {
@@ -46,7 +46,7 @@ pub fn restart_with_huge_pages() {
     use std::os::unix::process::CommandExt;
 
     let tunables = match std::env::var(TUNABLES) {
-        Ok(tunables) if tunables.contains(&format!("{HUGE_PAGES_TUNABLE}=")) => return,
+        Ok(tunables) if names_huge_pages(&tunables) => return,
         Ok(tunables) if !tunables.is_empty() => format!("{tunables}:{HUGE_PAGES_TUNABLE}=1"),
         Ok(_) | Err(std::env::VarError::NotPresent) => format!("{HUGE_PAGES_TUNABLE}=1"),
         // not text: left as the caller set it
@@ -71,6 +71,12 @@ pub fn restart_with_huge_pages() {
 /// Elsewhere the allocator is not glibc's: nothing to ask.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn restart_with_huge_pages() {}
+
+/// Whether `tunables` (a `GLIBC_TUNABLES` value) sets [`HUGE_PAGES_TUNABLE`],
+/// to whatever value: the caller's choice, kept.
+fn names_huge_pages(tunables: &str) -> bool {
+    tunables.contains(&format!("{HUGE_PAGES_TUNABLE}="))
+}
 
 /// Whether the kernel gives transparent huge pages only to memory that asks
 /// (`[madvise]`); `None` when it does not say.
