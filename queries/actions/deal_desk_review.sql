@@ -4,6 +4,16 @@ with actionable as (
     select finding_id, check_id, entity_id, disposition, expected_amount, actual_amount, leakage_amount, detail
     from actions._actionable_findings
     where check_id in ('unauthorized_discount', 'stale_pricing')
+),
+
+findings_by_line as (
+    -- entity_id is '<deal_id>:<line_no>', and a line number holds no ':': the deal
+    -- is what comes before the last ':'. Looked up by deal (a hash of a few hundred
+    -- findings) rather than by building every line's entity id
+    select *,
+           regexp_replace(entity_id, ':[^:]*$', '') as deal_id,
+           regexp_replace(entity_id, '^.*:', '') as line_no_text
+    from actionable
 )
 
 select
@@ -25,7 +35,7 @@ select
     f.disposition,
     f.leakage_amount as reporting_amount,
     p.reporting_currency
-from actionable f
-join clean.deal_lines l on concat(l.deal_id, ':', cast(l.line_no as varchar)) = f.entity_id
-join clean.deals d on d.deal_id = l.deal_id
+from findings_by_line f
+join clean.deals d on d.deal_id = f.deal_id
+join clean.deal_lines l on l.deal_id = f.deal_id and cast(l.line_no as varchar) = f.line_no_text
 cross join params p

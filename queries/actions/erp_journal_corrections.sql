@@ -8,8 +8,10 @@ with actionable as (
 ),
 
 posted_by_invoice as (
+    -- the postings of the findings' invoices only, picked before they are summed
     select invoice_id, sum(amount) as posted
     from clean.revenue_postings
+    where invoice_id in (select entity_id from actionable)
     group by invoice_id
 ),
 
