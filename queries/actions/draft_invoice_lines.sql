@@ -17,26 +17,15 @@ lines_of_uninvoiced_deals as (
     where f.check_id = 'missing_invoice'
 ),
 
--- under_billing: the deals billed short (actions._short_deals, computed once),
--- and the skus their issued invoices bill
+-- under_billing: the deals billed short and their lines of skus no issued
+-- invoice bills (actions._short_deals, actions._never_billed_deal_lines: each
+-- computed once, and read more than once below)
 short_deals as (
     select * from actions._short_deals
 ),
 
-billed_skus_of_deals as (
-    select distinct i.deal_id, l.sku
-    from short_deals s
-    join shared.invoice_balances i on i.deal_id = s.deal_id and i.status = 'issued'
-    join clean.invoice_lines l on l.invoice_id = i.invoice_id
-),
-
 never_billed_deal_lines as (
-    select s.finding_id, s.shortfall, l.*
-    from short_deals s
-    join clean.deal_lines l on l.deal_id = s.deal_id
-    where not exists (
-        select 1 from billed_skus_of_deals b where b.deal_id = s.deal_id and b.sku = l.sku
-    )
+    select * from actions._never_billed_deal_lines
 ),
 
 itemised_shortfalls as (
