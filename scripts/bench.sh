@@ -99,7 +99,7 @@ print(f"wall time   median {med:.2f} s of {runs} runs ({', '.join(f'{w:.2f}' for
 print(f"throughput  {rows / med:,.0f} input rows/s")
 if all(r is not None for r in rss):
     print(f"peak RSS    max {max(rss):,.0f} MiB ({', '.join(f'{r:,.0f}' for r in rss)})")
-print("stages (median run; ms since the snapshot was opened, cumulative):")
+print("stages (median run; ms as logged: since the snapshot was opened for a stage, its own for a table's rules or a report step):")
 for k, v in stages[mid].items():
     print(f"  {v:>8} ms  {k}")
 duck = None

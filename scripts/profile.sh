@@ -97,19 +97,18 @@ for share, symbol in symbols[:15]:
     symbol = re.sub(r"\s+", " ", symbol)[:100].replace("|", "\\|")
     print(f"| `{symbol}` | {share:.1f} % |")
 
-# Stage ends from the run's debug log (seconds from the first line).
-marks = ("snapshot read", "rules run", "layers built", "shared views built", "checks run",
-         "statement datasets written", "statements rendered", "run published")
-lines = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
-if lines:
-    start = datetime.fromisoformat(lines[0]["timestamp"].replace("Z", "+00:00"))
-    print("\n## Stages (the run's debug log)\n")
+# The stage lines scripts/bench.sh picks from the log (those with `ms` that are not per
+# check, table, layer or file), placed by their timestamps: their own `ms` is
+# cumulative for some and per step for others.
+events = [json.loads(line) for line in open(sys.argv[2]) if line.startswith("{")]
+at = lambda event: datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+if events:
+    start = at(events[0])
+    print("\n## Stages (the run's debug log, from its first line)\n")
     print("| stage | ends at |\n| --- | ---: |")
-    for l in lines:
-        message = l.get("message", "")
-        if any(m in message for m in marks):
-            at = datetime.fromisoformat(l["timestamp"].replace("Z", "+00:00")) - start
-            print(f"| {message} | {at.total_seconds():.2f} s |")
+    for event in events:
+        if "ms" in event and event.get("message") and not {"check_id", "table", "layer", "file"} & event.keys():
+            print(f"| {event['message']} | {(at(event) - start).total_seconds():.2f} s |")
 PY
 echo
 echo "# perf data: $work/perf.data (perf report -i $work/perf.data)"
